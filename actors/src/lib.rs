@@ -1,0 +1,1 @@
+//! Actor shell (see issue: end-to-end engine).

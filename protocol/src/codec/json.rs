@@ -1,0 +1,110 @@
+//! The JSON codec: one object per frame,
+//! `{"v":1,"type":"tick","session_id":..,"seq":..,"ack_seq":..,"ts_ns":..,"body":{..}}`.
+//! Fixed-point values are exact decimal strings; enums are snake_case names.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::envelope::{Envelope, Header, PROTOCOL_VERSION};
+use crate::error::{from_serde_message, DecodeError, EncodeError};
+use crate::messages::{Message, MsgType};
+
+#[derive(Serialize)]
+struct FrameOut<'a, T> {
+    v: u16,
+    #[serde(rename = "type")]
+    msg_type: &'static str,
+    session_id: u64,
+    seq: u64,
+    ack_seq: u64,
+    ts_ns: u64,
+    body: &'a T,
+}
+
+#[derive(Deserialize)]
+struct FrameIn {
+    v: u16,
+    #[serde(rename = "type")]
+    msg_type: String,
+    session_id: u64,
+    seq: u64,
+    ack_seq: u64,
+    ts_ns: u64,
+    body: serde_json::Value,
+}
+
+pub(super) fn encode_into(envelope: &Envelope, frame: &mut Vec<u8>) -> Result<(), EncodeError> {
+    match &envelope.body {
+        Message::NewOrder(b) => write(envelope, b, frame),
+        Message::ExecReport(b) => write(envelope, b, frame),
+        Message::OrderStatusQuery(b) => write(envelope, b, frame),
+        Message::PositionSnapshotRequest(b) => write(envelope, b, frame),
+        Message::PositionSnapshot(b) => write(envelope, b, frame),
+        Message::Heartbeat(b) => write(envelope, b, frame),
+        Message::Tick(b) => write(envelope, b, frame),
+        Message::SessionReject(b) => write(envelope, b, frame),
+    }
+}
+
+fn write<T: Serialize>(
+    envelope: &Envelope,
+    body: &T,
+    frame: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
+    let h = &envelope.header;
+    let out = FrameOut {
+        v: h.version,
+        msg_type: envelope.body.msg_type().as_str(),
+        session_id: h.session_id,
+        seq: h.seq,
+        ack_seq: h.ack_seq,
+        ts_ns: h.ts_ns,
+        body,
+    };
+    serde_json::to_writer(frame, &out).map_err(|e| EncodeError::Serialize(e.to_string()))
+}
+
+pub(super) fn decode(frame: &[u8]) -> Result<Envelope, DecodeError> {
+    let parsed: FrameIn = serde_json::from_slice(frame).map_err(|e| {
+        if e.is_eof() {
+            DecodeError::Truncated(e.to_string())
+        } else {
+            from_serde_message(&e.to_string())
+        }
+    })?;
+    if parsed.v != PROTOCOL_VERSION {
+        return Err(DecodeError::UnsupportedVersion {
+            got: parsed.v,
+            supported: PROTOCOL_VERSION,
+        });
+    }
+    let msg_type = MsgType::from_name(&parsed.msg_type).ok_or_else(|| {
+        DecodeError::UnknownMessageType(parsed.msg_type.chars().take(32).collect())
+    })?;
+    let header = Header {
+        version: parsed.v,
+        session_id: parsed.session_id,
+        seq: parsed.seq,
+        ack_seq: parsed.ack_seq,
+        ts_ns: parsed.ts_ns,
+    };
+    let body = parsed.body;
+    let message = match msg_type {
+        MsgType::NewOrder => Message::NewOrder(read(body)?),
+        MsgType::ExecReport => Message::ExecReport(read(body)?),
+        MsgType::OrderStatusQuery => Message::OrderStatusQuery(read(body)?),
+        MsgType::PositionSnapshotRequest => Message::PositionSnapshotRequest(read(body)?),
+        MsgType::PositionSnapshot => Message::PositionSnapshot(read(body)?),
+        MsgType::Heartbeat => Message::Heartbeat(read(body)?),
+        MsgType::Tick => Message::Tick(read(body)?),
+        MsgType::SessionReject => Message::SessionReject(read(body)?),
+    };
+    Ok(Envelope {
+        header,
+        body: message,
+    })
+}
+
+fn read<T: DeserializeOwned>(body: serde_json::Value) -> Result<T, DecodeError> {
+    serde_json::from_value(body).map_err(|e| from_serde_message(&e.to_string()))
+}

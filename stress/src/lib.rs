@@ -1,0 +1,1 @@
+//! Binaries and harness (see issues: end-to-end engine, stress gate).
