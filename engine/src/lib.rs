@@ -1,1 +1,36 @@
-//! Pure core.
+//! The pure trading core: everything one symbol decides, with no I/O, no async, no actors.
+//!
+//! The actor shell (`actors/`) owns one [`SymbolCore`] per symbol and only moves messages
+//! in and out: ticks and execution reports go in, [`Action`]s (orders, status queries, PnL
+//! deltas, audit records) come out. Time is injected by the caller on every call.
+//!
+//! Layout:
+//! - [`efsm`]: the per-symbol execution state machine, one transition table.
+//! - [`book`]: the one-way position book (cost basis, realized PnL, fees, fill dedupe).
+//! - [`intent`]: intents and exit rules, validated (never clamped).
+//! - [`exits`]: take-profit, stop-loss, trailing stop, time limit, cooldowns.
+//! - [`risk`]: limits, circuit breaker, control flags, and the shared portfolio guard.
+//! - [`strategy`]: the `Strategy` trait and the z-score and breakout strategies.
+//! - [`symbol_core`]: `SymbolCore`, which ties the above together per symbol.
+//! - [`ledger`]: the exactly-once PnL fold used by the metrics actor.
+//! - [`feed`]: a seeded synthetic tick generator; [`registry`]: known symbols and aliases.
+//! - [`clock`]: nanosecond time and the `Clock` trait.
+
+pub mod book;
+pub mod clock;
+pub mod efsm;
+pub mod exits;
+pub mod feed;
+pub mod intent;
+pub mod ledger;
+pub mod registry;
+pub mod risk;
+pub mod strategy;
+pub mod symbol_core;
+
+pub use book::{FillEffect, Position, PositionBook};
+pub use clock::{Clock, ManualClock, TimeNs};
+pub use efsm::{Direction, ExecEvent, ExecState, ExitReason, InvalidTransition};
+pub use intent::{ExitRules, Intent, IntentError, IntentLimits};
+pub use ledger::{PnlDelta, PnlLedger};
+pub use symbol_core::{Action, CoreConfig, SymbolCore};

@@ -1,0 +1,614 @@
+//! `SymbolCore`: everything one symbol decides, as a plain struct.
+//!
+//! The owner (an actor) feeds it ticks, execution reports, order timeouts and timer beats,
+//! with the current time, and carries out the [`Action`]s it returns. Order of work for
+//! every input: check guards, apply the EFSM transition, then book money. A position
+//! changes only when a fill report says so; a close moves the EFSM to Flat in the same
+//! call that books the closing fill.
+
+use protocol::{ExecReport, ExecType, IntentId, Money, OrdStatus, OrdType, Price, Qty, RejectCode, Side, Symbol, Tick};
+
+use crate::book::{FillOutcome, Position, PositionBook};
+use crate::clock::TimeNs;
+use crate::efsm::{Direction, Efsm, ExecEvent, ExecState, ExitReason, HaltReason, InvalidTransition, PendingOrder, ReportOutcome};
+use crate::exits::{exit_due, Cooldowns, TrailState};
+use crate::intent::{ExitRules, Intent, IntentLimits};
+use crate::ledger::PnlDelta;
+use crate::risk::breaker::Admission;
+use crate::risk::control::ControlFlags;
+use crate::risk::limits::RateLimit;
+use crate::risk::portfolio::PortfolioRisk;
+use crate::risk::Refusal;
+use crate::strategy::Strategy;
+
+/// Per-symbol settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CoreConfig {
+    pub symbol: Symbol,
+    pub intent_limits: IntentLimits,
+    /// No tick for this long makes the feed stale: entries are refused until a tick arrives.
+    pub stale_after_ns: u64,
+    /// After a market-data gap, this many in-sequence ticks are needed before entries resume.
+    pub resync_ticks: u32,
+    /// Exit rules given to a position rebuilt by reconciliation.
+    pub reconcile_rules: ExitRules,
+}
+
+impl CoreConfig {
+    pub fn new(symbol: Symbol) -> CoreConfig {
+        CoreConfig {
+            symbol,
+            intent_limits: IntentLimits::default(),
+            stale_after_ns: 2_000_000_000,
+            resync_ticks: 3,
+            reconcile_rules: ExitRules::default(),
+        }
+    }
+}
+
+/// Why an order is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrderPurpose {
+    Entry(Direction),
+    Exit(ExitReason),
+}
+
+/// An order the owner must put on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrderRequest {
+    pub intent_id: IntentId,
+    pub symbol: Symbol,
+    pub side: Side,
+    pub qty: Qty,
+    pub ord_type: OrdType,
+    pub limit_price: Option<Price>,
+    pub purpose: OrderPurpose,
+}
+
+/// What the owner must do after an input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    PlaceOrder(OrderRequest),
+    /// Ask the gateway about an order whose outcome is unknown.
+    QueryStatus { intent_id: IntentId },
+    /// A fill changed PnL; fold it into the metrics.
+    Pnl(PnlDelta),
+    /// An EFSM transition happened (audit record).
+    Transition { from: &'static str, to: &'static str, event: &'static str },
+    /// An input had no legal EFSM edge (already counted).
+    EfsmError(InvalidTransition),
+    /// A decision was refused.
+    Refused(Refusal),
+    /// A fill arrived for an order that was not in flight; the symbol halted.
+    UnexpectedFill { intent_id: IntentId },
+}
+
+/// Health of this symbol's market data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FeedHealth {
+    NoData,
+    Ok,
+    /// A sequence gap: waiting for this many more in-sequence ticks.
+    Resyncing { remaining: u32 },
+    Stale,
+}
+
+/// Counters for the status line and the report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CoreCounters {
+    pub ticks: u64,
+    pub md_gaps: u64,
+    pub md_out_of_order: u64,
+    pub orders: u64,
+    pub fills: u64,
+    pub duplicate_fills: u64,
+    pub rejects: u64,
+    pub timeouts: u64,
+    pub refusals: u64,
+    pub stale_reports: u64,
+    pub unexpected_fills: u64,
+    pub trades: u64,
+    pub wins: u64,
+    pub losses: u64,
+}
+
+/// A point-in-time view of one symbol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SymbolStatus {
+    pub symbol: Symbol,
+    pub state: &'static str,
+    pub position: Option<Position>,
+    pub realized: Money,
+    pub fees: Money,
+    pub unrealized: Money,
+    pub exposure: Money,
+    pub order_in_flight: Option<IntentId>,
+    pub feed: FeedHealth,
+    pub efsm_errors: u64,
+    pub counters: CoreCounters,
+}
+
+/// The per-symbol core.
+pub struct SymbolCore {
+    config: CoreConfig,
+    efsm: Efsm,
+    book: PositionBook,
+    strategy: Box<dyn Strategy>,
+    trail: TrailState,
+    cooldowns: Cooldowns,
+    rate: RateLimit,
+    flags: ControlFlags,
+    last_tick: Option<Tick>,
+    last_tick_at: TimeNs,
+    feed: FeedHealth,
+    /// What this symbol currently holds in the shared exposure budget.
+    reserved: Money,
+    /// Estimated notional of the entry in flight (kept reserved until it is done).
+    entry_estimate: Money,
+    /// Fees and realized PnL of the trade now open, for its win/loss verdict.
+    trade_net: Money,
+    pnl_seq: u64,
+    counters: CoreCounters,
+}
+
+impl SymbolCore {
+    pub fn new(config: CoreConfig, strategy: Box<dyn Strategy>, risk: &PortfolioRisk) -> SymbolCore {
+        SymbolCore {
+            config,
+            efsm: Efsm::default(),
+            book: PositionBook::default(),
+            strategy,
+            trail: TrailState::default(),
+            cooldowns: Cooldowns::default(),
+            rate: RateLimit::per_second(risk.config().max_orders_per_sec_symbol),
+            flags: ControlFlags::default(),
+            last_tick: None,
+            last_tick_at: 0,
+            feed: FeedHealth::NoData,
+            reserved: Money::ZERO,
+            entry_estimate: Money::ZERO,
+            trade_net: Money::ZERO,
+            pnl_seq: 0,
+            counters: CoreCounters::default(),
+        }
+    }
+
+    pub fn symbol(&self) -> Symbol {
+        self.config.symbol
+    }
+    pub fn state(&self) -> &ExecState {
+        self.efsm.state()
+    }
+    pub fn book(&self) -> &PositionBook {
+        &self.book
+    }
+    pub fn cooldowns(&self) -> Cooldowns {
+        self.cooldowns
+    }
+    pub fn counters(&self) -> CoreCounters {
+        self.counters
+    }
+    pub fn efsm_errors(&self) -> u64 {
+        self.efsm.errors()
+    }
+    pub fn flags(&self) -> ControlFlags {
+        self.flags
+    }
+
+    /// Restores durable state (book and cooldowns) before reconciliation.
+    pub fn restore(&mut self, book: PositionBook, cooldowns: Cooldowns) {
+        self.book = book;
+        self.cooldowns = cooldowns;
+    }
+
+    /// Sets this symbol's control flags (combined with the global flags at every decision).
+    pub fn set_flags(&mut self, flags: ControlFlags) -> ControlFlags {
+        std::mem::replace(&mut self.flags, flags)
+    }
+
+    pub fn status(&self) -> SymbolStatus {
+        let position = self.book.position();
+        let unrealized = match (position, self.last_tick) {
+            (Some(p), Some(t)) => p.unrealized_at(mark_for(p.direction, &t)).unwrap_or(Money::ZERO),
+            _ => Money::ZERO,
+        };
+        SymbolStatus {
+            symbol: self.config.symbol,
+            state: self.efsm.state().name(),
+            position,
+            realized: self.book.realized(),
+            fees: self.book.fees(),
+            unrealized,
+            exposure: self.book.exposure(),
+            order_in_flight: self.efsm.state().order_in_flight(),
+            feed: self.feed,
+            efsm_errors: self.efsm.errors(),
+            counters: self.counters,
+        }
+    }
+
+    // ----- inputs -------------------------------------------------------------------
+
+    /// A market-data tick for this symbol.
+    pub fn on_tick(&mut self, tick: &Tick, now: TimeNs, risk: &PortfolioRisk) -> Vec<Action> {
+        let mut actions = Vec::new();
+        if tick.symbol != self.config.symbol {
+            return actions;
+        }
+        if let Some(last) = self.last_tick {
+            if tick.md_seq <= last.md_seq {
+                self.counters.md_out_of_order += 1;
+                return actions;
+            }
+            if tick.md_seq > last.md_seq + 1 {
+                self.counters.md_gaps += 1;
+                self.feed = FeedHealth::Resyncing { remaining: self.config.resync_ticks };
+            } else {
+                self.feed = match self.feed {
+                    FeedHealth::Resyncing { remaining } if remaining > 1 => FeedHealth::Resyncing { remaining: remaining - 1 },
+                    _ => FeedHealth::Ok,
+                };
+            }
+        } else {
+            self.feed = FeedHealth::Ok;
+        }
+        self.counters.ticks += 1;
+        self.last_tick = Some(*tick);
+        self.last_tick_at = now;
+
+        let signal = self.strategy.on_tick(tick);
+        match *self.efsm.state() {
+            ExecState::Open { trade } => {
+                self.trail.observe(trade.direction, mark_for(trade.direction, tick));
+                let reason = self.protective_exit(now).or_else(|| signal.exits(trade.direction).then_some(ExitReason::Strategy));
+                if let Some(reason) = reason {
+                    self.try_exit(reason, now, risk, &mut actions);
+                } else if signal.enter.is_some_and(|i| i.direction != trade.direction) {
+                    self.refuse(Refusal::ReversalDisabled, &mut actions);
+                }
+            }
+            ExecState::Flat => {
+                if let Some(intent) = signal.enter {
+                    self.try_entry(intent, now, risk, &mut actions);
+                }
+            }
+            _ => {}
+        }
+        actions
+    }
+
+    /// A timer beat (about once a second): feed staleness and time-based exits.
+    pub fn on_timer(&mut self, now: TimeNs, risk: &PortfolioRisk) -> Vec<Action> {
+        let mut actions = Vec::new();
+        if self.last_tick.is_some() && now.saturating_sub(self.last_tick_at) >= self.config.stale_after_ns {
+            self.feed = FeedHealth::Stale;
+        }
+        if let ExecState::Open { .. } = self.efsm.state() {
+            if let Some(reason) = self.protective_exit(now) {
+                self.try_exit(reason, now, risk, &mut actions);
+            }
+        }
+        actions
+    }
+
+    /// An execution report for this symbol (a live report or a status-query replay).
+    pub fn on_report(&mut self, report: &ExecReport, now: TimeNs, risk: &PortfolioRisk) -> Vec<Action> {
+        let mut actions = Vec::new();
+        if report.symbol != self.config.symbol {
+            return actions;
+        }
+        let in_flight = self.efsm.state().order_in_flight() == Some(report.intent_id);
+        let new_fill = report.is_fill() && !self.book.has_seen(report.exec_id);
+        if report.is_fill() && !new_fill {
+            self.counters.duplicate_fills += 1;
+        }
+        if !in_flight && !matches!(self.efsm.state(), ExecState::Halted { .. }) {
+            if new_fill {
+                // Money moved for an order we were not waiting for: book it, then halt.
+                self.counters.unexpected_fills += 1;
+                self.book_fill(report, now, risk, &mut actions);
+                self.apply(ExecEvent::Halt { reason: HaltReason::UnexpectedFill }, &mut actions);
+                actions.push(Action::UnexpectedFill { intent_id: report.intent_id });
+                self.sync_exposure(risk);
+            } else {
+                // A replay or a late report of something already resolved.
+                self.counters.stale_reports += 1;
+            }
+            return actions;
+        }
+        let entry_direction = self.pending_entry_direction();
+        if new_fill {
+            self.book_fill(report, now, risk, &mut actions);
+        }
+        let done = report.ord_status.is_terminal();
+        let outcome = if done {
+            ReportOutcome::Done { position: self.book.position().map(|p| p.direction) }
+        } else {
+            ReportOutcome::Working
+        };
+        let before = *self.efsm.state();
+        self.apply(ExecEvent::Report { intent: report.intent_id, outcome, at: now }, &mut actions);
+        if done && in_flight {
+            self.finish_order(report, before, entry_direction, now, risk);
+        }
+        self.sync_exposure(risk);
+        actions
+    }
+
+    /// The bridge gave up waiting for the in-flight request of `intent_id`.
+    pub fn on_order_timeout(&mut self, intent_id: IntentId, now: TimeNs, risk: &PortfolioRisk) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let first_timeout = matches!(self.efsm.state(), ExecState::EntryPending { .. } | ExecState::ExitPending { .. });
+        if self.apply(ExecEvent::Timeout { intent: intent_id, at: now }, &mut actions) {
+            self.counters.timeouts += 1;
+            if first_timeout {
+                risk.on_order_failure(now);
+            }
+            if let ExecState::Unknown { intent, .. } = self.efsm.state() {
+                actions.push(Action::QueryStatus { intent_id: *intent });
+            }
+        }
+        actions
+    }
+
+    /// Stops trading this symbol until reconciliation.
+    pub fn halt(&mut self, reason: HaltReason) -> Vec<Action> {
+        let mut actions = Vec::new();
+        self.apply(ExecEvent::Halt { reason }, &mut actions);
+        actions
+    }
+
+    /// Starts reconciliation (only with no order in flight).
+    pub fn begin_reconcile(&mut self, now: TimeNs) -> Vec<Action> {
+        let mut actions = Vec::new();
+        self.apply(ExecEvent::BeginReconcile { at: now }, &mut actions);
+        actions
+    }
+
+    /// Compares the book with the gateway's view of this symbol (`None` = flat there):
+    /// agreement resumes trading, disagreement halts it.
+    pub fn reconcile(&mut self, gateway: Option<(Direction, Qty)>, now: TimeNs, risk: &PortfolioRisk) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let local = self.book.position().map(|p| (p.direction, p.qty));
+        let event = if local == gateway {
+            ExecEvent::Reconciled { position: local.map(|(d, _)| d), rules: self.config.reconcile_rules, at: now }
+        } else {
+            ExecEvent::Halt { reason: HaltReason::ReconcileMismatch }
+        };
+        self.apply(event, &mut actions);
+        self.sync_exposure(risk);
+        actions
+    }
+
+    // ----- decisions ----------------------------------------------------------------
+
+    fn try_entry(&mut self, intent: Intent, now: TimeNs, risk: &PortfolioRisk, actions: &mut Vec<Action>) {
+        if let Err(refusal) = self.check_entry(&intent, now, risk) {
+            self.refuse(refusal, actions);
+            return;
+        }
+        let Some(tick) = self.last_tick else { return };
+        let price = match intent.direction {
+            Direction::Long => tick.ask,
+            Direction::Short => tick.bid,
+        };
+        let Ok(estimate) = price.notional(intent.qty) else {
+            self.refuse(Refusal::SymbolExposure, actions);
+            return;
+        };
+        let limit = risk.symbol_exposure_limit();
+        if self.book.exposure().checked_add(estimate).map_or(true, |e| e > limit) {
+            self.refuse(Refusal::SymbolExposure, actions);
+            return;
+        }
+        if !self.rate.allows(now) {
+            self.refuse(Refusal::SymbolRate, actions);
+            return;
+        }
+        let admission = match risk.admit_entry(estimate, now) {
+            Ok(a) => a,
+            Err(refusal) => {
+                self.refuse(refusal, actions);
+                return;
+            }
+        };
+        // The shared budget now holds `estimate` for us.
+        self.reserved = self.reserved.checked_add(estimate).unwrap_or(self.reserved);
+        let intent_id = risk.next_intent_id();
+        let event = ExecEvent::SubmitEntry { intent: intent_id, direction: intent.direction, rules: intent.exits, at: now };
+        if !self.apply(event, actions) {
+            if admission == Admission::Probe {
+                risk.return_probe();
+            }
+            self.sync_exposure(risk);
+            return;
+        }
+        self.entry_estimate = estimate;
+        self.rate.record(now);
+        self.trail = TrailState::default();
+        self.trade_net = Money::ZERO;
+        self.counters.orders += 1;
+        actions.push(Action::PlaceOrder(OrderRequest {
+            intent_id,
+            symbol: self.config.symbol,
+            side: intent.direction.entry_side(),
+            qty: intent.qty,
+            ord_type: OrdType::Market,
+            limit_price: None,
+            purpose: OrderPurpose::Entry(intent.direction),
+        }));
+    }
+
+    /// Checks that need no price: state, control, gateway, feed, intent, cooldown, size.
+    fn check_entry(&self, intent: &Intent, now: TimeNs, risk: &PortfolioRisk) -> Result<(), Refusal> {
+        let flags = risk.flags().combine(self.flags);
+        if flags.global_lock {
+            return Err(Refusal::GlobalLock);
+        }
+        if !flags.entry_enabled {
+            return Err(Refusal::EntryDisabled);
+        }
+        if !risk.gateway_up() {
+            return Err(Refusal::GatewayDown);
+        }
+        match self.feed {
+            FeedHealth::Ok => {}
+            FeedHealth::NoData => return Err(Refusal::NoMarket),
+            FeedHealth::Resyncing { .. } => return Err(Refusal::FeedGap),
+            FeedHealth::Stale => return Err(Refusal::FeedStale),
+        }
+        intent.validate(&self.config.intent_limits).map_err(|e| Refusal::InvalidIntent(e.field))?;
+        if self.cooldowns.active_until(intent.direction, now).is_some() {
+            return Err(Refusal::Cooldown);
+        }
+        if intent.qty > risk.config().max_position_qty {
+            return Err(Refusal::MaxPosition);
+        }
+        Ok(())
+    }
+
+    fn try_exit(&mut self, reason: ExitReason, now: TimeNs, risk: &PortfolioRisk, actions: &mut Vec<Action>) {
+        let flags = risk.flags().combine(self.flags);
+        if flags.global_lock {
+            self.refuse(Refusal::GlobalLock, actions);
+            return;
+        }
+        if !flags.exit_enabled {
+            self.refuse(Refusal::ExitDisabled, actions);
+            return;
+        }
+        let Some(position) = self.book.position() else { return };
+        let intent_id = risk.next_intent_id();
+        if !self.apply(ExecEvent::SubmitExit { intent: intent_id, reason, at: now }, actions) {
+            return;
+        }
+        self.rate.record(now);
+        risk.record_exit(now);
+        self.counters.orders += 1;
+        actions.push(Action::PlaceOrder(OrderRequest {
+            intent_id,
+            symbol: self.config.symbol,
+            side: position.direction.exit_side(),
+            qty: position.qty,
+            ord_type: OrdType::Market,
+            limit_price: None,
+            purpose: OrderPurpose::Exit(reason),
+        }));
+    }
+
+    fn protective_exit(&self, now: TimeNs) -> Option<ExitReason> {
+        let ExecState::Open { trade } = self.efsm.state() else { return None };
+        let position = self.book.position()?;
+        let tick = self.last_tick?;
+        exit_due(trade, &position, mark_for(trade.direction, &tick), &self.trail, now)
+    }
+
+    // ----- bookkeeping --------------------------------------------------------------
+
+    /// Applies an EFSM event; records the transition or the (counted) error.
+    fn apply(&mut self, event: ExecEvent, actions: &mut Vec<Action>) -> bool {
+        match self.efsm.apply(&event) {
+            Ok((from, to)) => {
+                actions.push(Action::Transition { from: from.name(), to: to.name(), event: event.name() });
+                true
+            }
+            Err(err) => {
+                actions.push(Action::EfsmError(err));
+                false
+            }
+        }
+    }
+
+    fn refuse(&mut self, refusal: Refusal, actions: &mut Vec<Action>) {
+        self.counters.refusals += 1;
+        actions.push(Action::Refused(refusal));
+    }
+
+    fn pending_entry_direction(&self) -> Option<Direction> {
+        match self.efsm.state() {
+            ExecState::EntryPending { direction, .. } => Some(*direction),
+            ExecState::Unknown { order: PendingOrder::Entry { direction, .. }, .. } => Some(*direction),
+            _ => None,
+        }
+    }
+
+    fn book_fill(&mut self, report: &ExecReport, now: TimeNs, risk: &PortfolioRisk, actions: &mut Vec<Action>) {
+        let direction_before = self.book.position().map(|p| p.direction);
+        match self.book.apply_fill(report.exec_id, report.side, report.last_qty, report.last_px, report.fee) {
+            Ok(FillOutcome::Applied(effect)) => {
+                self.counters.fills += 1;
+                let net = effect.realized.checked_sub(effect.fee).unwrap_or(Money::ZERO);
+                self.trade_net = self.trade_net.checked_add(net).unwrap_or(self.trade_net);
+                let mut closed_trade = None;
+                if effect.closed {
+                    closed_trade = Some(self.trade_net);
+                    self.counters.trades += 1;
+                    if self.trade_net > Money::ZERO {
+                        self.counters.wins += 1;
+                    } else {
+                        self.counters.losses += 1;
+                    }
+                    if let (Some(direction), ExecState::ExitPending { trade, .. } | ExecState::Unknown { order: PendingOrder::Exit { trade, .. }, .. }) =
+                        (direction_before, *self.efsm.state())
+                    {
+                        self.cooldowns.start(direction, now, trade.rules.cooldown_ns());
+                    }
+                    self.trade_net = Money::ZERO;
+                }
+                self.pnl_seq += 1;
+                risk.record_realized(net, now);
+                actions.push(Action::Pnl(PnlDelta {
+                    symbol: self.config.symbol,
+                    seq: self.pnl_seq,
+                    realized: effect.realized,
+                    fee: effect.fee,
+                    closed_trade,
+                    exposure_after: effect.position_after.map_or(Money::ZERO, |p| p.cost),
+                }));
+            }
+            Ok(FillOutcome::Duplicate) => self.counters.duplicate_fills += 1,
+            Err(_) => {
+                // Arithmetic overflow on a fill is not something to trade through.
+                self.apply(ExecEvent::Halt { reason: HaltReason::UnexpectedFill }, actions);
+            }
+        }
+    }
+
+    /// Breaker and counters once the in-flight order is done.
+    fn finish_order(&mut self, report: &ExecReport, before: ExecState, entry_direction: Option<Direction>, now: TimeNs, risk: &PortfolioRisk) {
+        let filled_any = !report.cum_qty.is_zero() || (report.exec_type == ExecType::OrderStatus && report.ord_status == OrdStatus::Filled);
+        if filled_any {
+            risk.on_order_success();
+        } else {
+            if report.ord_status == OrdStatus::Rejected && report.reject_code != RejectCode::UnknownOrder {
+                self.counters.rejects += 1;
+            }
+            // A timed-out order already counted as a failure when it timed out.
+            if !matches!(before, ExecState::Unknown { .. }) {
+                risk.on_order_failure(now);
+            }
+        }
+        if entry_direction.is_some() {
+            self.entry_estimate = Money::ZERO;
+        }
+    }
+
+    /// Brings this symbol's share of the total exposure budget in line with the book (plus
+    /// the estimate of an entry still in flight).
+    fn sync_exposure(&mut self, risk: &PortfolioRisk) {
+        let pending = if self.pending_entry_direction().is_some() { self.entry_estimate } else { Money::ZERO };
+        let target = self.book.exposure().max(pending);
+        if let Ok(delta) = target.checked_sub(self.reserved) {
+            risk.adjust_exposure(delta);
+            self.reserved = target;
+        }
+    }
+}
+
+/// The price a position would close at: the bid for a long, the ask for a short.
+pub fn mark_for(direction: Direction, tick: &Tick) -> Price {
+    match direction {
+        Direction::Long => tick.bid,
+        Direction::Short => tick.ask,
+    }
+}
