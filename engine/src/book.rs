@@ -142,7 +142,14 @@ impl PositionBook {
 
     /// Books one fill, unless its exec id was already booked. Either the whole fill is
     /// booked or, on an arithmetic error, nothing changes.
-    pub fn apply_fill(&mut self, exec_id: ExecId, side: Side, qty: Qty, price: Price, fee: Money) -> Result<FillOutcome, BookError> {
+    pub fn apply_fill(
+        &mut self,
+        exec_id: ExecId,
+        side: Side,
+        qty: Qty,
+        price: Price,
+        fee: Money,
+    ) -> Result<FillOutcome, BookError> {
         if self.seen.contains(exec_id) {
             return Ok(FillOutcome::Duplicate);
         }
@@ -159,7 +166,13 @@ impl PositionBook {
 }
 
 /// The effect of a fill on a position, without changing anything (pure).
-pub fn compute_fill(position: Option<Position>, side: Side, qty: Qty, price: Price, fee: Money) -> Result<FillEffect, BookError> {
+pub fn compute_fill(
+    position: Option<Position>,
+    side: Side,
+    qty: Qty,
+    price: Price,
+    fee: Money,
+) -> Result<FillEffect, BookError> {
     if qty.is_zero() {
         return Err(BookError::ZeroQty);
     }
@@ -167,15 +180,29 @@ pub fn compute_fill(position: Option<Position>, side: Side, qty: Qty, price: Pri
     let opening = |existing: Option<Position>, open_qty: Qty| -> Result<Position, BookError> {
         let notional = price.notional(open_qty)?;
         Ok(match existing {
-            Some(p) => Position { direction: p.direction, qty: p.qty.checked_add(open_qty)?, cost: p.cost.checked_add(notional)? },
+            Some(p) => Position {
+                direction: p.direction,
+                qty: p.qty.checked_add(open_qty)?,
+                cost: p.cost.checked_add(notional)?,
+            },
             None => Position { direction: fill_direction, qty: open_qty, cost: notional },
         })
     };
     match position {
-        None => Ok(FillEffect { realized: Money::ZERO, fee, position_after: Some(opening(None, qty)?), flipped: false, closed: false }),
-        Some(p) if p.direction == fill_direction => {
-            Ok(FillEffect { realized: Money::ZERO, fee, position_after: Some(opening(Some(p), qty)?), flipped: false, closed: false })
-        }
+        None => Ok(FillEffect {
+            realized: Money::ZERO,
+            fee,
+            position_after: Some(opening(None, qty)?),
+            flipped: false,
+            closed: false,
+        }),
+        Some(p) if p.direction == fill_direction => Ok(FillEffect {
+            realized: Money::ZERO,
+            fee,
+            position_after: Some(opening(Some(p), qty)?),
+            flipped: false,
+            closed: false,
+        }),
         Some(p) => {
             let close_qty = qty.min(p.qty);
             let notional = price.notional(close_qty)?;
@@ -198,13 +225,7 @@ pub fn compute_fill(position: Option<Position>, side: Side, qty: Qty, price: Pri
             } else {
                 None
             };
-            Ok(FillEffect {
-                realized,
-                fee,
-                position_after,
-                flipped: !leftover.is_zero(),
-                closed: remaining.is_zero(),
-            })
+            Ok(FillEffect { realized, fee, position_after, flipped: !leftover.is_zero(), closed: remaining.is_zero() })
         }
     }
 }
@@ -228,7 +249,9 @@ mod tests {
     fn long_round_trip_realizes_the_difference() {
         let mut book = PositionBook::default();
         book.apply_fill(ExecId(1), Side::Buy, q("0.5"), p("100"), m("0.01")).unwrap();
-        let FillOutcome::Applied(effect) = book.apply_fill(ExecId(2), Side::Sell, q("0.5"), p("110"), m("0.01")).unwrap() else {
+        let FillOutcome::Applied(effect) =
+            book.apply_fill(ExecId(2), Side::Sell, q("0.5"), p("110"), m("0.01")).unwrap()
+        else {
             panic!("expected applied");
         };
         assert_eq!(effect.realized, m("5"));
@@ -308,7 +331,8 @@ mod tests {
     fn dedupe_window_is_bounded() {
         let mut book = PositionBook::default();
         for i in 0..(DEDUPE_WINDOW as u64 + 10) {
-            book.apply_fill(ExecId(i), if i % 2 == 0 { Side::Buy } else { Side::Sell }, q("1"), p("1"), Money::ZERO).unwrap();
+            book.apply_fill(ExecId(i), if i % 2 == 0 { Side::Buy } else { Side::Sell }, q("1"), p("1"), Money::ZERO)
+                .unwrap();
         }
         assert!(!book.has_seen(ExecId(0)));
         assert!(book.has_seen(ExecId(DEDUPE_WINDOW as u64 + 9)));

@@ -182,14 +182,38 @@ pub enum ReportOutcome {
 /// Inputs to the state machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExecEvent {
-    SubmitEntry { intent: IntentId, direction: Direction, rules: ExitRules, at: TimeNs },
-    SubmitExit { intent: IntentId, reason: ExitReason, at: TimeNs },
-    Report { intent: IntentId, outcome: ReportOutcome, at: TimeNs },
-    Timeout { intent: IntentId, at: TimeNs },
-    Halt { reason: HaltReason },
-    BeginReconcile { at: TimeNs },
+    SubmitEntry {
+        intent: IntentId,
+        direction: Direction,
+        rules: ExitRules,
+        at: TimeNs,
+    },
+    SubmitExit {
+        intent: IntentId,
+        reason: ExitReason,
+        at: TimeNs,
+    },
+    Report {
+        intent: IntentId,
+        outcome: ReportOutcome,
+        at: TimeNs,
+    },
+    Timeout {
+        intent: IntentId,
+        at: TimeNs,
+    },
+    Halt {
+        reason: HaltReason,
+    },
+    BeginReconcile {
+        at: TimeNs,
+    },
     /// The snapshot agreed with the book; `position` and `rules` rebuild an open trade.
-    Reconciled { position: Option<Direction>, rules: ExitRules, at: TimeNs },
+    Reconciled {
+        position: Option<Direction>,
+        rules: ExitRules,
+        at: TimeNs,
+    },
 }
 
 impl ExecEvent {
@@ -216,7 +240,12 @@ pub struct InvalidTransition {
     pub reason: &'static str,
 }
 
-fn after_done(position: Option<Direction>, direction: Direction, rules: ExitRules, at: TimeNs) -> Result<ExecState, &'static str> {
+fn after_done(
+    position: Option<Direction>,
+    direction: Direction,
+    rules: ExitRules,
+    at: TimeNs,
+) -> Result<ExecState, &'static str> {
     match position {
         None => Ok(ExecState::Flat),
         Some(d) if d == direction => Ok(ExecState::Open { trade: OpenTrade { direction, opened_at: at, rules } }),
@@ -245,18 +274,21 @@ impl ExecState {
                 Ok(S::EntryPending { intent, direction, rules, sent_at: at })
             }
             (S::EntryPending { intent, .. }, E::Report { intent: i, outcome: Working, .. }) if i == intent => Ok(*self),
-            (S::EntryPending { intent, direction, rules, .. }, E::Report { intent: i, outcome: Done { position }, at })
-                if i == intent =>
-            {
-                after_done(position, direction, rules, at)
-            }
+            (
+                S::EntryPending { intent, direction, rules, .. },
+                E::Report { intent: i, outcome: Done { position }, at },
+            ) if i == intent => after_done(position, direction, rules, at),
             (S::EntryPending { intent, direction, rules, .. }, E::Timeout { intent: i, at }) if i == intent => {
                 Ok(S::Unknown { intent, order: PendingOrder::Entry { direction, rules }, since: at })
             }
             // Closing. No SubmitExit edge leaves ExitPending: one exit in flight at most.
-            (S::Open { trade }, E::SubmitExit { intent, reason, at }) => Ok(S::ExitPending { intent, trade, reason, sent_at: at }),
+            (S::Open { trade }, E::SubmitExit { intent, reason, at }) => {
+                Ok(S::ExitPending { intent, trade, reason, sent_at: at })
+            }
             (S::ExitPending { intent, .. }, E::Report { intent: i, outcome: Working, .. }) if i == intent => Ok(*self),
-            (S::ExitPending { intent, trade, .. }, E::Report { intent: i, outcome: Done { position }, .. }) if i == intent => {
+            (S::ExitPending { intent, trade, .. }, E::Report { intent: i, outcome: Done { position }, .. })
+                if i == intent =>
+            {
                 Ok(after_exit_done(position, trade))
             }
             (S::ExitPending { intent, trade, reason, .. }, E::Timeout { intent: i, at }) if i == intent => {
@@ -266,11 +298,15 @@ impl ExecState {
             (S::Unknown { intent, order, .. }, E::Report { intent: i, outcome: Working, at }) if i == intent => {
                 // The order is alive at the gateway: wait for it again under a fresh deadline.
                 Ok(match order {
-                    PendingOrder::Entry { direction, rules } => S::EntryPending { intent, direction, rules, sent_at: at },
+                    PendingOrder::Entry { direction, rules } => {
+                        S::EntryPending { intent, direction, rules, sent_at: at }
+                    }
                     PendingOrder::Exit { trade, reason } => S::ExitPending { intent, trade, reason, sent_at: at },
                 })
             }
-            (S::Unknown { intent, order, .. }, E::Report { intent: i, outcome: Done { position }, at }) if i == intent => {
+            (S::Unknown { intent, order, .. }, E::Report { intent: i, outcome: Done { position }, at })
+                if i == intent =>
+            {
                 match order {
                     PendingOrder::Entry { direction, rules } => after_done(position, direction, rules, at),
                     PendingOrder::Exit { trade, .. } => Ok(after_exit_done(position, trade)),
@@ -288,9 +324,10 @@ impl ExecState {
                 Ok(S::Open { trade: OpenTrade { direction, opened_at: at, rules } })
             }
             // Everything else is illegal; name the most useful reason.
-            (S::EntryPending { .. } | S::ExitPending { .. } | S::Unknown { .. }, E::Report { .. } | E::Timeout { .. }) => {
-                Err("report or timeout for an intent that is not the one in flight")
-            }
+            (
+                S::EntryPending { .. } | S::ExitPending { .. } | S::Unknown { .. },
+                E::Report { .. } | E::Timeout { .. },
+            ) => Err("report or timeout for an intent that is not the one in flight"),
             (_, E::SubmitEntry { .. }) => Err("entry only from flat"),
             (_, E::SubmitExit { .. }) => Err("exit only from open (one exit in flight at most)"),
             (_, E::Report { .. } | E::Timeout { .. }) => Err("no order in flight"),

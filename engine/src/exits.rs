@@ -40,7 +40,13 @@ fn return_at_least(pnl: i128, cost: Money, ppm: Ppm) -> bool {
 
 /// The exit a trade should take at this mark and time, if any. Priority when several
 /// trigger together: stop-loss, trailing stop, take-profit, time limit.
-pub fn exit_due(trade: &OpenTrade, position: &Position, mark: Price, trail: &TrailState, now: TimeNs) -> Option<ExitReason> {
+pub fn exit_due(
+    trade: &OpenTrade,
+    position: &Position,
+    mark: Price,
+    trail: &TrailState,
+    now: TimeNs,
+) -> Option<ExitReason> {
     let rules = &trade.rules;
     let pnl = pnl_at(position, mark)?;
     if let Some(sl) = rules.stop_loss {

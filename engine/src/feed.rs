@@ -129,7 +129,8 @@ mod tests {
     use crate::registry::default_model;
 
     fn feed(seed: u64) -> SyntheticFeed {
-        let models: Vec<_> = ["BTCUSD.s", "ETHUSD.s", "XAUUSD.s"].iter().map(|s| default_model(Symbol::new(s).unwrap())).collect();
+        let models: Vec<_> =
+            ["BTCUSD.s", "ETHUSD.s", "XAUUSD.s"].iter().map(|s| default_model(Symbol::new(s).unwrap())).collect();
         SyntheticFeed::new(&models, seed, IntervalMs::default())
     }
 

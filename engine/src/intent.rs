@@ -105,7 +105,11 @@ impl Intent {
             }
         }
         if self.exits.cooldown_secs > limits.max_cooldown_secs {
-            return err("cooldown_sec", self.exits.cooldown_secs.to_string(), format!("0..={}", limits.max_cooldown_secs));
+            return err(
+                "cooldown_sec",
+                self.exits.cooldown_secs.to_string(),
+                format!("0..={}", limits.max_cooldown_secs),
+            );
         }
         Ok(())
     }

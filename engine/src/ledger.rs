@@ -53,7 +53,9 @@ impl SymbolPnl {
 pub enum FoldOutcome {
     Applied,
     /// Applied, and `missing` sequence numbers before it have not arrived (yet).
-    AppliedAfterGap { missing: u64 },
+    AppliedAfterGap {
+        missing: u64,
+    },
     /// A late delta that filled an earlier gap.
     GapFilled,
     /// Seen before: dropped.

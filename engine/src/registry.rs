@@ -79,10 +79,30 @@ fn price(units: i64) -> Price {
 /// 100.00 instrument for generated names (`SYM0001`, ...).
 pub fn default_model(symbol: Symbol) -> InstrumentModel {
     match symbol.as_str() {
-        "BTCUSD.s" => InstrumentModel { symbol, base_price: price(100_000), tick_size_raw: 1_000_000, spread_ticks: 100, step_ppm: 300 },
-        "ETHUSD.s" => InstrumentModel { symbol, base_price: price(3_500), tick_size_raw: 1_000_000, spread_ticks: 20, step_ppm: 400 },
-        "XAUUSD.s" => InstrumentModel { symbol, base_price: price(2_650), tick_size_raw: 1_000_000, spread_ticks: 30, step_ppm: 150 },
-        _ => InstrumentModel { symbol, base_price: price(100), tick_size_raw: 1_000_000, spread_ticks: 2, step_ppm: 400 },
+        "BTCUSD.s" => InstrumentModel {
+            symbol,
+            base_price: price(100_000),
+            tick_size_raw: 1_000_000,
+            spread_ticks: 100,
+            step_ppm: 300,
+        },
+        "ETHUSD.s" => InstrumentModel {
+            symbol,
+            base_price: price(3_500),
+            tick_size_raw: 1_000_000,
+            spread_ticks: 20,
+            step_ppm: 400,
+        },
+        "XAUUSD.s" => InstrumentModel {
+            symbol,
+            base_price: price(2_650),
+            tick_size_raw: 1_000_000,
+            spread_ticks: 30,
+            step_ppm: 150,
+        },
+        _ => {
+            InstrumentModel { symbol, base_price: price(100), tick_size_raw: 1_000_000, spread_ticks: 2, step_ppm: 400 }
+        }
     }
 }
 
@@ -99,7 +119,9 @@ pub fn default_order_qty(symbol: Symbol) -> Qty {
 
 /// A registry with default models and sizes for the given names.
 pub fn registry_for(symbols: &[Symbol]) -> SymbolRegistry {
-    SymbolRegistry::new(symbols.iter().map(|s| SymbolSpec { model: default_model(*s), order_qty: default_order_qty(*s) }).collect())
+    SymbolRegistry::new(
+        symbols.iter().map(|s| SymbolSpec { model: default_model(*s), order_qty: default_order_qty(*s) }).collect(),
+    )
 }
 
 /// `n` generated symbol names: `SYM0001`, `SYM0002`, ...

@@ -10,7 +10,9 @@ use protocol::{ExecReport, ExecType, IntentId, Money, OrdStatus, OrdType, Price,
 
 use crate::book::{FillOutcome, Position, PositionBook};
 use crate::clock::TimeNs;
-use crate::efsm::{Direction, Efsm, ExecEvent, ExecState, ExitReason, HaltReason, InvalidTransition, PendingOrder, ReportOutcome};
+use crate::efsm::{
+    Direction, Efsm, ExecEvent, ExecState, ExitReason, HaltReason, InvalidTransition, PendingOrder, ReportOutcome,
+};
 use crate::exits::{exit_due, Cooldowns, TrailState};
 use crate::intent::{ExitRules, Intent, IntentLimits};
 use crate::ledger::PnlDelta;
@@ -70,17 +72,25 @@ pub struct OrderRequest {
 pub enum Action {
     PlaceOrder(OrderRequest),
     /// Ask the gateway about an order whose outcome is unknown.
-    QueryStatus { intent_id: IntentId },
+    QueryStatus {
+        intent_id: IntentId,
+    },
     /// A fill changed PnL; fold it into the metrics.
     Pnl(PnlDelta),
     /// An EFSM transition happened (audit record).
-    Transition { from: &'static str, to: &'static str, event: &'static str },
+    Transition {
+        from: &'static str,
+        to: &'static str,
+        event: &'static str,
+    },
     /// An input had no legal EFSM edge (already counted).
     EfsmError(InvalidTransition),
     /// A decision was refused.
     Refused(Refusal),
     /// A fill arrived for an order that was not in flight; the symbol halted.
-    UnexpectedFill { intent_id: IntentId },
+    UnexpectedFill {
+        intent_id: IntentId,
+    },
 }
 
 /// Health of this symbol's market data.
@@ -89,7 +99,9 @@ pub enum FeedHealth {
     NoData,
     Ok,
     /// A sequence gap: waiting for this many more in-sequence ticks.
-    Resyncing { remaining: u32 },
+    Resyncing {
+        remaining: u32,
+    },
     Stale,
 }
 
@@ -245,7 +257,9 @@ impl SymbolCore {
                 self.feed = FeedHealth::Resyncing { remaining: self.config.resync_ticks };
             } else {
                 self.feed = match self.feed {
-                    FeedHealth::Resyncing { remaining } if remaining > 1 => FeedHealth::Resyncing { remaining: remaining - 1 },
+                    FeedHealth::Resyncing { remaining } if remaining > 1 => {
+                        FeedHealth::Resyncing { remaining: remaining - 1 }
+                    }
                     _ => FeedHealth::Ok,
                 };
             }
@@ -260,7 +274,8 @@ impl SymbolCore {
         match *self.efsm.state() {
             ExecState::Open { trade } => {
                 self.trail.observe(trade.direction, mark_for(trade.direction, tick));
-                let reason = self.protective_exit(now).or_else(|| signal.exits(trade.direction).then_some(ExitReason::Strategy));
+                let reason =
+                    self.protective_exit(now).or_else(|| signal.exits(trade.direction).then_some(ExitReason::Strategy));
                 if let Some(reason) = reason {
                     self.try_exit(reason, now, risk, &mut actions);
                 } else if signal.enter.is_some_and(|i| i.direction != trade.direction) {
@@ -295,6 +310,12 @@ impl SymbolCore {
     pub fn on_report(&mut self, report: &ExecReport, now: TimeNs, risk: &PortfolioRisk) -> Vec<Action> {
         let mut actions = Vec::new();
         if report.symbol != self.config.symbol {
+            return actions;
+        }
+        if report.reject_code == RejectCode::DuplicateIntentMismatch {
+            // The gateway refused a second, different body under an intent id in use: that
+            // says nothing about the original order, whose own reports still decide it.
+            self.counters.stale_reports += 1;
             return actions;
         }
         let in_flight = self.efsm.state().order_in_flight() == Some(report.intent_id);
@@ -415,7 +436,8 @@ impl SymbolCore {
         // The shared budget now holds `estimate` for us.
         self.reserved = self.reserved.checked_add(estimate).unwrap_or(self.reserved);
         let intent_id = risk.next_intent_id();
-        let event = ExecEvent::SubmitEntry { intent: intent_id, direction: intent.direction, rules: intent.exits, at: now };
+        let event =
+            ExecEvent::SubmitEntry { intent: intent_id, direction: intent.direction, rules: intent.exits, at: now };
         if !self.apply(event, actions) {
             if admission == Admission::Probe {
                 risk.return_probe();
@@ -548,8 +570,11 @@ impl SymbolCore {
                     } else {
                         self.counters.losses += 1;
                     }
-                    if let (Some(direction), ExecState::ExitPending { trade, .. } | ExecState::Unknown { order: PendingOrder::Exit { trade, .. }, .. }) =
-                        (direction_before, *self.efsm.state())
+                    if let (
+                        Some(direction),
+                        ExecState::ExitPending { trade, .. }
+                        | ExecState::Unknown { order: PendingOrder::Exit { trade, .. }, .. },
+                    ) = (direction_before, *self.efsm.state())
                     {
                         self.cooldowns.start(direction, now, trade.rules.cooldown_ns());
                     }
@@ -575,8 +600,16 @@ impl SymbolCore {
     }
 
     /// Breaker and counters once the in-flight order is done.
-    fn finish_order(&mut self, report: &ExecReport, before: ExecState, entry_direction: Option<Direction>, now: TimeNs, risk: &PortfolioRisk) {
-        let filled_any = !report.cum_qty.is_zero() || (report.exec_type == ExecType::OrderStatus && report.ord_status == OrdStatus::Filled);
+    fn finish_order(
+        &mut self,
+        report: &ExecReport,
+        before: ExecState,
+        entry_direction: Option<Direction>,
+        now: TimeNs,
+        risk: &PortfolioRisk,
+    ) {
+        let filled_any = !report.cum_qty.is_zero()
+            || (report.exec_type == ExecType::OrderStatus && report.ord_status == OrdStatus::Filled);
         if filled_any {
             risk.on_order_success();
         } else {

@@ -59,7 +59,8 @@ macro_rules! wire_enum {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<$name, D::Error> {
-                struct V;
+                /// `human`: JSON (names only) or binary (u8 codes only).
+                struct V { human: bool }
                 impl<'de> Visitor<'de> for V {
                     type Value = $name;
                     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -72,6 +73,9 @@ macro_rules! wire_enum {
                         }.marker()))
                     }
                     fn visit_u64<E: de::Error>(self, code: u64) -> Result<$name, E> {
+                        if self.human {
+                            return Err(E::custom(Fault::UnknownEnum { ty: stringify!($name), value: code.to_string() }.marker()));
+                        }
                         u8::try_from(code).ok().and_then($name::from_code).ok_or_else(|| {
                             E::custom(Fault::UnknownEnum { ty: stringify!($name), value: code.to_string() }.marker())
                         })
@@ -81,9 +85,9 @@ macro_rules! wire_enum {
                     }
                 }
                 if d.is_human_readable() {
-                    d.deserialize_any(V)
+                    d.deserialize_any(V { human: true })
                 } else {
-                    d.deserialize_u8(V)
+                    d.deserialize_u8(V { human: false })
                 }
             }
         }
@@ -146,10 +150,7 @@ wire_enum!(
 impl OrdStatus {
     /// True when the order can receive no further executions.
     pub const fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            OrdStatus::Filled | OrdStatus::Canceled | OrdStatus::Rejected | OrdStatus::Expired
-        )
+        matches!(self, OrdStatus::Filled | OrdStatus::Canceled | OrdStatus::Rejected | OrdStatus::Expired)
     }
 }
 
@@ -200,41 +201,11 @@ mod tests {
                 }
             }
         }
-        check(
-            Side::ALL,
-            Side::code,
-            Side::as_str,
-            Side::from_code,
-            Side::from_name,
-        );
-        check(
-            OrdType::ALL,
-            OrdType::code,
-            OrdType::as_str,
-            OrdType::from_code,
-            OrdType::from_name,
-        );
-        check(
-            ExecType::ALL,
-            ExecType::code,
-            ExecType::as_str,
-            ExecType::from_code,
-            ExecType::from_name,
-        );
-        check(
-            OrdStatus::ALL,
-            OrdStatus::code,
-            OrdStatus::as_str,
-            OrdStatus::from_code,
-            OrdStatus::from_name,
-        );
-        check(
-            RejectCode::ALL,
-            RejectCode::code,
-            RejectCode::as_str,
-            RejectCode::from_code,
-            RejectCode::from_name,
-        );
+        check(Side::ALL, Side::code, Side::as_str, Side::from_code, Side::from_name);
+        check(OrdType::ALL, OrdType::code, OrdType::as_str, OrdType::from_code, OrdType::from_name);
+        check(ExecType::ALL, ExecType::code, ExecType::as_str, ExecType::from_code, ExecType::from_name);
+        check(OrdStatus::ALL, OrdStatus::code, OrdStatus::as_str, OrdStatus::from_code, OrdStatus::from_name);
+        check(RejectCode::ALL, RejectCode::code, RejectCode::as_str, RejectCode::from_code, RejectCode::from_name);
     }
 
     #[test]

@@ -27,15 +27,6 @@ pub struct Envelope {
 impl Envelope {
     /// Wraps a body with the current protocol version.
     pub fn new(session_id: u64, seq: u64, ack_seq: u64, ts_ns: u64, body: Message) -> Envelope {
-        Envelope {
-            header: Header {
-                version: PROTOCOL_VERSION,
-                session_id,
-                seq,
-                ack_seq,
-                ts_ns,
-            },
-            body,
-        }
+        Envelope { header: Header { version: PROTOCOL_VERSION, session_id, seq, ack_seq, ts_ns }, body }
     }
 }

@@ -89,20 +89,14 @@ impl Fault {
 
     pub(crate) fn from_fixed(field: &'static str, err: &FixedError) -> Fault {
         match err {
-            FixedError::Negative(v) => Fault::NegativeQty(v.clone()),
-            other => Fault::Invalid {
-                field,
-                reason: other.to_string(),
-            },
+            FixedError::Negative(v) if field == "qty" => Fault::NegativeQty(v.clone()),
+            other => Fault::Invalid { field, reason: other.to_string() },
         }
     }
 }
 
 fn escape(s: &str) -> String {
-    s.chars()
-        .filter(|c| *c != '|' && *c != CLOSE)
-        .take(64)
-        .collect()
+    s.chars().filter(|c| *c != '|' && *c != CLOSE).take(64).collect()
 }
 
 /// Turns a serde error message from either codec into a typed error, recognising fault
@@ -118,10 +112,7 @@ pub(crate) fn from_serde_message(msg: &str) -> DecodeError {
             return match kind {
                 "enum" => DecodeError::UnknownEnumValue { ty: a, value: b },
                 "negqty" => DecodeError::NegativeQuantity(a),
-                "invalid" => DecodeError::InvalidValue {
-                    field: a,
-                    reason: b,
-                },
+                "invalid" => DecodeError::InvalidValue { field: a, reason: b },
                 "symbol" => DecodeError::InvalidSymbol(a),
                 _ => DecodeError::Malformed(msg.to_string()),
             };
@@ -138,33 +129,15 @@ mod tests {
     fn markers_round_trip_to_typed_errors() {
         let cases = [
             (
-                Fault::UnknownEnum {
-                    ty: "Side",
-                    value: "9".into(),
-                },
-                DecodeError::UnknownEnumValue {
-                    ty: "Side".into(),
-                    value: "9".into(),
-                },
+                Fault::UnknownEnum { ty: "Side", value: "9".into() },
+                DecodeError::UnknownEnumValue { ty: "Side".into(), value: "9".into() },
             ),
+            (Fault::NegativeQty("-1".into()), DecodeError::NegativeQuantity("-1".into())),
             (
-                Fault::NegativeQty("-1".into()),
-                DecodeError::NegativeQuantity("-1".into()),
+                Fault::Invalid { field: "price", reason: "NaN".into() },
+                DecodeError::InvalidValue { field: "price".into(), reason: "NaN".into() },
             ),
-            (
-                Fault::Invalid {
-                    field: "price",
-                    reason: "NaN".into(),
-                },
-                DecodeError::InvalidValue {
-                    field: "price".into(),
-                    reason: "NaN".into(),
-                },
-            ),
-            (
-                Fault::Symbol("a b".into()),
-                DecodeError::InvalidSymbol("a b".into()),
-            ),
+            (Fault::Symbol("a b".into()), DecodeError::InvalidSymbol("a b".into())),
         ];
         for (fault, expected) in cases {
             let wrapped = format!("prefix {} at line 1 column 7", fault.marker());
@@ -175,17 +148,11 @@ mod tests {
     #[test]
     fn hostile_payload_cannot_forge_separators() {
         let fault = Fault::Symbol(format!("x|negqty|{CLOSE}"));
-        assert_eq!(
-            from_serde_message(&fault.marker()),
-            DecodeError::InvalidSymbol("xnegqty".into())
-        );
+        assert_eq!(from_serde_message(&fault.marker()), DecodeError::InvalidSymbol("xnegqty".into()));
     }
 
     #[test]
     fn plain_messages_are_malformed() {
-        assert!(matches!(
-            from_serde_message("expected value"),
-            DecodeError::Malformed(_)
-        ));
+        assert!(matches!(from_serde_message("expected value"), DecodeError::Malformed(_)));
     }
 }

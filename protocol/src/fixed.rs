@@ -47,10 +47,7 @@ pub fn parse_scaled(text: &str, scale: u32) -> Result<i64, FixedError> {
         return Err(bad());
     }
     if frac.len() > scale as usize {
-        return Err(FixedError::TooPrecise {
-            text: text.to_string(),
-            max: scale,
-        });
+        return Err(FixedError::TooPrecise { text: text.to_string(), max: scale });
     }
     let mut acc: i128 = 0;
     for b in int_part.bytes() {
@@ -98,21 +95,14 @@ pub fn div_round_half_even(numerator: i128, denominator: i128) -> Result<i128, F
         return Err(FixedError::DivisionByZero);
     }
     let (num, den) = if denominator < 0 {
-        (
-            numerator.checked_neg().ok_or(FixedError::Overflow)?,
-            -denominator,
-        )
+        (numerator.checked_neg().ok_or(FixedError::Overflow)?, -denominator)
     } else {
         (numerator, denominator)
     };
     let quotient = num.div_euclid(den); // floor, since den > 0
     let remainder = num.rem_euclid(den); // 0 <= remainder < den
     let twice = remainder * 2;
-    let rounded = if twice > den || (twice == den && quotient % 2 != 0) {
-        quotient + 1
-    } else {
-        quotient
-    };
+    let rounded = if twice > den || (twice == den && quotient % 2 != 0) { quotient + 1 } else { quotient };
     Ok(rounded)
 }
 
@@ -154,18 +144,12 @@ mod tests {
     #[case("--1")]
     #[case("0x10")]
     fn refuses_non_decimals(#[case] text: &str) {
-        assert!(matches!(
-            parse_scaled(text, SCALE_DIGITS),
-            Err(FixedError::NotADecimal(_))
-        ));
+        assert!(matches!(parse_scaled(text, SCALE_DIGITS), Err(FixedError::NotADecimal(_))));
     }
 
     #[test]
     fn refuses_excess_precision_instead_of_rounding() {
-        assert!(matches!(
-            parse_scaled("0.123456789", SCALE_DIGITS),
-            Err(FixedError::TooPrecise { max: 8, .. })
-        ));
+        assert!(matches!(parse_scaled("0.123456789", SCALE_DIGITS), Err(FixedError::TooPrecise { max: 8, .. })));
     }
 
     #[rstest]

@@ -32,8 +32,8 @@ pub use error::{DecodeError, EncodeError};
 pub use fixed::FixedError;
 pub use ids::{ExecId, IntentId, OrderId, SessionId};
 pub use messages::{
-    ExecReport, Heartbeat, Message, MsgType, NewOrder, OrderStatusQuery, PositionEntry,
-    PositionSnapshot, PositionSnapshotRequest, SessionReject, Tick,
+    ExecReport, Heartbeat, Message, MsgType, NewOrder, OrderStatusQuery, PositionEntry, PositionSnapshot,
+    PositionSnapshotRequest, SessionReject, Tick,
 };
 pub use symbol::Symbol;
 pub use values::{Money, Ppm, Price, Qty};

@@ -63,15 +63,18 @@ impl ExecReport {
     }
 }
 
-/// engine → gateway: ask for the state of one order, or of every open order.
+/// engine → gateway: ask for the state of one order, or of every open order (FIX
+/// OrderStatusRequest / OrderMassStatusRequest).
 /// The gateway answers with every `ExecReport` it holds for the order(s), replayed with
 /// `poss_dup = true` and their original `exec_id`s, then a final `ExecType::OrderStatus`
-/// report. An unknown intent gets one `OrderStatus` report with `OrdStatus::Rejected`
-/// and `RejectCode::UnknownOrder`.
+/// report. An unknown intent gets one `OrderStatus` report with `OrdStatus::Rejected`,
+/// `RejectCode::UnknownOrder` and the queried symbol.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderStatusQuery {
-    /// `None` asks for all open orders.
+    /// `None` asks for all open orders (of `symbol`, or of every symbol).
     pub intent_id: Option<IntentId>,
+    /// Required with `intent_id`; with `intent_id: None` it narrows the query to one symbol.
+    pub symbol: Option<Symbol>,
 }
 
 /// engine → gateway: ask for positions, open orders and realized PnL (reconciliation).
@@ -227,12 +230,8 @@ impl Message {
 
     /// Semantic checks every decoded message must pass (types alone cannot say them).
     pub fn validate(&self) -> Result<(), DecodeError> {
-        let invalid = |field: &str, reason: &str| {
-            Err(DecodeError::InvalidValue {
-                field: field.into(),
-                reason: reason.into(),
-            })
-        };
+        let invalid =
+            |field: &str, reason: &str| Err(DecodeError::InvalidValue { field: field.into(), reason: reason.into() });
         match self {
             Message::NewOrder(o) => {
                 if o.qty.is_zero() {
@@ -240,12 +239,8 @@ impl Message {
                 }
                 match (o.ord_type, o.limit_price) {
                     (OrdType::Ioc, None) => return invalid("limit_price", "required for ioc"),
-                    (OrdType::Ioc, Some(p)) if p.is_zero() => {
-                        return invalid("limit_price", "must be > 0")
-                    }
-                    (OrdType::Market, Some(_)) => {
-                        return invalid("limit_price", "must be absent for market")
-                    }
+                    (OrdType::Ioc, Some(p)) if p.is_zero() => return invalid("limit_price", "must be > 0"),
+                    (OrdType::Market, Some(_)) => return invalid("limit_price", "must be absent for market"),
                     _ => {}
                 }
             }
@@ -261,16 +256,22 @@ impl Message {
                 }
             }
             Message::Tick(t) => {
-                if t.bid.is_zero() || t.ask.is_zero() {
-                    return invalid("bid", "bid and ask must be > 0");
+                if t.bid.is_zero() {
+                    return invalid("bid", "must be > 0");
+                }
+                if t.ask.is_zero() {
+                    return invalid("ask", "must be > 0");
                 }
                 if t.bid > t.ask {
                     return invalid("bid", "crossed book: bid > ask");
                 }
             }
             Message::PositionSnapshot(s) => {
-                if s.positions.len() > MAX_LIST_LEN || s.open_orders.len() > MAX_LIST_LEN {
+                if s.positions.len() > MAX_LIST_LEN {
                     return invalid("positions", "too many entries");
+                }
+                if s.open_orders.len() > MAX_LIST_LEN {
+                    return invalid("open_orders", "too many entries");
                 }
             }
             Message::SessionReject(r) => {
@@ -278,9 +279,12 @@ impl Message {
                     return invalid("text", "too long");
                 }
             }
-            Message::OrderStatusQuery(_)
-            | Message::PositionSnapshotRequest(_)
-            | Message::Heartbeat(_) => {}
+            Message::OrderStatusQuery(q) => {
+                if q.intent_id.is_some() && q.symbol.is_none() {
+                    return invalid("symbol", "required when intent_id is set");
+                }
+            }
+            Message::PositionSnapshotRequest(_) | Message::Heartbeat(_) => {}
         }
         Ok(())
     }

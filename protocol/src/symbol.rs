@@ -36,10 +36,7 @@ impl Symbol {
         }
         let mut bytes = [0u8; MAX_SYMBOL_LEN];
         bytes[..text.len()].copy_from_slice(text.as_bytes());
-        Ok(Symbol {
-            len: text.len() as u8,
-            bytes,
-        })
+        Ok(Symbol { len: text.len() as u8, bytes })
     }
 
     /// The name.

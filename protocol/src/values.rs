@@ -92,7 +92,8 @@ macro_rules! fixed_point_type {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                struct V;
+                /// `human`: JSON (decimal strings only) or binary (raw i64 only).
+                struct V { human: bool }
                 impl<'de> Visitor<'de> for V {
                     type Value = $name;
                     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -103,6 +104,12 @@ macro_rules! fixed_point_type {
                             .map_err(|e| E::custom(Fault::from_fixed($field, &e).marker()))
                     }
                     fn visit_i64<E: de::Error>(self, raw: i64) -> Result<$name, E> {
+                        if self.human {
+                            return Err(E::custom(Fault::Invalid {
+                                field: $field,
+                                reason: "a bare JSON number; send an exact decimal string".into(),
+                            }.marker()));
+                        }
                         $name::from_raw(raw)
                             .map_err(|e| E::custom(Fault::from_fixed($field, &e).marker()))
                     }
@@ -120,9 +127,9 @@ macro_rules! fixed_point_type {
                     }
                 }
                 if d.is_human_readable() {
-                    d.deserialize_any(V)
+                    d.deserialize_any(V { human: true })
                 } else {
-                    d.deserialize_i64(V)
+                    d.deserialize_i64(V { human: false })
                 }
             }
         }
@@ -162,9 +169,7 @@ impl Price {
     /// half-to-even; used for slippage.
     pub fn offset_ppm(self, ppm: i64) -> Result<Price, FixedError> {
         let moved = i128::from(self.0) * (1_000_000 + i128::from(ppm));
-        Price::from_raw(fixed::narrow(fixed::div_round_half_even(
-            moved, 1_000_000,
-        )?)?)
+        Price::from_raw(fixed::narrow(fixed::div_round_half_even(moved, 1_000_000)?)?)
     }
 }
 
@@ -193,9 +198,7 @@ impl Money {
     /// `self × ppm / 10^6`, rounded half-to-even (fees, limits as a fraction of equity).
     pub fn mul_ppm(self, ppm: Ppm) -> Result<Money, FixedError> {
         let product = i128::from(self.0) * i128::from(ppm.0);
-        Ok(Money(fixed::narrow(fixed::div_round_half_even(
-            product, 1_000_000,
-        )?)?))
+        Ok(Money(fixed::narrow(fixed::div_round_half_even(product, 1_000_000)?)?))
     }
 
     /// Absolute value, or `Overflow` for the most negative value.
@@ -218,9 +221,7 @@ impl Money {
 
 /// A non-negative rate in parts per million (1% = 10,000 ppm; 1 bp = 100 ppm).
 /// Used for fees, slippage, exit thresholds and limits expressed as a fraction.
-#[derive(
-    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Debug, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Debug, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Ppm(pub u32);
 
@@ -231,9 +232,7 @@ impl Ppm {
         if raw < 0 {
             return Err(FixedError::Negative(text.to_string()));
         }
-        u32::try_from(raw)
-            .map(Ppm)
-            .map_err(|_| FixedError::Overflow)
+        u32::try_from(raw).map(Ppm).map_err(|_| FixedError::Overflow)
     }
 
     /// From basis points (1 bp = 100 ppm).
@@ -276,10 +275,7 @@ mod tests {
     #[test]
     fn notional_overflow_is_an_error() {
         let big = Price::from_raw(i64::MAX).unwrap();
-        assert_eq!(
-            big.notional(Qty::units(1000).unwrap()),
-            Err(FixedError::Overflow)
-        );
+        assert_eq!(big.notional(Qty::units(1000).unwrap()), Err(FixedError::Overflow));
     }
 
     #[rstest]
@@ -287,28 +283,16 @@ mod tests {
     #[case("-0.00000001")]
     fn quantities_and_prices_refuse_negatives(#[case] text: &str) {
         assert!(matches!(text.parse::<Qty>(), Err(FixedError::Negative(_))));
-        assert!(matches!(
-            text.parse::<Price>(),
-            Err(FixedError::Negative(_))
-        ));
+        assert!(matches!(text.parse::<Price>(), Err(FixedError::Negative(_))));
         assert!(text.parse::<Money>().is_ok());
     }
 
     #[test]
     fn checked_arithmetic_never_wraps() {
         let max = Money::from_raw_signed(i64::MAX);
-        assert_eq!(
-            max.checked_add(Money::from_raw_signed(1)),
-            Err(FixedError::Overflow)
-        );
-        assert_eq!(
-            Money::from_raw_signed(i64::MIN).checked_neg(),
-            Err(FixedError::Overflow)
-        );
-        assert!(matches!(
-            q("1").checked_sub(q("2")),
-            Err(FixedError::Negative(_))
-        ));
+        assert_eq!(max.checked_add(Money::from_raw_signed(1)), Err(FixedError::Overflow));
+        assert_eq!(Money::from_raw_signed(i64::MIN).checked_neg(), Err(FixedError::Overflow));
+        assert!(matches!(q("1").checked_sub(q("2")), Err(FixedError::Negative(_))));
     }
 
     #[rstest]

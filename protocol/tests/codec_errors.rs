@@ -19,10 +19,7 @@ fn decode_json(v: &Value) -> Result<Envelope, DecodeError> {
 }
 
 fn tick() -> Message {
-    common::samples()
-        .into_iter()
-        .find(|m| m.msg_type() == MsgType::Tick)
-        .unwrap()
+    common::samples().into_iter().find(|m| m.msg_type() == MsgType::Tick).unwrap()
 }
 
 fn new_order() -> Message {
@@ -38,19 +35,10 @@ fn empty_frame() {
 #[test]
 fn truncated_frames() {
     let frame = bin(new_order());
-    assert!(matches!(
-        Codec::Bincode.decode(&frame[..10]),
-        Err(DecodeError::Truncated(_))
-    ));
-    assert!(matches!(
-        Codec::Bincode.decode(&frame[..frame.len() - 1]),
-        Err(DecodeError::Truncated(_))
-    ));
+    assert!(matches!(Codec::Bincode.decode(&frame[..10]), Err(DecodeError::Truncated(_))));
+    assert!(matches!(Codec::Bincode.decode(&frame[..frame.len() - 1]), Err(DecodeError::Truncated(_))));
     let text = Codec::Json.encode(&common::envelope(new_order())).unwrap();
-    assert!(matches!(
-        Codec::Json.decode(&text[..text.len() - 5]),
-        Err(DecodeError::Truncated(_))
-    ));
+    assert!(matches!(Codec::Json.decode(&text[..text.len() - 5]), Err(DecodeError::Truncated(_))));
 }
 
 #[test]
@@ -58,15 +46,9 @@ fn oversize_frames() {
     let huge = vec![b'{'; MAX_FRAME_BYTES + 1];
     assert_eq!(
         Codec::Json.decode(&huge),
-        Err(DecodeError::Oversize {
-            len: MAX_FRAME_BYTES + 1,
-            max: MAX_FRAME_BYTES
-        })
+        Err(DecodeError::Oversize { len: MAX_FRAME_BYTES + 1, max: MAX_FRAME_BYTES })
     );
-    assert!(matches!(
-        Codec::Bincode.decode(&huge),
-        Err(DecodeError::Oversize { .. })
-    ));
+    assert!(matches!(Codec::Bincode.decode(&huge), Err(DecodeError::Oversize { .. })));
 }
 
 #[test]
@@ -75,51 +57,27 @@ fn huge_length_prefix_does_not_allocate_or_panic() {
     // symbol length prefix claims 2^60 bytes
     frame[BINARY_HEADER_LEN..BINARY_HEADER_LEN + 8].copy_from_slice(&(1u64 << 60).to_le_bytes());
     let err = Codec::Bincode.decode(&frame).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            DecodeError::Oversize { .. } | DecodeError::Truncated(_)
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, DecodeError::Oversize { .. } | DecodeError::Truncated(_)), "{err:?}");
 }
 
 #[test]
 fn wrong_version() {
     let mut frame = bin(tick());
     frame[0..2].copy_from_slice(&2u16.to_le_bytes());
-    assert_eq!(
-        Codec::Bincode.decode(&frame),
-        Err(DecodeError::UnsupportedVersion {
-            got: 2,
-            supported: 1
-        })
-    );
+    assert_eq!(Codec::Bincode.decode(&frame), Err(DecodeError::UnsupportedVersion { got: 2, supported: 1 }));
     let mut v = json_frame(tick());
     v["v"] = json!(9);
-    assert_eq!(
-        decode_json(&v),
-        Err(DecodeError::UnsupportedVersion {
-            got: 9,
-            supported: 1
-        })
-    );
+    assert_eq!(decode_json(&v), Err(DecodeError::UnsupportedVersion { got: 9, supported: 1 }));
 }
 
 #[test]
 fn unknown_message_type() {
     let mut frame = bin(tick());
     frame[2..4].copy_from_slice(&999u16.to_le_bytes());
-    assert_eq!(
-        Codec::Bincode.decode(&frame),
-        Err(DecodeError::UnknownMessageType("999".into()))
-    );
+    assert_eq!(Codec::Bincode.decode(&frame), Err(DecodeError::UnknownMessageType("999".into())));
     let mut v = json_frame(tick());
     v["type"] = json!("launch_missiles");
-    assert_eq!(
-        decode_json(&v),
-        Err(DecodeError::UnknownMessageType("launch_missiles".into()))
-    );
+    assert_eq!(decode_json(&v), Err(DecodeError::UnknownMessageType("launch_missiles".into())));
 }
 
 #[test]
@@ -131,19 +89,13 @@ fn unknown_enum_values() {
     frame[side_at] = 7;
     assert_eq!(
         Codec::Bincode.decode(&frame),
-        Err(DecodeError::UnknownEnumValue {
-            ty: "Side".into(),
-            value: "7".into()
-        })
+        Err(DecodeError::UnknownEnumValue { ty: "Side".into(), value: "7".into() })
     );
     let mut v = json_frame(new_order());
     v["body"]["ord_type"] = json!("stop_loss_limit");
     assert_eq!(
         decode_json(&v),
-        Err(DecodeError::UnknownEnumValue {
-            ty: "OrdType".into(),
-            value: "stop_loss_limit".into()
-        })
+        Err(DecodeError::UnknownEnumValue { ty: "OrdType".into(), value: "stop_loss_limit".into() })
     );
 }
 
@@ -152,28 +104,15 @@ fn negative_quantities() {
     let mut frame = bin(new_order());
     let qty_at = BINARY_HEADER_LEN + 8 + 16 + 1;
     frame[qty_at..qty_at + 8].copy_from_slice(&(-5i64).to_le_bytes());
-    assert_eq!(
-        Codec::Bincode.decode(&frame),
-        Err(DecodeError::NegativeQuantity("-0.00000005".into()))
-    );
+    assert_eq!(Codec::Bincode.decode(&frame), Err(DecodeError::NegativeQuantity("-0.00000005".into())));
     let mut v = json_frame(new_order());
     v["body"]["qty"] = json!("-1");
-    assert_eq!(
-        decode_json(&v),
-        Err(DecodeError::NegativeQuantity("-1".into()))
-    );
+    assert_eq!(decode_json(&v), Err(DecodeError::NegativeQuantity("-1".into())));
 }
 
 #[test]
 fn nan_and_non_decimal_numbers() {
-    for bad in [
-        json!("NaN"),
-        json!("inf"),
-        json!("1e3"),
-        json!(1.5),
-        json!(100),
-        json!("0.000000001"),
-    ] {
+    for bad in [json!("NaN"), json!("inf"), json!("1e3"), json!(1.5), json!(100), json!("0.000000001")] {
         let mut v = json_frame(tick());
         v["body"]["bid"] = bad.clone();
         assert!(
@@ -188,44 +127,29 @@ fn nan_and_non_decimal_numbers() {
 fn invalid_symbols() {
     let mut v = json_frame(tick());
     v["body"]["symbol"] = json!("BTC/USDT:USDT");
-    assert_eq!(
-        decode_json(&v),
-        Err(DecodeError::InvalidSymbol("BTC/USDT:USDT".into()))
-    );
+    assert_eq!(decode_json(&v), Err(DecodeError::InvalidSymbol("BTC/USDT:USDT".into())));
     let mut frame = bin(tick());
     frame[BINARY_HEADER_LEN + 8] = b' ';
-    assert!(matches!(
-        Codec::Bincode.decode(&frame),
-        Err(DecodeError::InvalidSymbol(_))
-    ));
+    assert!(matches!(Codec::Bincode.decode(&frame), Err(DecodeError::InvalidSymbol(_))));
 }
 
 #[test]
 fn non_utf8_string() {
     let mut frame = bin(tick());
     frame[BINARY_HEADER_LEN + 8] = 0xFF;
-    assert!(matches!(
-        Codec::Bincode.decode(&frame),
-        Err(DecodeError::InvalidValue { .. })
-    ));
+    assert!(matches!(Codec::Bincode.decode(&frame), Err(DecodeError::InvalidValue { .. })));
 }
 
 #[test]
 fn trailing_bytes() {
     let mut frame = bin(tick());
     frame.extend_from_slice(&[0, 0, 0]);
-    assert_eq!(
-        Codec::Bincode.decode(&frame),
-        Err(DecodeError::TrailingBytes(3))
-    );
+    assert_eq!(Codec::Bincode.decode(&frame), Err(DecodeError::TrailingBytes(3)));
 }
 
 #[test]
 fn invalid_bool() {
-    let report = common::samples()
-        .into_iter()
-        .find(|m| m.msg_type() == MsgType::ExecReport)
-        .unwrap();
+    let report = common::samples().into_iter().find(|m| m.msg_type() == MsgType::ExecReport).unwrap();
     let mut frame = bin(report);
     // poss_dup is the byte before the final u64 transact_ns
     let at = frame.len() - 9;
@@ -238,14 +162,8 @@ fn invalid_bool() {
 
 #[test]
 fn malformed_json() {
-    assert!(matches!(
-        Codec::Json.decode(b"{not json}"),
-        Err(DecodeError::Malformed(_))
-    ));
-    assert!(matches!(
-        Codec::Json.decode(b"[1,2]"),
-        Err(DecodeError::Malformed(_))
-    ));
+    assert!(matches!(Codec::Json.decode(b"{not json}"), Err(DecodeError::Malformed(_))));
+    assert!(matches!(Codec::Json.decode(b"[1,2]"), Err(DecodeError::Malformed(_))));
     let mut v = json_frame(tick());
     v.as_object_mut().unwrap().remove("seq");
     assert!(matches!(decode_json(&v), Err(DecodeError::Malformed(_))));
@@ -255,24 +173,50 @@ fn malformed_json() {
 fn semantic_rules_are_enforced() {
     let mut v = json_frame(tick());
     v["body"]["bid"] = json!("3300");
-    assert!(
-        matches!(decode_json(&v), Err(DecodeError::InvalidValue { .. })),
-        "crossed book"
-    );
+    assert!(matches!(decode_json(&v), Err(DecodeError::InvalidValue { .. })), "crossed book");
     let mut v = json_frame(new_order());
     v["body"]["qty"] = json!("0");
-    assert!(
-        matches!(decode_json(&v), Err(DecodeError::InvalidValue { ref field, .. }) if field == "qty")
-    );
+    assert!(matches!(decode_json(&v), Err(DecodeError::InvalidValue { ref field, .. }) if field == "qty"));
     let mut v = json_frame(new_order());
     v["body"]["ord_type"] = json!("ioc");
-    assert!(
-        matches!(decode_json(&v), Err(DecodeError::InvalidValue { ref field, .. }) if field == "limit_price")
-    );
+    assert!(matches!(decode_json(&v), Err(DecodeError::InvalidValue { ref field, .. }) if field == "limit_price"));
 }
 
 #[test]
 fn error_kinds_are_stable_names() {
     assert_eq!(DecodeError::Empty.kind(), "empty");
     assert_eq!(DecodeError::TrailingBytes(1).kind(), "trailing_bytes");
+}
+
+#[test]
+fn negative_price_is_an_invalid_price_not_a_quantity() {
+    let mut v = json_frame(tick());
+    v["body"]["bid"] = json!("-1");
+    assert!(matches!(decode_json(&v), Err(DecodeError::InvalidValue { ref field, .. }) if field == "price"));
+}
+
+#[test]
+fn json_enums_are_names_not_codes() {
+    let mut v = json_frame(new_order());
+    v["body"]["side"] = json!(1);
+    assert_eq!(decode_json(&v), Err(DecodeError::UnknownEnumValue { ty: "Side".into(), value: "1".into() }));
+}
+
+#[test]
+fn negative_money_as_a_bare_json_number_is_refused() {
+    let report = common::samples().into_iter().find(|m| m.msg_type() == MsgType::ExecReport).unwrap();
+    let mut v = json_frame(report);
+    v["body"]["fee"] = json!(-5);
+    assert!(matches!(decode_json(&v), Err(DecodeError::InvalidValue { ref field, .. }) if field == "money"));
+}
+
+#[test]
+fn status_query_for_an_intent_needs_its_symbol() {
+    let mut v = json_frame(Message::OrderStatusQuery(OrderStatusQuery {
+        intent_id: Some(IntentId(1)),
+        symbol: Some(common::sym("A")),
+    }));
+    v["body"]["symbol"] = serde_json::Value::Null;
+    let r = decode_json(&v);
+    assert!(matches!(r, Err(DecodeError::InvalidValue { ref field, .. }) if field == "symbol"), "{r:?}");
 }

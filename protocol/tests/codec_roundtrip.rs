@@ -13,12 +13,7 @@ fn every_message_round_trips_in_both_codecs() {
         for body in common::samples() {
             let env = common::envelope(body);
             let frame = codec.encode(&env).unwrap();
-            assert_eq!(
-                codec.decode(&frame).unwrap(),
-                env,
-                "{codec} {:?}",
-                env.body.msg_type()
-            );
+            assert_eq!(codec.decode(&frame).unwrap(), env, "{codec} {:?}", env.body.msg_type());
             assert_eq!(Codec::detect(&frame), codec);
         }
     }
@@ -26,18 +21,13 @@ fn every_message_round_trips_in_both_codecs() {
 
 #[test]
 fn every_message_type_is_covered_by_the_samples() {
-    let seen: std::collections::HashSet<_> =
-        common::samples().iter().map(Message::msg_type).collect();
+    let seen: std::collections::HashSet<_> = common::samples().iter().map(Message::msg_type).collect();
     assert_eq!(seen.len(), MsgType::ALL.len());
 }
 
 #[test]
 fn binary_header_layout_is_fixed_little_endian() {
-    let env = common::envelope(Message::Heartbeat(Heartbeat {
-        session_id: 1,
-        last_seq_sent: 2,
-        last_seq_received: 3,
-    }));
+    let env = common::envelope(Message::Heartbeat(Heartbeat { session_id: 1, last_seq_sent: 2, last_seq_received: 3 }));
     let frame = Codec::Bincode.encode(&env).unwrap();
     assert_eq!(&frame[0..2], &1u16.to_le_bytes()); // version
     assert_eq!(&frame[2..4], &6u16.to_le_bytes()); // msg type: heartbeat
@@ -52,16 +42,9 @@ fn binary_header_layout_is_fixed_little_endian() {
 
 #[test]
 fn binary_tick_body_layout_matches_protocol_md() {
-    let tick = Tick {
-        symbol: common::sym("AB"),
-        bid: "1".parse().unwrap(),
-        ask: "2".parse().unwrap(),
-        ts_ns: 3,
-        md_seq: 4,
-    };
-    let frame = Codec::Bincode
-        .encode(&common::envelope(Message::Tick(tick)))
-        .unwrap();
+    let tick =
+        Tick { symbol: common::sym("AB"), bid: "1".parse().unwrap(), ask: "2".parse().unwrap(), ts_ns: 3, md_seq: 4 };
+    let frame = Codec::Bincode.encode(&common::envelope(Message::Tick(tick))).unwrap();
     let body = &frame[BINARY_HEADER_LEN..];
     let mut expected = Vec::new();
     expected.extend_from_slice(&2u64.to_le_bytes()); // symbol length
@@ -110,18 +93,9 @@ fn oversize_encode_is_refused() {
             fills: 0,
         })
         .collect();
-    let env = common::envelope(Message::PositionSnapshot(PositionSnapshot {
-        request_id: 1,
-        positions,
-        open_orders: vec![],
-    }));
-    assert!(matches!(
-        Codec::Json.encode(&env),
-        Err(EncodeError::Oversize {
-            max: MAX_FRAME_BYTES,
-            ..
-        })
-    ));
+    let env =
+        common::envelope(Message::PositionSnapshot(PositionSnapshot { request_id: 1, positions, open_orders: vec![] }));
+    assert!(matches!(Codec::Json.encode(&env), Err(EncodeError::Oversize { max: MAX_FRAME_BYTES, .. })));
 }
 
 proptest! {

@@ -145,7 +145,11 @@ mod tests {
     use super::*;
 
     fn breaker() -> CircuitBreaker {
-        CircuitBreaker::new(BreakerConfig { max_consecutive_failures: 3, cooloff_ns: 100, max_drawdown: Money::from_raw_signed(1_000) })
+        CircuitBreaker::new(BreakerConfig {
+            max_consecutive_failures: 3,
+            cooloff_ns: 100,
+            max_drawdown: Money::from_raw_signed(1_000),
+        })
     }
 
     /// Walks every edge of the breaker diagram.

@@ -39,7 +39,9 @@ impl ControlFlags {
         self.exit_enabled && !self.global_lock
     }
     fn to_bits(self) -> u8 {
-        (if self.entry_enabled { ENTRY } else { 0 }) | (if self.exit_enabled { EXIT } else { 0 }) | (if self.global_lock { LOCK } else { 0 })
+        (if self.entry_enabled { ENTRY } else { 0 })
+            | (if self.exit_enabled { EXIT } else { 0 })
+            | (if self.global_lock { LOCK } else { 0 })
     }
     fn from_bits(bits: u8) -> ControlFlags {
         ControlFlags { entry_enabled: bits & ENTRY != 0, exit_enabled: bits & EXIT != 0, global_lock: bits & LOCK != 0 }

@@ -115,7 +115,9 @@ mod tests {
         let threads: Vec<_> = (0..4)
             .map(|_| {
                 let b = Arc::clone(&budget);
-                std::thread::spawn(move || (0..1_000).filter(|_| b.try_reserve(Money::from_raw_signed(7), limit)).count())
+                std::thread::spawn(move || {
+                    (0..1_000).filter(|_| b.try_reserve(Money::from_raw_signed(7), limit)).count()
+                })
             })
             .collect();
         let granted: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();

@@ -38,10 +38,6 @@ pub enum Refusal {
     Cooldown,
     /// An opposite-direction signal while a position is open (one-way positions).
     ReversalDisabled,
-    /// A same-direction entry while a position is open (no pyramiding).
-    PositionOpen,
-    OrderInFlight,
-    Halted,
     NoMarket,
     /// The intent failed validation; the field is named.
     InvalidIntent(&'static str),
@@ -66,9 +62,6 @@ impl Refusal {
             Refusal::GlobalRate => "global_rate",
             Refusal::Cooldown => "cooldown",
             Refusal::ReversalDisabled => "reversal_disabled",
-            Refusal::PositionOpen => "position_open",
-            Refusal::OrderInFlight => "order_in_flight",
-            Refusal::Halted => "halted",
             Refusal::NoMarket => "no_market",
             Refusal::InvalidIntent(_) => "invalid_intent",
         }

@@ -32,11 +32,15 @@ impl Default for RiskConfig {
         RiskConfig {
             initial_equity: money(1_000_000),
             max_position_qty: Qty::units(1_000).unwrap_or(Qty::ZERO),
-            max_symbol_exposure: Ppm(100_000), // 10 % of equity per symbol
+            max_symbol_exposure: Ppm(100_000),  // 10 % of equity per symbol
             max_total_exposure: Ppm(1_000_000), // 100 % of equity in total
             max_orders_per_sec_symbol: 50,
             max_orders_per_sec_total: 100_000,
-            breaker: BreakerConfig { max_consecutive_failures: 5, cooloff_ns: 5_000_000_000, max_drawdown: money(50_000) },
+            breaker: BreakerConfig {
+                max_consecutive_failures: 5,
+                cooloff_ns: 5_000_000_000,
+                max_drawdown: money(50_000),
+            },
         }
     }
 }

@@ -15,10 +15,7 @@ pub(super) const HEADER_LEN: usize = 2 + 2 + 8 + 8 + 8 + 8;
 type BodyConfig = Configuration<LittleEndian, Fixint, Limit<MAX_FRAME_BYTES>>;
 
 const fn body_config() -> BodyConfig {
-    config::standard()
-        .with_little_endian()
-        .with_fixed_int_encoding()
-        .with_limit::<MAX_FRAME_BYTES>()
+    config::standard().with_little_endian().with_fixed_int_encoding().with_limit::<MAX_FRAME_BYTES>()
 }
 
 pub(super) fn encode_into(envelope: &Envelope, frame: &mut Vec<u8>) -> Result<(), EncodeError> {
@@ -49,10 +46,7 @@ fn write_body<T: Serialize>(body: &T, frame: &mut Vec<u8>) -> Result<(), EncodeE
 
 pub(super) fn decode(frame: &[u8]) -> Result<Envelope, DecodeError> {
     if frame.len() < HEADER_LEN {
-        return Err(DecodeError::Truncated(format!(
-            "{} bytes, the header alone is {HEADER_LEN}",
-            frame.len()
-        )));
+        return Err(DecodeError::Truncated(format!("{} bytes, the header alone is {HEADER_LEN}", frame.len())));
     }
     let u16_at = |at: usize| u16::from_le_bytes([frame[at], frame[at + 1]]);
     let u64_at = |at: usize| {
@@ -62,21 +56,12 @@ pub(super) fn decode(frame: &[u8]) -> Result<Envelope, DecodeError> {
     };
     let version = u16_at(0);
     if version != PROTOCOL_VERSION {
-        return Err(DecodeError::UnsupportedVersion {
-            got: version,
-            supported: PROTOCOL_VERSION,
-        });
+        return Err(DecodeError::UnsupportedVersion { got: version, supported: PROTOCOL_VERSION });
     }
     let type_code = u16_at(2);
-    let msg_type = MsgType::from_code(type_code)
-        .ok_or_else(|| DecodeError::UnknownMessageType(type_code.to_string()))?;
-    let header = Header {
-        version,
-        session_id: u64_at(4),
-        seq: u64_at(12),
-        ack_seq: u64_at(20),
-        ts_ns: u64_at(28),
-    };
+    let msg_type =
+        MsgType::from_code(type_code).ok_or_else(|| DecodeError::UnknownMessageType(type_code.to_string()))?;
+    let header = Header { version, session_id: u64_at(4), seq: u64_at(12), ack_seq: u64_at(20), ts_ns: u64_at(28) };
     let body = &frame[HEADER_LEN..];
     let message = match msg_type {
         MsgType::NewOrder => Message::NewOrder(read_body(body)?),
@@ -88,15 +73,11 @@ pub(super) fn decode(frame: &[u8]) -> Result<Envelope, DecodeError> {
         MsgType::Tick => Message::Tick(read_body(body)?),
         MsgType::SessionReject => Message::SessionReject(read_body(body)?),
     };
-    Ok(Envelope {
-        header,
-        body: message,
-    })
+    Ok(Envelope { header, body: message })
 }
 
 fn read_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, DecodeError> {
-    let (value, used) =
-        bincode::serde::decode_from_slice::<T, _>(body, body_config()).map_err(map_error)?;
+    let (value, used) = bincode::serde::decode_from_slice::<T, _>(body, body_config()).map_err(map_error)?;
     if used != body.len() {
         return Err(DecodeError::TrailingBytes(body.len() - used));
     }
@@ -106,22 +87,13 @@ fn read_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, DecodeError> {
 fn map_error(err: bincode::error::DecodeError) -> DecodeError {
     use bincode::error::DecodeError as B;
     match err {
-        B::UnexpectedEnd { additional } => {
-            DecodeError::Truncated(format!("body needs {additional} more bytes"))
-        }
-        B::LimitExceeded => DecodeError::Oversize {
-            len: usize::MAX,
-            max: MAX_FRAME_BYTES,
-        },
+        B::UnexpectedEnd { additional } => DecodeError::Truncated(format!("body needs {additional} more bytes")),
+        B::LimitExceeded => DecodeError::Oversize { len: usize::MAX, max: MAX_FRAME_BYTES },
         B::OtherString(message) => from_serde_message(&message),
-        B::InvalidBooleanValue(v) => DecodeError::InvalidValue {
-            field: "bool".into(),
-            reason: format!("byte {v} is not 0 or 1"),
-        },
-        B::Utf8 { .. } => DecodeError::InvalidValue {
-            field: "string".into(),
-            reason: "not UTF-8".into(),
-        },
+        B::InvalidBooleanValue(v) => {
+            DecodeError::InvalidValue { field: "bool".into(), reason: format!("byte {v} is not 0 or 1") }
+        }
+        B::Utf8 { .. } => DecodeError::InvalidValue { field: "string".into(), reason: "not UTF-8".into() },
         other => DecodeError::Malformed(other.to_string()),
     }
 }

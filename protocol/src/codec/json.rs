@@ -46,11 +46,7 @@ pub(super) fn encode_into(envelope: &Envelope, frame: &mut Vec<u8>) -> Result<()
     }
 }
 
-fn write<T: Serialize>(
-    envelope: &Envelope,
-    body: &T,
-    frame: &mut Vec<u8>,
-) -> Result<(), EncodeError> {
+fn write<T: Serialize>(envelope: &Envelope, body: &T, frame: &mut Vec<u8>) -> Result<(), EncodeError> {
     let h = &envelope.header;
     let out = FrameOut {
         v: h.version,
@@ -73,14 +69,10 @@ pub(super) fn decode(frame: &[u8]) -> Result<Envelope, DecodeError> {
         }
     })?;
     if parsed.v != PROTOCOL_VERSION {
-        return Err(DecodeError::UnsupportedVersion {
-            got: parsed.v,
-            supported: PROTOCOL_VERSION,
-        });
+        return Err(DecodeError::UnsupportedVersion { got: parsed.v, supported: PROTOCOL_VERSION });
     }
-    let msg_type = MsgType::from_name(&parsed.msg_type).ok_or_else(|| {
-        DecodeError::UnknownMessageType(parsed.msg_type.chars().take(32).collect())
-    })?;
+    let msg_type = MsgType::from_name(&parsed.msg_type)
+        .ok_or_else(|| DecodeError::UnknownMessageType(parsed.msg_type.chars().take(32).collect()))?;
     let header = Header {
         version: parsed.v,
         session_id: parsed.session_id,
@@ -99,10 +91,7 @@ pub(super) fn decode(frame: &[u8]) -> Result<Envelope, DecodeError> {
         MsgType::Tick => Message::Tick(read(body)?),
         MsgType::SessionReject => Message::SessionReject(read(body)?),
     };
-    Ok(Envelope {
-        header,
-        body: message,
-    })
+    Ok(Envelope { header, body: message })
 }
 
 fn read<T: DeserializeOwned>(body: serde_json::Value) -> Result<T, DecodeError> {

@@ -45,10 +45,7 @@ impl Codec {
             Codec::Json => json::encode_into(envelope, frame)?,
         }
         if frame.len() > MAX_FRAME_BYTES {
-            return Err(EncodeError::Oversize {
-                len: frame.len(),
-                max: MAX_FRAME_BYTES,
-            });
+            return Err(EncodeError::Oversize { len: frame.len(), max: MAX_FRAME_BYTES });
         }
         Ok(())
     }
@@ -59,10 +56,7 @@ impl Codec {
             return Err(DecodeError::Empty);
         }
         if frame.len() > MAX_FRAME_BYTES {
-            return Err(DecodeError::Oversize {
-                len: frame.len(),
-                max: MAX_FRAME_BYTES,
-            });
+            return Err(DecodeError::Oversize { len: frame.len(), max: MAX_FRAME_BYTES });
         }
         let envelope = match self {
             Codec::Bincode => binary::decode(frame)?,

@@ -57,10 +57,8 @@ pub fn samples() -> Vec<Message> {
             reject_text: "injected reject".into(),
             ..report
         }),
-        Message::OrderStatusQuery(OrderStatusQuery {
-            intent_id: Some(IntentId(42)),
-        }),
-        Message::OrderStatusQuery(OrderStatusQuery { intent_id: None }),
+        Message::OrderStatusQuery(OrderStatusQuery { intent_id: Some(IntentId(42)), symbol: Some(sym("BTCUSD.s")) }),
+        Message::OrderStatusQuery(OrderStatusQuery { intent_id: None, symbol: None }),
         Message::PositionSnapshotRequest(PositionSnapshotRequest { request_id: 5 }),
         Message::PositionSnapshot(PositionSnapshot {
             request_id: 5,
@@ -75,11 +73,7 @@ pub fn samples() -> Vec<Message> {
             }],
             open_orders: vec![IntentId(44)],
         }),
-        Message::Heartbeat(Heartbeat {
-            session_id: 77,
-            last_seq_sent: 10,
-            last_seq_received: 9,
-        }),
+        Message::Heartbeat(Heartbeat { session_id: 77, last_seq_sent: 10, last_seq_received: 9 }),
         Message::Tick(Tick {
             symbol: sym("ETHUSD.s"),
             bid: "3200.1".parse().unwrap(),

@@ -1,0 +1,315 @@
+//! End-to-end scenarios through one `SymbolCore`: the lessons of earlier engines, each
+//! written as a test that would fail if the bug came back.
+
+mod common;
+
+use common::*;
+use engine::efsm::Direction;
+use engine::risk::ControlFlags;
+use engine::strategy::Signal;
+use engine::symbol_core::{Action, FeedHealth};
+use protocol::*;
+
+#[test]
+fn full_round_trip_books_pnl_only_from_fills() {
+    let mut h = Harness::new();
+    let entry = only_order(&h.signal(enter(Direction::Long), "100000")).unwrap();
+    assert_eq!(entry.side, Side::Buy);
+    // Sending an order records no position (no phantom positions).
+    assert_eq!(h.core.book().position(), None);
+    assert_eq!(h.core.state().name(), "entry_pending");
+    let fill = h.fill_report(&entry, "100000.5", "0.1");
+    let actions = h.report(&fill);
+    assert!(actions.iter().any(|a| matches!(a, Action::Pnl(d) if d.seq == 1 && d.fee == money("0.1"))));
+    assert_eq!(h.core.book().position().unwrap().qty, qty("0.01"));
+    // Take-profit at +1 %: bid must reach 101000.505 → mid 101001.01.
+    assert!(orders(&h.tick_at("101000")).is_empty());
+    let exit = only_order(&h.tick_at("101002")).unwrap();
+    assert_eq!(exit.side, Side::Sell);
+    assert_eq!(exit.qty, qty("0.01"));
+    let fill = h.fill_report(&exit, "101001.5", "0.1");
+    let actions = h.report(&fill);
+    // The close moves the EFSM to flat in the same call that books it.
+    assert_eq!(h.core.state().name(), "flat");
+    assert_eq!(h.core.book().position(), None);
+    let delta = actions.iter().find_map(|a| if let Action::Pnl(d) = a { Some(*d) } else { None }).unwrap();
+    assert_eq!(delta.seq, 2);
+    assert_eq!(delta.realized, money("10.01")); // (101001.5 − 100000.5) × 0.01
+    assert_eq!(delta.closed_trade, Some(money("9.81")));
+    assert_eq!(h.core.book().net_realized().unwrap(), money("9.81"));
+    // The next tick does not sell again (tracking was told).
+    assert!(orders(&h.tick_at("101500")).is_empty());
+    assert_eq!(h.core.counters().wins, 1);
+    assert_eq!(h.core.efsm_errors(), 0);
+}
+
+#[test]
+fn a_rejected_entry_leaves_no_position() {
+    let mut h = Harness::new();
+    let entry = only_order(&h.signal(enter(Direction::Long), "100000")).unwrap();
+    let reject = h.reject_report(&entry, RejectCode::GatewayRisk);
+    h.report(&reject);
+    assert_eq!(h.core.state().name(), "flat");
+    assert_eq!(h.core.book().position(), None);
+    assert_eq!(h.core.counters().rejects, 1);
+    assert_eq!(h.risk.total_exposure(), Money::ZERO, "reservation released");
+}
+
+#[test]
+fn one_order_in_flight_and_only_one_exit() {
+    let mut h = Harness::new();
+    only_order(&h.signal(enter(Direction::Long), "100000")).unwrap();
+    // Another entry signal while the first is on the wire: nothing is sent.
+    assert!(orders(&h.signal(enter(Direction::Long), "100000")).is_empty());
+    let mut h = Harness::new();
+    h.open_long();
+    // Stop-loss and strategy exit fire together: one exit order.
+    let exit = only_order(&h.signal(exit_both(), "98000")).unwrap();
+    assert_eq!(exit.side, Side::Sell);
+    // Still below the stop, strategy still says exit: no second exit while one is in flight.
+    for _ in 0..5 {
+        assert!(orders(&h.signal(exit_both(), "97000")).is_empty());
+    }
+    assert_eq!(h.core.state().name(), "exit_pending");
+    assert_eq!(h.core.efsm_errors(), 0);
+}
+
+#[test]
+fn timeout_goes_unknown_queries_and_resolves_from_the_replay() {
+    let mut h = Harness::new();
+    let entry = only_order(&h.signal(enter(Direction::Long), "100000")).unwrap();
+    h.now += 1_000_000_000;
+    let actions = h.core.on_order_timeout(entry.intent_id, h.now, &h.risk);
+    assert!(actions.contains(&Action::QueryStatus { intent_id: entry.intent_id }));
+    assert_eq!(h.core.state().name(), "unknown");
+    // No new order for this symbol while unknown.
+    assert!(orders(&h.signal(enter(Direction::Long), "100000")).is_empty());
+    // The status replay carries the fill that was lost: it is booked exactly once.
+    let mut replay = h.fill_report(&entry, "100000.5", "0.1");
+    replay.poss_dup = true;
+    h.report(&replay);
+    assert_eq!(h.core.state().name(), "open");
+    // The replay is re-sent (a retried query): the same exec id is not booked twice.
+    h.report(&replay);
+    // The final order_status report of the query is stale by now and changes nothing.
+    let mut status = replay.clone();
+    status.exec_type = ExecType::OrderStatus;
+    h.report(&status);
+    assert_eq!(h.core.book().fills(), 1);
+    assert_eq!(h.core.counters().duplicate_fills, 1);
+    assert_eq!(h.core.counters().stale_reports, 2);
+    assert_eq!(h.core.efsm_errors(), 0);
+}
+
+#[test]
+fn unknown_order_answer_resolves_to_flat() {
+    let mut h = Harness::new();
+    let entry = only_order(&h.signal(enter(Direction::Short), "100000")).unwrap();
+    h.core.on_order_timeout(entry.intent_id, h.now, &h.risk);
+    let mut answer = h.reject_report(&entry, RejectCode::UnknownOrder);
+    answer.exec_type = ExecType::OrderStatus;
+    h.report(&answer);
+    assert_eq!(h.core.state().name(), "flat");
+    assert_eq!(h.core.book().position(), None);
+    assert_eq!(h.risk.total_exposure(), Money::ZERO);
+}
+
+#[test]
+fn a_status_query_timeout_queries_again() {
+    let mut h = Harness::new();
+    let entry = only_order(&h.signal(enter(Direction::Long), "100000")).unwrap();
+    h.core.on_order_timeout(entry.intent_id, h.now, &h.risk);
+    let again = h.core.on_order_timeout(entry.intent_id, h.now + 1, &h.risk);
+    assert!(again.contains(&Action::QueryStatus { intent_id: entry.intent_id }));
+    assert_eq!(h.core.counters().timeouts, 2);
+    assert_eq!(h.core.efsm_errors(), 0);
+}
+
+#[test]
+fn duplicate_fill_reports_are_booked_once() {
+    let mut h = Harness::new();
+    let entry = h.open_long();
+    let mut dup = h.fill_report(&entry, "100000.5", "0.1");
+    dup.exec_id = ExecId(1); // the id of the fill already booked
+    dup.poss_dup = true;
+    h.report(&dup);
+    assert_eq!(h.core.book().position().unwrap().qty, qty("0.01"));
+    assert_eq!(h.core.book().fills(), 1);
+}
+
+#[test]
+fn a_fill_nobody_waited_for_is_booked_and_halts() {
+    let mut h = Harness::new();
+    let ghost = engine::symbol_core::OrderRequest {
+        intent_id: IntentId(999_999),
+        symbol: sym(),
+        side: Side::Buy,
+        qty: qty("1"),
+        ord_type: OrdType::Market,
+        limit_price: None,
+        purpose: engine::symbol_core::OrderPurpose::Entry(Direction::Long),
+    };
+    let report = h.fill_report(&ghost, "100", "0");
+    let actions = h.report(&report);
+    assert!(actions.contains(&Action::UnexpectedFill { intent_id: IntentId(999_999) }));
+    assert_eq!(h.core.state().name(), "halted");
+    assert_eq!(h.core.book().position().unwrap().qty, qty("1"), "money moved, so the book shows it");
+    assert!(orders(&h.signal(enter(Direction::Long), "100")).is_empty());
+}
+
+#[test]
+fn reconcile_resumes_on_agreement_and_halts_on_mismatch() {
+    let mut h = Harness::new();
+    h.open_long();
+    h.core.begin_reconcile(h.now);
+    h.core.reconcile(Some((Direction::Long, qty("0.01"))), h.now, &h.risk);
+    assert_eq!(h.core.state().name(), "open");
+    h.core.begin_reconcile(h.now);
+    h.core.reconcile(None, h.now, &h.risk);
+    assert_eq!(h.core.state().name(), "halted");
+}
+
+#[test]
+fn cooldown_is_per_direction_after_a_close() {
+    let mut h = Harness::new();
+    h.open_long();
+    let exit = only_order(&h.signal(exit_both(), "100000")).unwrap();
+    let fill = h.fill_report(&exit, "100000", "0");
+    h.report(&fill);
+    assert_eq!(refusals(&h.signal(enter(Direction::Long), "100000")), vec!["cooldown"]);
+    assert!(only_order(&h.signal(enter(Direction::Short), "100000")).is_some(), "the other direction is free");
+    assert!(h.core.cooldowns().active_until(Direction::Long, h.now).is_some());
+}
+
+#[test]
+fn opposite_signal_while_open_is_refused_not_reversed() {
+    let mut h = Harness::new();
+    h.open_long();
+    let actions = h.signal(enter(Direction::Short), "100000");
+    assert!(orders(&actions).is_empty());
+    assert_eq!(refusals(&actions), vec!["reversal_disabled"]);
+    assert_eq!(h.core.state().name(), "open");
+}
+
+#[test]
+fn control_flags_take_effect_on_the_next_tick() {
+    let mut h = Harness::new();
+    h.risk.set_flags(ControlFlags { entry_enabled: false, ..ControlFlags::default() });
+    assert_eq!(refusals(&h.signal(enter(Direction::Long), "100000")), vec!["entry_disabled"]);
+    h.risk.set_flags(ControlFlags::default());
+    h.core.set_flags(ControlFlags { global_lock: true, ..ControlFlags::default() });
+    assert_eq!(refusals(&h.signal(enter(Direction::Long), "100000")), vec!["global_lock"]);
+    h.core.set_flags(ControlFlags::default());
+    h.open_long();
+    h.risk.set_flags(ControlFlags { exit_enabled: false, ..ControlFlags::default() });
+    assert_eq!(refusals(&h.signal(exit_both(), "100000")), vec!["exit_disabled"]);
+    h.risk.set_flags(ControlFlags { global_lock: true, ..ControlFlags::default() });
+    assert_eq!(refusals(&h.signal(exit_both(), "100000")), vec!["global_lock"]);
+    h.risk.set_flags(ControlFlags::default());
+    assert!(only_order(&h.signal(exit_both(), "100000")).is_some());
+}
+
+#[test]
+fn time_limit_exit_fires_from_the_timer_without_ticks() {
+    let mut h = Harness::new();
+    h.open_long();
+    h.now += 61 * SEC;
+    let actions = h.core.on_timer(h.now, &h.risk);
+    let exit = only_order(&actions).unwrap();
+    assert!(matches!(exit.purpose, engine::symbol_core::OrderPurpose::Exit(engine::efsm::ExitReason::TimeLimit)));
+}
+
+#[test]
+fn stale_feed_and_gaps_block_entries_until_fresh_ticks() {
+    let mut h = Harness::new();
+    h.tick_at("100000");
+    h.now += 3 * SEC;
+    h.core.on_timer(h.now, &h.risk);
+    assert_eq!(h.core.status().feed, FeedHealth::Stale);
+    // a fresh tick clears staleness
+    h.tick_at("100000");
+    assert_eq!(h.core.status().feed, FeedHealth::Ok);
+    // a gap: entries resume on the third in-sequence tick after it
+    h.md_seq += 5;
+    assert_eq!(refusals(&h.signal(enter(Direction::Long), "100000")), vec!["feed_gap"]);
+    h.tick_at("100000");
+    assert_eq!(refusals(&h.signal(enter(Direction::Long), "100000")), vec!["feed_gap"]);
+    assert!(only_order(&h.signal(enter(Direction::Long), "100000")).is_some());
+    assert_eq!(h.core.counters().md_gaps, 1);
+}
+
+#[test]
+fn out_of_order_ticks_are_ignored() {
+    let mut h = Harness::new();
+    h.tick_at("100000");
+    h.md_seq -= 1;
+    h.script.push(enter(Direction::Long));
+    let actions = h.tick_at("100000");
+    assert!(actions.is_empty());
+    assert_eq!(h.core.counters().md_out_of_order, 1);
+}
+
+#[test]
+fn determinism_same_ticks_same_actions() {
+    use engine::feed::{IntervalMs, SyntheticFeed};
+    use engine::registry::{default_model, default_order_qty};
+    use engine::strategy::zscore::{ZScore, ZScoreConfig};
+    use engine::strategy::IntentTemplate;
+    let run = || {
+        let risk = engine::risk::PortfolioRisk::new(engine::risk::RiskConfig::default(), 1);
+        let strategy = ZScore::new(ZScoreConfig {
+            window: 20,
+            entry_z: 1.5,
+            exit_z: 0.3,
+            template: IntentTemplate { qty: default_order_qty(sym()), exits: rules() },
+        });
+        let mut core = engine::SymbolCore::new(engine::CoreConfig::new(sym()), Box::new(strategy), &risk);
+        let mut feed = SyntheticFeed::new(&[default_model(sym())], 99, IntervalMs::default());
+        let mut log = Vec::new();
+        let mut now = 0;
+        for _ in 0..2_000 {
+            let (tick, delay) = feed.next_tick(0, now).unwrap();
+            now += delay;
+            for action in core.on_tick(&tick, now, &risk) {
+                if let Action::PlaceOrder(o) = &action {
+                    // fill immediately at the touch
+                    let price = if o.side == Side::Buy { tick.ask } else { tick.bid };
+                    let report = ExecReport {
+                        intent_id: o.intent_id,
+                        order_id: OrderId(1),
+                        exec_id: ExecId(o.intent_id.0),
+                        symbol: o.symbol,
+                        side: o.side,
+                        exec_type: ExecType::Fill,
+                        ord_status: OrdStatus::Filled,
+                        last_qty: o.qty,
+                        last_px: price,
+                        cum_qty: o.qty,
+                        leaves_qty: Qty::ZERO,
+                        fee: Money::ZERO,
+                        reject_code: RejectCode::None,
+                        reject_text: String::new(),
+                        poss_dup: false,
+                        transact_ns: now,
+                    };
+                    core.on_report(&report, now, &risk);
+                }
+                log.push(format!("{action:?}"));
+            }
+        }
+        (log, core.book().realized())
+    };
+    let (a, pnl_a) = run();
+    let (b, pnl_b) = run();
+    assert!(a.iter().filter(|l| l.starts_with("PlaceOrder")).count() > 4, "the strategy trades");
+    assert_eq!(a, b);
+    assert_eq!(pnl_a, pnl_b);
+}
+
+#[test]
+fn hold_signals_do_nothing() {
+    let mut h = Harness::new();
+    for _ in 0..10 {
+        assert!(h.signal(Signal::HOLD, "100000").is_empty());
+    }
+}
