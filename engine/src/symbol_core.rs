@@ -28,9 +28,11 @@ use crate::strategy::Strategy;
 pub struct CoreConfig {
     pub symbol: Symbol,
     pub intent_limits: IntentLimits,
-    /// No tick for this long makes the feed stale: entries are refused until a tick arrives.
+    /// No tick for this long makes the feed stale: entries are refused until `resync_ticks`
+    /// fresh ticks have arrived.
     pub stale_after_ns: u64,
-    /// After a market-data gap, this many in-sequence ticks are needed before entries resume.
+    /// After a market-data gap or a stale spell, entries resume on the `resync_ticks`-th
+    /// in-sequence tick after the one that ended it.
     pub resync_ticks: u32,
     /// Exit rules given to a position rebuilt by reconciliation.
     pub reconcile_rules: ExitRules,
@@ -93,15 +95,24 @@ pub enum Action {
     },
 }
 
-/// Health of this symbol's market data.
+/// Health of this symbol's market data. Entries need `Ok`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FeedHealth {
     NoData,
     Ok,
-    /// A sequence gap: waiting for this many more in-sequence ticks.
+    /// No tick for `stale_after`.
+    Stale,
+    /// After a gap or a stale spell: waiting for this many more in-sequence ticks.
     Resyncing {
         remaining: u32,
+        after: FeedFault,
     },
+}
+
+/// What interrupted the feed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FeedFault {
+    Gap,
     Stale,
 }
 
@@ -252,17 +263,19 @@ impl SymbolCore {
                 self.counters.md_out_of_order += 1;
                 return actions;
             }
-            if tick.md_seq > last.md_seq + 1 {
+            let resync = |after| FeedHealth::Resyncing { remaining: self.config.resync_ticks, after };
+            self.feed = if tick.md_seq > last.md_seq + 1 {
                 self.counters.md_gaps += 1;
-                self.feed = FeedHealth::Resyncing { remaining: self.config.resync_ticks };
+                resync(FeedFault::Gap)
             } else {
-                self.feed = match self.feed {
-                    FeedHealth::Resyncing { remaining } if remaining > 1 => {
-                        FeedHealth::Resyncing { remaining: remaining - 1 }
+                match self.feed {
+                    FeedHealth::Stale => resync(FeedFault::Stale),
+                    FeedHealth::Resyncing { remaining, after } if remaining > 1 => {
+                        FeedHealth::Resyncing { remaining: remaining - 1, after }
                     }
                     _ => FeedHealth::Ok,
-                };
-            }
+                }
+            };
         } else {
             self.feed = FeedHealth::Ok;
         }
@@ -475,9 +488,10 @@ impl SymbolCore {
         }
         match self.feed {
             FeedHealth::Ok => {}
-            FeedHealth::NoData => return Err(Refusal::NoMarket),
-            FeedHealth::Resyncing { .. } => return Err(Refusal::FeedGap),
-            FeedHealth::Stale => return Err(Refusal::FeedStale),
+            FeedHealth::Resyncing { after: FeedFault::Gap, .. } => return Err(Refusal::FeedGap),
+            FeedHealth::NoData | FeedHealth::Stale | FeedHealth::Resyncing { after: FeedFault::Stale, .. } => {
+                return Err(Refusal::FeedStale)
+            }
         }
         intent.validate(&self.config.intent_limits).map_err(|e| Refusal::InvalidIntent(e.field))?;
         if self.cooldowns.active_until(intent.direction, now).is_some() {

@@ -226,7 +226,11 @@ fn stale_feed_and_gaps_block_entries_until_fresh_ticks() {
     h.now += 3 * SEC;
     h.core.on_timer(h.now, &h.risk);
     assert_eq!(h.core.status().feed, FeedHealth::Stale);
-    // a fresh tick clears staleness
+    // fresh ticks end the stale spell after a resync, like a gap
+    assert_eq!(refusals(&h.signal(enter(Direction::Long), "100000")), vec!["feed_stale"]);
+    h.tick_at("100000");
+    h.tick_at("100000");
+    assert!(matches!(h.core.status().feed, FeedHealth::Resyncing { remaining: 1, .. }));
     h.tick_at("100000");
     assert_eq!(h.core.status().feed, FeedHealth::Ok);
     // a gap: entries resume on the third in-sequence tick after it

@@ -38,7 +38,6 @@ pub enum Refusal {
     Cooldown,
     /// An opposite-direction signal while a position is open (one-way positions).
     ReversalDisabled,
-    NoMarket,
     /// The intent failed validation; the field is named.
     InvalidIntent(&'static str),
 }
@@ -62,7 +61,6 @@ impl Refusal {
             Refusal::GlobalRate => "global_rate",
             Refusal::Cooldown => "cooldown",
             Refusal::ReversalDisabled => "reversal_disabled",
-            Refusal::NoMarket => "no_market",
             Refusal::InvalidIntent(_) => "invalid_intent",
         }
     }
