@@ -78,14 +78,17 @@ pub struct IntentError {
 impl Intent {
     /// Accepts the intent as given, or names the first field that is out of range.
     pub fn validate(&self, limits: &IntentLimits) -> Result<(), IntentError> {
-        let err = |field: &'static str, value: String, allowed: String| Err(IntentError { field, value, allowed });
-        if self.qty.is_zero() || self.qty > limits.max_qty {
-            return err("qty", self.qty.to_string(), format!("> 0 and <= {}", limits.max_qty));
+        // Error texts are built only on failure: this runs on the entry path.
+        fn fail(field: &'static str, value: String, allowed: String) -> Result<(), IntentError> {
+            Err(IntentError { field, value, allowed })
         }
-        let pct_range = format!("> 0% and <= {}%", limits.max_pct.to_percent_string());
+        if self.qty.is_zero() || self.qty > limits.max_qty {
+            return fail("qty", self.qty.to_string(), format!("> 0 and <= {}", limits.max_qty));
+        }
         let check_pct = |field: &'static str, v: Ppm, allow_zero: bool| {
             if (v.0 == 0 && !allow_zero) || v > limits.max_pct {
-                return err(field, format!("{}%", v.to_percent_string()), pct_range.clone());
+                let allowed = format!("> 0% and <= {}%", limits.max_pct.to_percent_string());
+                return fail(field, format!("{}%", v.to_percent_string()), allowed);
             }
             Ok(())
         };
@@ -101,11 +104,11 @@ impl Intent {
         }
         if let Some(secs) = self.exits.max_hold_secs {
             if secs == 0 || secs > limits.max_hold_secs {
-                return err("max_hold_secs", secs.to_string(), format!("1..={}", limits.max_hold_secs));
+                return fail("max_hold_secs", secs.to_string(), format!("1..={}", limits.max_hold_secs));
             }
         }
         if self.exits.cooldown_secs > limits.max_cooldown_secs {
-            return err(
+            return fail(
                 "cooldown_sec",
                 self.exits.cooldown_secs.to_string(),
                 format!("0..={}", limits.max_cooldown_secs),

@@ -18,7 +18,8 @@ fn dependency_names(package: &str) -> Vec<String> {
         .collect()
 }
 
-const FORBIDDEN: [&str; 9] = ["actix", "actix-rt", "tokio", "zmq", "zmq-sys", "zeromq", "mio", "crossbeam-channel", "dashmap"];
+const FORBIDDEN: [&str; 9] =
+    ["actix", "actix-rt", "tokio", "zmq", "zmq-sys", "zeromq", "mio", "crossbeam-channel", "dashmap"];
 
 #[test]
 fn engine_has_no_runtime_or_network_dependencies() {

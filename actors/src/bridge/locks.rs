@@ -1,0 +1,233 @@
+//! The per-symbol lock table of the bridge: at most one request per symbol on the wire.
+//!
+//! Every acquire logs `ZMQ_LOCK_ACQUIRE` and every release logs exactly one matching
+//! `ZMQ_LOCK_RELEASE` (fields per docs/LOG_FORMAT.md). A lock leaves the table only through
+//! a release, and every release path (terminal report, timeout, send failure, session
+//! reject, shutdown) goes through [`LockTable::release`].
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use protocol::{IntentId, Symbol};
+use tracing::info;
+
+use crate::time::mono_us;
+
+/// What the request on the wire is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestKind {
+    Order,
+    StatusQuery,
+}
+
+impl RequestKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RequestKind::Order => "order",
+            RequestKind::StatusQuery => "status_query",
+        }
+    }
+}
+
+/// How a lock ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    Filled,
+    PartiallyFilled,
+    Rejected,
+    Canceled,
+    Expired,
+    Timeout,
+    GatewayDown,
+}
+
+impl Outcome {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Filled => "filled",
+            Outcome::PartiallyFilled => "partially_filled",
+            Outcome::Rejected => "rejected",
+            Outcome::Canceled => "canceled",
+            Outcome::Expired => "expired",
+            Outcome::Timeout => "timeout",
+            Outcome::GatewayDown => "gateway_down",
+        }
+    }
+}
+
+/// A held lock.
+#[derive(Clone, Copy, Debug)]
+pub struct HeldLock {
+    pub lock_id: u64,
+    pub symbol: Symbol,
+    pub intent_id: IntentId,
+    pub kind: RequestKind,
+    pub acquired_at: Instant,
+    pub deadline: Instant,
+    /// Sequence number of the frame that carried the request.
+    pub seq: u64,
+}
+
+/// The symbol already holds a lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockBusy {
+    pub held_by: IntentId,
+}
+
+/// Locks by symbol, with run-wide lock ids and access counter.
+#[derive(Debug)]
+pub struct LockTable {
+    by_symbol: HashMap<Symbol, HeldLock>,
+    by_intent: HashMap<IntentId, Symbol>,
+    next_lock_id: u64,
+    access: u64,
+    timeout: Duration,
+    acquired: u64,
+    released: u64,
+}
+
+impl LockTable {
+    pub fn new(timeout: Duration) -> LockTable {
+        LockTable {
+            by_symbol: HashMap::new(),
+            by_intent: HashMap::new(),
+            next_lock_id: 1,
+            access: 0,
+            timeout,
+            acquired: 0,
+            released: 0,
+        }
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+    pub fn held(&self) -> usize {
+        self.by_symbol.len()
+    }
+    pub fn acquired(&self) -> u64 {
+        self.acquired
+    }
+    pub fn released(&self) -> u64 {
+        self.released
+    }
+    pub fn holder(&self, symbol: &Symbol) -> Option<&HeldLock> {
+        self.by_symbol.get(symbol)
+    }
+    pub fn by_intent(&self, intent: IntentId) -> Option<&HeldLock> {
+        self.by_intent.get(&intent).and_then(|s| self.by_symbol.get(s))
+    }
+
+    /// Takes the symbol's lock for a request, or says who holds it.
+    pub fn acquire(
+        &mut self,
+        symbol: Symbol,
+        intent_id: IntentId,
+        kind: RequestKind,
+        seq: u64,
+        now: Instant,
+    ) -> Result<HeldLock, LockBusy> {
+        if let Some(held) = self.by_symbol.get(&symbol) {
+            return Err(LockBusy { held_by: held.intent_id });
+        }
+        let lock = HeldLock {
+            lock_id: self.next_lock_id,
+            symbol,
+            intent_id,
+            kind,
+            acquired_at: now,
+            deadline: now + self.timeout,
+            seq,
+        };
+        self.next_lock_id += 1;
+        self.access += 1;
+        self.acquired += 1;
+        self.by_symbol.insert(symbol, lock);
+        self.by_intent.insert(intent_id, symbol);
+        info!(
+            target: "locks",
+            symbol = %symbol,
+            lock_id = lock.lock_id,
+            access = self.access,
+            intent_id = intent_id.0,
+            kind = kind.as_str(),
+            deadline_us = u64::try_from(self.timeout.as_micros()).unwrap_or(u64::MAX),
+            mono_us = mono_us(),
+            "ZMQ_LOCK_ACQUIRE"
+        );
+        Ok(lock)
+    }
+
+    /// Releases the lock held for `intent_id`, if any, logging the release once.
+    pub fn release(&mut self, intent_id: IntentId, outcome: Outcome, now: Instant) -> Option<HeldLock> {
+        let symbol = self.by_intent.remove(&intent_id)?;
+        let lock = self.by_symbol.remove(&symbol)?;
+        self.access += 1;
+        self.released += 1;
+        info!(
+            target: "locks",
+            symbol = %symbol,
+            lock_id = lock.lock_id,
+            access = self.access,
+            intent_id = intent_id.0,
+            kind = lock.kind.as_str(),
+            outcome = outcome.as_str(),
+            held_us = u64::try_from(now.saturating_duration_since(lock.acquired_at).as_micros()).unwrap_or(u64::MAX),
+            mono_us = mono_us(),
+            "ZMQ_LOCK_RELEASE"
+        );
+        Some(lock)
+    }
+
+    /// Releases every lock whose deadline has passed, with outcome `timeout`.
+    pub fn release_expired(&mut self, now: Instant) -> Vec<HeldLock> {
+        let expired: Vec<IntentId> =
+            self.by_symbol.values().filter(|l| l.deadline <= now).map(|l| l.intent_id).collect();
+        expired.into_iter().filter_map(|intent| self.release(intent, Outcome::Timeout, now)).collect()
+    }
+
+    /// Releases every lock (shutdown or a dead gateway), with the given outcome.
+    pub fn release_all(&mut self, outcome: Outcome, now: Instant) -> Vec<HeldLock> {
+        let all: Vec<IntentId> = self.by_symbol.values().map(|l| l.intent_id).collect();
+        all.into_iter().filter_map(|intent| self.release(intent, outcome, now)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sym(s: &str) -> Symbol {
+        Symbol::new(s).unwrap()
+    }
+
+    #[test]
+    fn one_lock_per_symbol_and_every_path_releases_once() {
+        let mut t = LockTable::new(Duration::from_millis(100));
+        let now = Instant::now();
+        let a = t.acquire(sym("A"), IntentId(1), RequestKind::Order, 1, now).unwrap();
+        assert_eq!(
+            t.acquire(sym("A"), IntentId(2), RequestKind::Order, 2, now),
+            Err(LockBusy { held_by: IntentId(1) })
+        );
+        let b = t.acquire(sym("B"), IntentId(3), RequestKind::StatusQuery, 3, now).unwrap();
+        assert_ne!(a.lock_id, b.lock_id);
+        assert!(t.release(IntentId(1), Outcome::Filled, now).is_some());
+        assert!(t.release(IntentId(1), Outcome::Filled, now).is_none(), "never released twice");
+        assert!(t.release_expired(now + Duration::from_millis(99)).is_empty());
+        let expired = t.release_expired(now + Duration::from_millis(100));
+        assert_eq!(expired.len(), 1);
+        assert_eq!(expired[0].intent_id, IntentId(3));
+        t.acquire(sym("A"), IntentId(4), RequestKind::Order, 4, now).unwrap();
+        assert_eq!(t.release_all(Outcome::GatewayDown, now).len(), 1);
+        assert_eq!(t.held(), 0);
+        assert_eq!(t.acquired(), t.released());
+    }
+}
+
+// Keep the `PartialEq` needed by the test on `Result<HeldLock, LockBusy>`.
+impl PartialEq for HeldLock {
+    fn eq(&self, other: &Self) -> bool {
+        self.lock_id == other.lock_id
+    }
+}

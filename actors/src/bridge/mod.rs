@@ -1,0 +1,526 @@
+//! `BridgeActor`: the only owner of the gateway socket (through [`socket`], on its own
+//! thread). It serializes requests to the gateway, holds the per-symbol lock of every
+//! request on the wire ([`locks`]), enforces deadlines, sends and watches heartbeats,
+//! correlates replies by `intent_id`, and routes reports to the symbol actors.
+
+pub mod locks;
+pub mod socket;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use engine::risk::PortfolioRisk;
+use hdrhistogram::Histogram;
+use protocol::{
+    Envelope, ExecId, ExecReport, ExecType, Heartbeat, IntentId, Message, NewOrder, OrdStatus, OrderId,
+    OrderStatusQuery, PositionSnapshot, PositionSnapshotRequest, Qty, RejectCode, Side, Symbol,
+};
+use tokio::sync::oneshot;
+use tracing::{debug, error, info, warn};
+
+use self::locks::{LockTable, Outcome, RequestKind};
+use self::socket::{FromSocket, SocketConfig, SocketHandle};
+use crate::messages::*;
+use crate::time::wall_ns;
+
+/// Bridge settings.
+#[derive(Clone, Debug)]
+pub struct BridgeConfig {
+    pub socket: SocketConfig,
+    /// Deadline of every order and status query.
+    pub request_timeout: Duration,
+    pub heartbeat_interval: Duration,
+    /// Missed heartbeat intervals before the gateway is declared down.
+    pub heartbeats_missed_for_down: u32,
+}
+
+/// Where reports and timeouts for one symbol go.
+#[derive(Clone)]
+pub struct SymbolRoute {
+    pub reports: Recipient<GatewayReport>,
+    pub timeouts: Recipient<RequestTimedOut>,
+    pub reconcile: Recipient<Reconcile>,
+}
+
+/// Figures for the status line and the stress report.
+#[derive(Clone, Debug, Default)]
+pub struct BridgeStats {
+    pub orders_sent: u64,
+    pub queries_sent: u64,
+    pub reports_received: u64,
+    pub fills_received: u64,
+    pub timeouts: u64,
+    pub send_failures: u64,
+    pub undecodable_frames: u64,
+    pub session_rejects: u64,
+    pub unroutable_reports: u64,
+    pub locks_acquired: u64,
+    pub locks_released: u64,
+    pub locks_held: usize,
+    pub max_held_us: u64,
+    pub gateway_up: bool,
+    pub gateway_sessions: u64,
+    /// Order round trip (submit → terminal report), microseconds: p50, p90, p99, p999, max, count.
+    pub round_trip_us: [u64; 6],
+    pub lock_hold_us: [u64; 6],
+}
+
+fn summarize(h: &Histogram<u64>) -> [u64; 6] {
+    [
+        h.value_at_quantile(0.5),
+        h.value_at_quantile(0.9),
+        h.value_at_quantile(0.99),
+        h.value_at_quantile(0.999),
+        h.max(),
+        h.len(),
+    ]
+}
+
+/// Ask for the bridge's figures.
+#[derive(Message)]
+#[rtype(result = "BridgeStats")]
+pub struct GetBridgeStats;
+
+/// Ask the gateway for a position snapshot and wait for it (None on timeout or no gateway).
+#[derive(Message)]
+#[rtype(result = "Option<PositionSnapshot>")]
+pub struct FetchSnapshot {
+    pub timeout: Duration,
+}
+
+/// Registers where one symbol's reports, timeouts and reconciliations go.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RegisterRoute {
+    pub symbol: Symbol,
+    pub route: SymbolRoute,
+}
+
+/// Release every held lock (outcome `gateway_down`) and stop the socket thread.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ShutdownBridge;
+
+pub struct BridgeActor {
+    config: BridgeConfig,
+    zmq: zmq::Context,
+    socket: Option<SocketHandle>,
+    routes: HashMap<Symbol, SymbolRoute>,
+    risk: Arc<PortfolioRisk>,
+    locks: LockTable,
+    session_id: u64,
+    seq_out: u64,
+    last_seq_in: u64,
+    gateway_session: Option<u64>,
+    last_inbound: Instant,
+    gateway_up: bool,
+    next_request_id: u64,
+    snapshot_waiters: HashMap<u64, oneshot::Sender<PositionSnapshot>>,
+    /// Orders in flight: when each was submitted (for the round trip) and its side.
+    submitted: HashMap<IntentId, (Instant, Side)>,
+    frame: Vec<u8>,
+    round_trip: Histogram<u64>,
+    lock_hold: Histogram<u64>,
+    stats: BridgeStats,
+}
+
+fn histogram() -> Histogram<u64> {
+    // 1 µs .. 1 h with 3 significant digits; the bounds are constants, so this cannot fail.
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap_or_else(|_| Histogram::new(3).expect("valid sigfig"))
+}
+
+impl BridgeActor {
+    pub fn new(
+        config: BridgeConfig,
+        zmq: zmq::Context,
+        routes: HashMap<Symbol, SymbolRoute>,
+        risk: Arc<PortfolioRisk>,
+        session_id: u64,
+    ) -> BridgeActor {
+        let timeout = config.request_timeout;
+        BridgeActor {
+            config,
+            zmq,
+            socket: None,
+            routes,
+            risk,
+            locks: LockTable::new(timeout),
+            session_id,
+            seq_out: 0,
+            last_seq_in: 0,
+            gateway_session: None,
+            last_inbound: Instant::now(),
+            gateway_up: true,
+            next_request_id: 1,
+            snapshot_waiters: HashMap::new(),
+            submitted: HashMap::new(),
+            frame: Vec::with_capacity(256),
+            round_trip: histogram(),
+            lock_hold: histogram(),
+            stats: BridgeStats::default(),
+        }
+    }
+
+    /// Encodes and queues one message; returns its sequence number, or None if it could
+    /// not be queued (the caller releases the lock).
+    fn send(&mut self, tag: u64, body: Message) -> Option<u64> {
+        self.seq_out += 1;
+        let envelope = Envelope::new(self.session_id, self.seq_out, self.last_seq_in, wall_ns(), body);
+        if let Err(e) = self.config.socket.codec.encode_into(&envelope, &mut self.frame) {
+            error!(target: "bridge", error = %e, "could not encode a frame for the gateway");
+            return None;
+        }
+        let socket = self.socket.as_ref()?;
+        match socket.send(tag, &self.frame) {
+            Ok(()) => Some(self.seq_out),
+            Err(e) => {
+                error!(target: "bridge", error = %e, "could not hand a frame to the socket thread");
+                None
+            }
+        }
+    }
+
+    fn route(&self, symbol: &Symbol) -> Option<&SymbolRoute> {
+        self.routes.get(symbol)
+    }
+
+    /// Releases a lock and records its hold time.
+    fn release(&mut self, intent_id: IntentId, outcome: Outcome) -> Option<locks::HeldLock> {
+        let now = Instant::now();
+        let lock = self.locks.release(intent_id, outcome, now)?;
+        let held = u64::try_from(now.saturating_duration_since(lock.acquired_at).as_micros()).unwrap_or(u64::MAX);
+        let _ = self.lock_hold.record(held.max(1));
+        self.stats.max_held_us = self.stats.max_held_us.max(held);
+        if lock.kind == RequestKind::Order {
+            if let Some((at, _)) = self.submitted.get(&intent_id).copied() {
+                self.submitted.remove(&intent_id);
+                if !matches!(outcome, Outcome::Timeout | Outcome::GatewayDown) {
+                    let rtt = u64::try_from(now.saturating_duration_since(at).as_micros()).unwrap_or(u64::MAX);
+                    let _ = self.round_trip.record(rtt.max(1));
+                }
+            }
+        }
+        Some(lock)
+    }
+
+    /// Tells a symbol that its order never reached the gateway, as a local reject.
+    fn local_reject(&self, symbol: Symbol, intent_id: IntentId, side: Side, text: &str) {
+        if let Some(route) = self.route(&symbol) {
+            route.reports.do_send(GatewayReport { report: local_reject_report(symbol, intent_id, side, text) });
+        }
+    }
+
+    fn on_report(&mut self, report: ExecReport) {
+        self.stats.reports_received += 1;
+        if report.is_fill() {
+            self.stats.fills_received += 1;
+        }
+        if report.ord_status.is_terminal() {
+            let outcome = match report.ord_status {
+                OrdStatus::Filled => Outcome::Filled,
+                OrdStatus::Canceled if !report.cum_qty.is_zero() => Outcome::PartiallyFilled,
+                OrdStatus::Canceled => Outcome::Canceled,
+                OrdStatus::Expired => Outcome::Expired,
+                _ => Outcome::Rejected,
+            };
+            // A duplicate-intent reject says nothing about the order in flight.
+            if report.reject_code != RejectCode::DuplicateIntentMismatch {
+                self.release(report.intent_id, outcome);
+            }
+        }
+        match self.route(&report.symbol) {
+            Some(route) => route.reports.do_send(GatewayReport { report }),
+            None => {
+                self.stats.unroutable_reports += 1;
+                warn!(target: "bridge", symbol = %report.symbol, intent_id = report.intent_id.0, "report for a symbol this engine does not trade; dropped");
+            }
+        }
+    }
+
+    fn on_snapshot(&mut self, snapshot: PositionSnapshot) {
+        for (symbol, route) in &self.routes {
+            let position = snapshot
+                .positions
+                .iter()
+                .find(|p| p.symbol == *symbol && !p.qty.is_zero())
+                .map(|p| (engine::Direction::from_entry_side(p.side), p.qty));
+            route.reconcile.do_send(Reconcile { gateway_position: position });
+        }
+        if let Some(waiter) = self.snapshot_waiters.remove(&snapshot.request_id) {
+            let _ = waiter.send(snapshot);
+        }
+    }
+
+    fn request_snapshot(&mut self) -> u64 {
+        let request_id = self.next_request_id;
+        self.next_request_id += 1;
+        self.send(0, Message::PositionSnapshotRequest(PositionSnapshotRequest { request_id }));
+        request_id
+    }
+
+    fn mark_gateway(&mut self, up: bool, reason: &str) {
+        if self.gateway_up == up {
+            return;
+        }
+        self.gateway_up = up;
+        self.risk.set_gateway_up(up);
+        if up {
+            info!(target: "bridge", reason, "GATEWAY_UP: entries resume");
+        } else {
+            warn!(target: "bridge", reason, "GATEWAY_DOWN: entries blocked");
+        }
+    }
+
+    fn sweep_deadlines(&mut self) {
+        let now = Instant::now();
+        for lock in self.locks.release_expired(now) {
+            self.stats.timeouts += 1;
+            self.submitted.remove(&lock.intent_id);
+            if let Some(route) = self.route(&lock.symbol) {
+                route.timeouts.do_send(RequestTimedOut { intent_id: lock.intent_id });
+            }
+        }
+    }
+
+    fn heartbeat(&mut self) {
+        let silent_for = self.last_inbound.elapsed();
+        let limit = self.config.heartbeat_interval * self.config.heartbeats_missed_for_down;
+        if silent_for >= limit {
+            let reason = format!("no frame from the gateway for {} ms", silent_for.as_millis());
+            self.mark_gateway(false, &reason);
+        }
+        let body = Message::Heartbeat(Heartbeat {
+            session_id: self.session_id,
+            last_seq_sent: self.seq_out,
+            last_seq_received: self.last_seq_in,
+        });
+        self.send(0, body);
+    }
+}
+
+/// An ExecReport the engine writes itself for an order that never left.
+pub fn local_reject_report(symbol: Symbol, intent_id: IntentId, side: Side, text: &str) -> ExecReport {
+    ExecReport {
+        intent_id,
+        order_id: OrderId(0),
+        exec_id: ExecId(0),
+        symbol,
+        side,
+        exec_type: ExecType::Rejected,
+        ord_status: OrdStatus::Rejected,
+        last_qty: Qty::ZERO,
+        last_px: protocol::Price::ZERO,
+        cum_qty: Qty::ZERO,
+        leaves_qty: Qty::ZERO,
+        fee: protocol::Money::ZERO,
+        reject_code: RejectCode::Other,
+        reject_text: text.to_string(),
+        poss_dup: false,
+        transact_ns: wall_ns(),
+    }
+}
+
+impl Actor for BridgeActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        match socket::spawn(&self.zmq, self.config.socket.clone(), ctx.address().recipient()) {
+            Ok(handle) => self.socket = Some(handle),
+            Err(e) => {
+                error!(target: "bridge", error = %e, "GATEWAY_DOWN: cannot set up the gateway socket; entries blocked");
+                self.mark_gateway(false, "socket setup failed");
+            }
+        }
+        self.last_inbound = Instant::now();
+        let sweep = (self.config.request_timeout / 20).clamp(Duration::from_millis(1), Duration::from_millis(20));
+        ctx.run_interval(sweep, |act, _| act.sweep_deadlines());
+        ctx.run_interval(self.config.heartbeat_interval, |act, _| act.heartbeat());
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        let now = Instant::now();
+        for lock in self.locks.release_all(Outcome::GatewayDown, now) {
+            warn!(target: "bridge", symbol = %lock.symbol, intent_id = lock.intent_id.0, "lock released at shutdown");
+        }
+        if let Some(mut socket) = self.socket.take() {
+            socket.stop();
+        }
+    }
+}
+
+/// A symbol's order: take its lock, put it on the wire.
+impl Handler<SubmitOrder> for BridgeActor {
+    type Result = ();
+    fn handle(&mut self, msg: SubmitOrder, _: &mut Context<Self>) {
+        let order = msg.order;
+        let now = Instant::now();
+        let seq = self.seq_out + 1;
+        if let Err(busy) = self.locks.acquire(order.symbol, order.intent_id, RequestKind::Order, seq, now) {
+            error!(target: "bridge", symbol = %order.symbol, intent_id = order.intent_id.0, held_by = busy.held_by.0, "LOCK_BUSY: a second request for a symbol; refused locally");
+            self.local_reject(order.symbol, order.intent_id, order.side, "symbol lock busy");
+            return;
+        }
+        let expire_at_ns =
+            wall_ns().saturating_add(u64::try_from(self.config.request_timeout.as_nanos()).unwrap_or(u64::MAX));
+        let body = Message::NewOrder(NewOrder {
+            intent_id: order.intent_id,
+            symbol: order.symbol,
+            side: order.side,
+            qty: order.qty,
+            ord_type: order.ord_type,
+            limit_price: order.limit_price,
+            expire_at_ns,
+        });
+        if self.send(order.intent_id.0, body).is_none() {
+            self.release(order.intent_id, Outcome::GatewayDown);
+            self.local_reject(order.symbol, order.intent_id, order.side, "gateway socket unavailable");
+            return;
+        }
+        self.submitted.insert(order.intent_id, (now, order.side));
+        self.stats.orders_sent += 1;
+    }
+}
+
+/// A symbol's status query for an order in `Unknown`: take its lock, ask the gateway.
+impl Handler<SubmitStatusQuery> for BridgeActor {
+    type Result = ();
+    fn handle(&mut self, msg: SubmitStatusQuery, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        let seq = self.seq_out + 1;
+        if self.locks.acquire(msg.symbol, msg.intent_id, RequestKind::StatusQuery, seq, now).is_err() {
+            error!(target: "bridge", symbol = %msg.symbol, intent_id = msg.intent_id.0, "LOCK_BUSY: status query while a request is in flight; retrying after the deadline");
+            self.retry_later(msg, ctx);
+            return;
+        }
+        let body =
+            Message::OrderStatusQuery(OrderStatusQuery { intent_id: Some(msg.intent_id), symbol: Some(msg.symbol) });
+        if self.send(msg.intent_id.0, body).is_none() {
+            self.release(msg.intent_id, Outcome::GatewayDown);
+            self.retry_later(msg, ctx);
+            return;
+        }
+        self.stats.queries_sent += 1;
+    }
+}
+
+impl BridgeActor {
+    /// The query could not go out: tell the symbol it timed out after one deadline, so it
+    /// asks again then (no lock is held meanwhile, and no busy loop).
+    fn retry_later(&mut self, msg: SubmitStatusQuery, ctx: &mut Context<Self>) {
+        ctx.run_later(self.config.request_timeout, move |act, _| {
+            if let Some(route) = act.route(&msg.symbol) {
+                route.timeouts.do_send(RequestTimedOut { intent_id: msg.intent_id });
+            }
+        });
+    }
+}
+
+/// Frames and failures from the socket thread.
+impl Handler<FromSocket> for BridgeActor {
+    type Result = ();
+    fn handle(&mut self, msg: FromSocket, ctx: &mut Context<Self>) {
+        match msg {
+            FromSocket::Frame(envelope) => {
+                self.last_inbound = Instant::now();
+                self.mark_gateway(true, "frame received");
+                let header = envelope.header;
+                if self.gateway_session != Some(header.session_id) {
+                    if let Some(previous) = self.gateway_session {
+                        warn!(target: "bridge", previous, current = header.session_id, "GATEWAY_SESSION_CHANGED: gateway restarted; reconciling");
+                        self.request_snapshot();
+                    }
+                    self.gateway_session = Some(header.session_id);
+                    self.stats.gateway_sessions += 1;
+                    self.last_seq_in = 0;
+                }
+                if header.seq != self.last_seq_in + 1 && self.last_seq_in != 0 {
+                    debug!(target: "bridge", expected = self.last_seq_in + 1, got = header.seq, "gateway sequence gap");
+                }
+                self.last_seq_in = header.seq;
+                match envelope.body {
+                    Message::ExecReport(report) => self.on_report(report),
+                    Message::PositionSnapshot(snapshot) => self.on_snapshot(snapshot),
+                    Message::Heartbeat(_) => {}
+                    Message::SessionReject(reject) => {
+                        self.stats.session_rejects += 1;
+                        warn!(target: "bridge", ref_seq = reject.ref_seq, code = %reject.code, text = %reject.text, "SESSION_REJECT from the gateway");
+                    }
+                    other => {
+                        warn!(target: "bridge", msg_type = other.msg_type().as_str(), "unexpected message type from the gateway; ignored");
+                    }
+                }
+            }
+            FromSocket::Undecodable(error) => {
+                self.stats.undecodable_frames += 1;
+                warn!(target: "bridge", kind = error.kind(), error = %error, "undecodable frame from the gateway; dropped");
+            }
+            FromSocket::SendFailed { tag } => {
+                self.stats.send_failures += 1;
+                let intent = IntentId(tag);
+                if let Some(lock) = self.locks.by_intent(intent).copied() {
+                    let side = self.submitted.get(&intent).map_or(Side::Buy, |(_, side)| *side);
+                    self.release(intent, Outcome::GatewayDown);
+                    self.submitted.remove(&intent);
+                    match lock.kind {
+                        RequestKind::Order => {
+                            // ZMQ_IMMEDIATE: nothing was queued, so the order never left.
+                            warn!(target: "bridge", symbol = %lock.symbol, intent_id = tag, "order not sent: no gateway connection");
+                            self.local_reject(lock.symbol, intent, side, "no gateway connection");
+                        }
+                        RequestKind::StatusQuery => {
+                            self.retry_later(SubmitStatusQuery { symbol: lock.symbol, intent_id: intent }, ctx)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Handler<GetBridgeStats> for BridgeActor {
+    type Result = MessageResult<GetBridgeStats>;
+    fn handle(&mut self, _: GetBridgeStats, _: &mut Context<Self>) -> Self::Result {
+        let mut stats = self.stats.clone();
+        stats.locks_acquired = self.locks.acquired();
+        stats.locks_released = self.locks.released();
+        stats.locks_held = self.locks.held();
+        stats.gateway_up = self.gateway_up;
+        stats.round_trip_us = summarize(&self.round_trip);
+        stats.lock_hold_us = summarize(&self.lock_hold);
+        MessageResult(stats)
+    }
+}
+
+impl Handler<FetchSnapshot> for BridgeActor {
+    type Result = ResponseFuture<Option<PositionSnapshot>>;
+    fn handle(&mut self, msg: FetchSnapshot, _: &mut Context<Self>) -> Self::Result {
+        let request_id = self.request_snapshot();
+        let (tx, rx) = oneshot::channel();
+        self.snapshot_waiters.insert(request_id, tx);
+        Box::pin(async move { tokio::time::timeout(msg.timeout, rx).await.ok().and_then(Result::ok) })
+    }
+}
+
+impl Handler<RegisterRoute> for BridgeActor {
+    type Result = ();
+    fn handle(&mut self, msg: RegisterRoute, _: &mut Context<Self>) {
+        self.routes.insert(msg.symbol, msg.route);
+    }
+}
+
+/// Ask the gateway for positions; the reply reconciles every symbol.
+impl Handler<RequestSnapshot> for BridgeActor {
+    type Result = ();
+    fn handle(&mut self, _: RequestSnapshot, _: &mut Context<Self>) {
+        self.request_snapshot();
+    }
+}
+
+impl Handler<ShutdownBridge> for BridgeActor {
+    type Result = ();
+    fn handle(&mut self, _: ShutdownBridge, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}

@@ -1,0 +1,80 @@
+//! Typed actor messages. Each is named for what it asks or tells, and has exactly one
+//! handler.
+
+use actix::prelude::*;
+use engine::ledger::PnlDelta;
+use engine::risk::ControlFlags;
+use engine::symbol_core::OrderRequest;
+use protocol::{ExecReport, IntentId, PositionSnapshot, Qty, Symbol, Tick};
+
+/// feed → symbol: a market-data tick.
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "()")]
+pub struct TickArrived {
+    pub tick: Tick,
+    /// Wall-clock ns when the engine received it (for tick → intent latency).
+    pub received_ns: u64,
+}
+
+/// symbol → bridge: put this order on the wire (acquires the symbol's lock).
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "()")]
+pub struct SubmitOrder {
+    pub order: OrderRequest,
+}
+
+/// symbol → bridge: ask the gateway about an order whose outcome is unknown.
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "()")]
+pub struct SubmitStatusQuery {
+    pub symbol: Symbol,
+    pub intent_id: IntentId,
+}
+
+/// bridge → symbol: an execution report for this symbol.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct GatewayReport {
+    pub report: ExecReport,
+}
+
+/// bridge → symbol: no terminal answer before the deadline; the lock is already released.
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "()")]
+pub struct RequestTimedOut {
+    pub intent_id: IntentId,
+}
+
+/// bridge → symbol: the gateway's position for this symbol after a (re)connect.
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "()")]
+pub struct Reconcile {
+    /// `None` = flat at the gateway.
+    pub gateway_position: Option<(engine::Direction, Qty)>,
+}
+
+/// symbol → metrics: a PnL delta to fold.
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "()")]
+pub struct FoldPnl {
+    pub delta: PnlDelta,
+}
+
+/// control → symbol: this symbol's control flags changed.
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "()")]
+pub struct SetSymbolFlags {
+    pub flags: ControlFlags,
+}
+
+/// anyone → bridge: request a position snapshot (reply goes to the snapshot recipient).
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "()")]
+pub struct RequestSnapshot;
+
+/// bridge → listener: a position snapshot arrived.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct SnapshotArrived {
+    pub snapshot: PositionSnapshot,
+}

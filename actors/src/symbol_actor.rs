@@ -1,0 +1,171 @@
+//! `SymbolActor`: one per symbol. It owns that symbol's `SymbolCore` (EFSM, book, strategy,
+//! exits) and moves messages in and out; it decides nothing itself.
+//!
+//! Isolation: each symbol actor runs on its own arbiter (thread) by default, ticks reach it
+//! through `try_send` (a full mailbox drops the tick for this symbol only, and the core sees
+//! the sequence gap), and a panic inside the core is caught, logged, counted and halts only
+//! this symbol.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use engine::efsm::HaltReason;
+use engine::risk::PortfolioRisk;
+use engine::symbol_core::{Action, SymbolCore};
+use protocol::Symbol;
+use tracing::{debug, error, info, warn};
+
+use crate::messages::*;
+use crate::status::StatusBoard;
+use crate::time::wall_ns;
+
+/// Where a symbol actor sends its outputs.
+#[derive(Clone)]
+pub struct SymbolOutputs {
+    pub orders: Recipient<SubmitOrder>,
+    pub queries: Recipient<SubmitStatusQuery>,
+    pub pnl: Recipient<FoldPnl>,
+}
+
+pub struct SymbolActor {
+    core: SymbolCore,
+    risk: Arc<PortfolioRisk>,
+    outputs: SymbolOutputs,
+    board: StatusBoard,
+    timer_every: Duration,
+    panics: u64,
+}
+
+impl SymbolActor {
+    pub fn new(core: SymbolCore, risk: Arc<PortfolioRisk>, outputs: SymbolOutputs, board: StatusBoard) -> SymbolActor {
+        SymbolActor { core, risk, outputs, board, timer_every: Duration::from_millis(250), panics: 0 }
+    }
+
+    fn symbol(&self) -> Symbol {
+        self.core.symbol()
+    }
+
+    /// Runs one core step, catching a panic so that it halts this symbol only.
+    fn step(&mut self, what: &'static str, f: impl FnOnce(&mut SymbolCore, &PortfolioRisk) -> Vec<Action>) {
+        let risk = Arc::clone(&self.risk);
+        let result = catch_unwind(AssertUnwindSafe(|| f(&mut self.core, &risk)));
+        match result {
+            Ok(actions) => self.carry_out(actions),
+            Err(_) => {
+                self.panics += 1;
+                error!(target: "symbol", symbol = %self.symbol(), input = what, "SYMBOL_PANIC: core panicked; symbol halted");
+                let actions = self.core.halt(HaltReason::Manual);
+                self.carry_out(actions);
+            }
+        }
+    }
+
+    fn carry_out(&mut self, actions: Vec<Action>) {
+        let symbol = self.symbol();
+        for action in actions {
+            match action {
+                Action::PlaceOrder(order) => {
+                    debug!(target: "symbol", symbol = %symbol, intent_id = order.intent_id.0, side = %order.side, qty = %order.qty, "ORDER_DECIDED");
+                    self.outputs.orders.do_send(SubmitOrder { order });
+                }
+                Action::QueryStatus { intent_id } => {
+                    self.outputs.queries.do_send(SubmitStatusQuery { symbol, intent_id });
+                }
+                Action::Pnl(delta) => self.outputs.pnl.do_send(FoldPnl { delta }),
+                Action::Transition { from, to, event } => {
+                    debug!(target: "efsm", symbol = %symbol, from, to, event, "EFSM_TRANSITION");
+                }
+                Action::EfsmError(err) => {
+                    error!(target: "efsm", symbol = %symbol, state = err.state, event = err.event, error = err.reason, "EFSM_ERROR");
+                }
+                Action::Refused(refusal) => {
+                    debug!(target: "risk", symbol = %symbol, reason = refusal.code(), "REFUSED");
+                }
+                Action::UnexpectedFill { intent_id } => {
+                    warn!(target: "symbol", symbol = %symbol, intent_id = intent_id.0, "UNEXPECTED_FILL: booked, symbol halted until reconciliation");
+                }
+            }
+        }
+    }
+
+    fn publish(&self) {
+        self.board.publish(self.core.status());
+    }
+}
+
+impl Actor for SymbolActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(256);
+        self.publish();
+        ctx.run_interval(self.timer_every, |act, _| {
+            let now = wall_ns();
+            act.step("timer", |core, risk| core.on_timer(now, risk));
+            act.publish();
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.publish();
+        info!(target: "symbol", symbol = %self.symbol(), panics = self.panics, "symbol actor stopped");
+    }
+}
+
+/// A tick: the core steps; exits and entries may follow.
+impl Handler<TickArrived> for SymbolActor {
+    type Result = ();
+    fn handle(&mut self, msg: TickArrived, _: &mut Context<Self>) {
+        let now = wall_ns();
+        self.step("tick", |core, risk| core.on_tick(&msg.tick, now, risk));
+    }
+}
+
+/// An execution report (live or replayed) for this symbol.
+impl Handler<GatewayReport> for SymbolActor {
+    type Result = ();
+    fn handle(&mut self, msg: GatewayReport, _: &mut Context<Self>) {
+        let now = wall_ns();
+        self.step("report", |core, risk| core.on_report(&msg.report, now, risk));
+        self.publish();
+    }
+}
+
+/// The bridge gave up waiting: the order's outcome is unknown.
+impl Handler<RequestTimedOut> for SymbolActor {
+    type Result = ();
+    fn handle(&mut self, msg: RequestTimedOut, _: &mut Context<Self>) {
+        let now = wall_ns();
+        warn!(target: "symbol", symbol = %self.symbol(), intent_id = msg.intent_id.0, "ORDER_UNKNOWN: no answer before the deadline; querying status");
+        self.step("timeout", |core, risk| core.on_order_timeout(msg.intent_id, now, risk));
+        self.publish();
+    }
+}
+
+/// Control flags for this symbol changed.
+impl Handler<SetSymbolFlags> for SymbolActor {
+    type Result = ();
+    fn handle(&mut self, msg: SetSymbolFlags, _: &mut Context<Self>) {
+        self.core.set_flags(msg.flags);
+    }
+}
+
+/// Compare with the gateway's position after a (re)connect. Symbols with an order in flight
+/// skip it: their status query resolves them.
+impl Handler<Reconcile> for SymbolActor {
+    type Result = ();
+    fn handle(&mut self, msg: Reconcile, _: &mut Context<Self>) {
+        if self.core.state().order_in_flight().is_some() {
+            return;
+        }
+        let now = wall_ns();
+        self.step("reconcile", |core, _| core.begin_reconcile(now));
+        self.step("reconcile", |core, risk| core.reconcile(msg.gateway_position, now, risk));
+        if self.core.state().name() == "halted" {
+            warn!(target: "symbol", symbol = %self.symbol(), local = ?self.core.book().position(), gateway = ?msg.gateway_position, "RECONCILE_MISMATCH: symbol halted");
+        }
+        self.publish();
+    }
+}

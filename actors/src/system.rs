@@ -1,0 +1,146 @@
+//! Wiring: starts the bridge, metrics, control and one actor per symbol (each on its own
+//! arbiter thread), connects the market-data feed, and hands back the handles.
+//! Must be called inside a running actix `System`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use engine::registry::SymbolSpec;
+use engine::risk::PortfolioRisk;
+use engine::strategy::Strategy;
+use engine::symbol_core::{CoreConfig, SymbolCore};
+use protocol::Symbol;
+
+use crate::bridge::{BridgeActor, BridgeConfig, SymbolRoute};
+use crate::control::{self, ControlActor, ControlEndpoint};
+use crate::market_data::{self, MarketData};
+use crate::messages::RequestSnapshot;
+use crate::metrics::MetricsActor;
+use crate::status::StatusBoard;
+use crate::symbol_actor::{SymbolActor, SymbolOutputs};
+
+/// What the wiring needs.
+pub struct WiringConfig {
+    pub bridge: BridgeConfig,
+    pub market_data_endpoint: String,
+    /// `None` disables the control endpoint.
+    pub control_bind: Option<String>,
+    pub core: fn(Symbol) -> CoreConfig,
+}
+
+/// Handles to a running engine.
+pub struct Engine {
+    pub bridge: Addr<BridgeActor>,
+    pub metrics: Addr<MetricsActor>,
+    pub control: Addr<ControlActor>,
+    pub symbols: HashMap<Symbol, Addr<SymbolActor>>,
+    pub board: StatusBoard,
+    pub risk: Arc<PortfolioRisk>,
+    pub market_data: Option<MarketData>,
+    pub control_endpoint: Option<ControlEndpoint>,
+    arbiters: Vec<Arbiter>,
+}
+
+/// Why the engine could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("market data {endpoint}: {source}")]
+    MarketData { endpoint: String, source: zmq::Error },
+    #[error("control endpoint {endpoint}: {source}")]
+    Control { endpoint: String, source: zmq::Error },
+}
+
+impl Engine {
+    /// Stops the feed and the endpoint threads and every actor's arbiter.
+    pub fn stop_threads(&mut self) {
+        if let Some(mut md) = self.market_data.take() {
+            md.stop();
+        }
+        if let Some(mut ep) = self.control_endpoint.take() {
+            ep.stop();
+        }
+        for arbiter in self.arbiters.drain(..) {
+            arbiter.stop();
+        }
+    }
+}
+
+/// Starts every actor for `specs`. `strategy` builds each symbol's strategy.
+pub fn start(
+    config: WiringConfig,
+    zmq: &zmq::Context,
+    specs: &[SymbolSpec],
+    risk: Arc<PortfolioRisk>,
+    strategy: &dyn Fn(&SymbolSpec) -> Box<dyn Strategy>,
+    session_id: u64,
+) -> Result<Engine, StartError> {
+    let board = StatusBoard::default();
+    let mut arbiters = Vec::new();
+
+    let metrics_arbiter = Arbiter::new();
+    let metrics = MetricsActor::start_in_arbiter(&metrics_arbiter.handle(), |_| MetricsActor::default());
+    arbiters.push(metrics_arbiter);
+
+    let bridge_arbiter = Arbiter::new();
+    let bridge_config = config.bridge.clone();
+    let (zmq_for_bridge, risk_for_bridge) = (zmq.clone(), Arc::clone(&risk));
+    let bridge = BridgeActor::start_in_arbiter(&bridge_arbiter.handle(), move |_| {
+        BridgeActor::new(bridge_config, zmq_for_bridge, HashMap::new(), risk_for_bridge, session_id)
+    });
+    arbiters.push(bridge_arbiter);
+
+    let outputs = SymbolOutputs {
+        orders: bridge.clone().recipient(),
+        queries: bridge.clone().recipient(),
+        pnl: metrics.clone().recipient(),
+    };
+    let mut symbols = HashMap::new();
+    for spec in specs {
+        let symbol = spec.model.symbol;
+        let core = SymbolCore::new((config.core)(symbol), strategy(spec), &risk);
+        let arbiter = Arbiter::new();
+        let (risk, outputs, board) = (Arc::clone(&risk), outputs.clone(), board.clone());
+        let addr =
+            SymbolActor::start_in_arbiter(&arbiter.handle(), move |_| SymbolActor::new(core, risk, outputs, board));
+        arbiters.push(arbiter);
+        bridge.do_send(crate::bridge::RegisterRoute {
+            symbol,
+            route: SymbolRoute {
+                reports: addr.clone().recipient(),
+                timeouts: addr.clone().recipient(),
+                reconcile: addr.clone().recipient(),
+            },
+        });
+        symbols.insert(symbol, addr);
+    }
+    // Reconcile with the gateway before the first tick arrives.
+    bridge.do_send(RequestSnapshot);
+
+    let flag_routes = symbols.iter().map(|(s, a)| (*s, a.clone().recipient())).collect();
+    let control = ControlActor::new(Arc::clone(&risk), flag_routes, board.clone()).start();
+    let control_endpoint = match &config.control_bind {
+        Some(bind) => Some(
+            control::serve(zmq, bind, control.clone())
+                .map_err(|source| StartError::Control { endpoint: bind.clone(), source })?,
+        ),
+        None => None,
+    };
+
+    let tick_routes = symbols.iter().map(|(s, a)| (*s, a.clone().recipient())).collect();
+    let codec = config.bridge.socket.codec;
+    let market_data = market_data::subscribe(zmq, &config.market_data_endpoint, codec, tick_routes)
+        .map_err(|source| StartError::MarketData { endpoint: config.market_data_endpoint.clone(), source })?;
+
+    Ok(Engine {
+        bridge,
+        metrics,
+        control,
+        symbols,
+        board,
+        risk,
+        market_data: Some(market_data),
+        control_endpoint,
+        arbiters,
+    })
+}
