@@ -1,1 +1,15 @@
-//! Binaries and harness (see issues: end-to-end engine, stress gate).
+//! Everything that runs the engine for real: the paper gateway, the main job, and (later)
+//! the stress harness.
+//!
+//! Layout:
+//! - [`gateway`]: the paper execution gateway (venue, faults, journal, ZeroMQ server).
+//! - [`config`]: `engine.toml` and command-line settings, validated key by key.
+//! - [`logging`]: stdout (human) and `logs/<run-id>/engine.jsonl` (JSON) logging.
+//! - [`main_job`]: the engine run: gateway (embedded or remote) + actors + status line.
+//! - [`run_id`]: run ids, session ids, wall time.
+
+pub mod config;
+pub mod gateway;
+pub mod logging;
+pub mod main_job;
+pub mod run_id;

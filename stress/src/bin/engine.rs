@@ -1,0 +1,199 @@
+//! `engine`: the trading engine's main job.
+//!
+//! With no arguments it runs the embedded default: a paper gateway on loopback, the
+//! synthetic feed, BTCUSD.s, ETHUSD.s and XAUUSD.s, the z-score strategy with TP/SL/time
+//! exits, a status line per symbol every second, and a summary at Ctrl-C.
+//! `engine ctl ...` talks to a running engine's control endpoint.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use actors::control::{client_request, ControlRequest, Flag};
+use clap::{Args as ClapArgs, Parser, Subcommand};
+use stress::config::RunConfig;
+use stress::main_job::{self, JobOptions};
+
+#[derive(Parser, Debug)]
+#[command(name = "engine", about = "Concurrent multi-symbol trading engine")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(ClapArgs, Debug, Default)]
+struct RunArgs {
+    /// Gateway order endpoint (ROUTER), e.g. tcp://HOST:5555. Absent: embedded paper gateway.
+    #[arg(long)]
+    gateway: Option<String>,
+    /// Gateway tick endpoint (PUB), e.g. tcp://HOST:5556. Required with --gateway.
+    #[arg(long)]
+    market_data: Option<String>,
+    /// Wire codec: bincode or json.
+    #[arg(long)]
+    codec: Option<String>,
+    /// Symbols, comma-separated.
+    #[arg(long)]
+    symbols: Option<String>,
+    /// Settings file (engine.toml); flags override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Stop after this many seconds (default: run until Ctrl-C).
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Seed of the embedded gateway's synthetic market.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Control endpoint to bind (or "off").
+    #[arg(long)]
+    control: Option<String>,
+    /// Directory for logs/<run-id>/.
+    #[arg(long)]
+    log_dir: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Change or read the runtime control flags of a running engine.
+    Ctl {
+        /// The engine's control endpoint.
+        #[arg(long, default_value = "tcp://127.0.0.1:5557")]
+        endpoint: String,
+        #[command(subcommand)]
+        action: CtlAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CtlAction {
+    /// Set a flag: `engine ctl set global entry_enabled false`.
+    Set {
+        /// "global" or a symbol.
+        scope: String,
+        /// entry_enabled, exit_enabled or global_lock.
+        flag: String,
+        /// true or false.
+        value: String,
+    },
+    /// Show every flag.
+    Get,
+    /// Show every symbol's state.
+    Status,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Some(Command::Ctl { endpoint, action }) => ctl(&endpoint, action),
+        None => run(cli.run),
+    };
+    std::process::exit(code);
+}
+
+fn ctl(endpoint: &str, action: CtlAction) -> i32 {
+    let request = match action {
+        CtlAction::Set { scope, flag, value } => {
+            let flag = match flag.as_str() {
+                "entry_enabled" => Flag::EntryEnabled,
+                "exit_enabled" => Flag::ExitEnabled,
+                "global_lock" => Flag::GlobalLock,
+                other => {
+                    eprintln!("engine ctl: unknown flag {other:?} (entry_enabled, exit_enabled, global_lock)");
+                    return 2;
+                }
+            };
+            let Ok(value) = value.parse::<bool>() else {
+                eprintln!("engine ctl: value must be true or false, not {value:?}");
+                return 2;
+            };
+            ControlRequest::Set { scope, flag, value }
+        }
+        CtlAction::Get => ControlRequest::Get,
+        CtlAction::Status => ControlRequest::Status,
+    };
+    match client_request(endpoint, &request, Duration::from_secs(3)) {
+        Ok(reply) => {
+            println!("{}", serde_json::to_string_pretty(&reply).unwrap_or_default());
+            if reply.ok {
+                0
+            } else {
+                1
+            }
+        }
+        Err(e) => {
+            eprintln!("engine ctl: {e}");
+            2
+        }
+    }
+}
+
+fn build_config(args: &RunArgs) -> Result<RunConfig, String> {
+    let mut config = RunConfig::default();
+    if let Some(path) = &args.config {
+        config.apply_file(path).map_err(|e| e.to_string())?;
+    }
+    let mut file = stress::config::FileConfig::default();
+    file.engine.gateway = args.gateway.clone();
+    file.engine.market_data = args.market_data.clone();
+    file.engine.codec = args.codec.clone();
+    file.engine.symbols = args.symbols.as_ref().map(|s| s.split(',').map(|p| p.trim().to_string()).collect());
+    file.engine.control = args.control.clone();
+    file.engine.log_dir = args.log_dir.clone();
+    file.gateway.seed = args.seed;
+    // Flags are applied as a second file layer so they get the same validation; keys that
+    // were not given keep the file's values.
+    let aliases = std::mem::take(&mut config.aliases);
+    config.apply(file).map_err(|e| {
+        format!("--{}", e.to_string().trim_start_matches("engine.").trim_start_matches("gateway.").replace('_', "-"))
+    })?;
+    config.aliases = aliases;
+    Ok(config)
+}
+
+fn run(args: RunArgs) -> i32 {
+    let config = match build_config(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("engine: {e}");
+            return 2;
+        }
+    };
+    let duration = match args.duration {
+        Some(d) if d.is_finite() && d > 0.0 => Some(Duration::from_secs_f64(d)),
+        Some(d) => {
+            eprintln!("engine: --duration: {d} is not a positive number of seconds");
+            return 2;
+        }
+        None => None,
+    };
+    let run_dir = PathBuf::from(&config.log_dir).join(stress::run_id::run_id());
+    let log = match stress::logging::init(Some(&run_dir), "info,locks=warn") {
+        Ok(log) => log,
+        Err(e) => {
+            eprintln!("engine: cannot create {}: {e}", run_dir.display());
+            return 2;
+        }
+    };
+    println!(
+        "engine: run {} — log {}",
+        run_dir.display(),
+        log.jsonl.as_ref().map_or("-".into(), |p| p.display().to_string())
+    );
+    let result = main_job::run(JobOptions { config, duration, status_every: Some(Duration::from_secs(1)) });
+    match result {
+        Ok(summary) => {
+            main_job::print_summary(&summary);
+            drop(log);
+            if summary.books_balance() {
+                0
+            } else {
+                1
+            }
+        }
+        Err(e) => {
+            eprintln!("engine: {e:#}");
+            2
+        }
+    }
+}

@@ -1,0 +1,496 @@
+//! Run settings: built-in defaults, then `engine.toml`, then command-line flags. Every key
+//! is validated at start and an error names the key (`risk.max_drawdown: ...`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use engine::feed::IntervalMs;
+use engine::intent::{ExitRules, Trailing};
+use engine::risk::{BreakerConfig, RiskConfig};
+use protocol::{Codec, Money, Ppm, Qty};
+use serde::Deserialize;
+
+/// A settings error, naming the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {reason}")]
+pub struct ConfigError {
+    pub key: String,
+    pub reason: String,
+}
+
+fn bad(key: &str, reason: impl std::fmt::Display) -> ConfigError {
+    ConfigError { key: key.to_string(), reason: reason.to_string() }
+}
+
+/// The `engine.toml` file. Unknown keys are errors.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub engine: EngineSection,
+    #[serde(default)]
+    pub strategy: StrategySection,
+    #[serde(default)]
+    pub risk: RiskSection,
+    #[serde(default)]
+    pub gateway: GatewaySection,
+    /// Venue spellings → canonical symbol (`"BTC/USDT:USDT" = "BTCUSD.s"`).
+    #[serde(default)]
+    pub aliases: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineSection {
+    pub symbols: Option<Vec<String>>,
+    pub codec: Option<String>,
+    pub gateway: Option<String>,
+    pub market_data: Option<String>,
+    pub control: Option<String>,
+    pub identity: Option<String>,
+    pub order_timeout_ms: Option<u64>,
+    pub heartbeat_interval_ms: Option<u64>,
+    pub heartbeats_missed: Option<u32>,
+    pub stale_after_ms: Option<u64>,
+    pub log_dir: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StrategySection {
+    pub kind: Option<String>,
+    pub window: Option<usize>,
+    pub entry_z: Option<f64>,
+    pub exit_z: Option<f64>,
+    pub exit_window: Option<usize>,
+    pub tp_pct: Option<String>,
+    pub sl_pct: Option<String>,
+    pub trailing_activation_pct: Option<String>,
+    pub trailing_distance_pct: Option<String>,
+    pub max_hold_secs: Option<u32>,
+    pub cooldown_sec: Option<u32>,
+    /// Order size for every symbol, overriding the per-instrument default.
+    pub qty: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskSection {
+    pub initial_equity: Option<String>,
+    pub max_position_qty: Option<String>,
+    pub max_symbol_exposure_pct: Option<String>,
+    pub max_total_exposure_pct: Option<String>,
+    pub max_orders_per_sec_symbol: Option<u32>,
+    pub max_orders_per_sec_total: Option<u32>,
+    pub breaker_failures: Option<u32>,
+    pub breaker_cooloff_secs: Option<u64>,
+    pub max_drawdown: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewaySection {
+    pub seed: Option<u64>,
+    pub interval_ms: Option<String>,
+    pub fee_ppm: Option<u32>,
+    pub slippage_ppm: Option<u32>,
+    pub reject_rate: Option<f64>,
+    pub drop_reply_rate: Option<f64>,
+    pub latency_ms: Option<u64>,
+}
+
+/// Which built-in strategy, with its parameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum StrategyChoice {
+    ZScore { window: usize, entry_z: f64, exit_z: f64 },
+    Breakout { window: usize, exit_window: usize },
+}
+
+/// Validated settings of a run.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    pub symbols: Vec<String>,
+    pub codec: Codec,
+    /// `None`: run the embedded paper gateway.
+    pub gateway: Option<String>,
+    pub market_data: Option<String>,
+    pub control: Option<String>,
+    pub identity: String,
+    pub order_timeout: Duration,
+    pub heartbeat_interval: Duration,
+    pub heartbeats_missed: u32,
+    pub stale_after: Duration,
+    pub log_dir: String,
+    pub strategy: StrategyChoice,
+    pub exits: ExitRules,
+    pub qty: Option<Qty>,
+    pub risk: RiskConfig,
+    pub aliases: BTreeMap<String, String>,
+    pub seed: u64,
+    pub interval: IntervalMs,
+    pub fee: Ppm,
+    pub slippage_ppm: u32,
+    pub reject_rate: f64,
+    pub drop_reply_rate: f64,
+    pub latency: Duration,
+}
+
+pub const DEFAULT_SYMBOLS: [&str; 3] = ["BTCUSD.s", "ETHUSD.s", "XAUUSD.s"];
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            symbols: DEFAULT_SYMBOLS.iter().map(|s| s.to_string()).collect(),
+            codec: Codec::Bincode,
+            gateway: None,
+            market_data: None,
+            control: Some("tcp://127.0.0.1:5557".into()),
+            identity: "engine-main".into(),
+            order_timeout: Duration::from_millis(1_000),
+            heartbeat_interval: Duration::from_millis(1_000),
+            heartbeats_missed: 3,
+            stale_after: Duration::from_secs(2),
+            log_dir: "logs".into(),
+            strategy: StrategyChoice::ZScore { window: 40, entry_z: 2.0, exit_z: 0.3 },
+            exits: ExitRules {
+                take_profit: Some(Ppm(1_500)),
+                stop_loss: Some(Ppm(1_500)),
+                trailing: None,
+                max_hold_secs: Some(20),
+                cooldown_secs: 2,
+            },
+            qty: None,
+            risk: RiskConfig::default(),
+            aliases: BTreeMap::new(),
+            seed: 42,
+            interval: IntervalMs::default(),
+            fee: Ppm(250),
+            slippage_ppm: 0,
+            reject_rate: 0.0,
+            drop_reply_rate: 0.0,
+            latency: Duration::ZERO,
+        }
+    }
+}
+
+fn pct(key: &str, text: &str) -> Result<Ppm, ConfigError> {
+    Ppm::from_percent_str(text).map_err(|e| bad(key, format!("{e} (a percentage such as \"0.5\")")))
+}
+
+fn money(key: &str, text: &str) -> Result<Money, ConfigError> {
+    text.parse::<Money>().map_err(|e| bad(key, format!("{e} (an exact decimal string)")))
+}
+
+fn positive_ms(key: &str, ms: u64) -> Result<Duration, ConfigError> {
+    if ms == 0 || ms > 3_600_000 {
+        return Err(bad(key, format!("{ms} is outside 1..=3600000")));
+    }
+    Ok(Duration::from_millis(ms))
+}
+
+fn endpoint(key: &str, text: &str) -> Result<String, ConfigError> {
+    let ok = ["tcp://", "ipc://", "inproc://"].iter().any(|p| text.starts_with(p) && text.len() > p.len());
+    if !ok {
+        return Err(bad(key, format!("{text:?} is not a ZeroMQ endpoint (tcp://HOST:PORT or ipc://PATH)")));
+    }
+    Ok(text.to_string())
+}
+
+/// Parses `MIN..MAX` milliseconds.
+pub fn interval(key: &str, text: &str) -> Result<IntervalMs, ConfigError> {
+    let (lo, hi) = text.split_once("..").ok_or_else(|| bad(key, format!("{text:?} is not MIN..MAX")))?;
+    let parse = |s: &str| {
+        s.trim().parse::<u64>().map_err(|_| bad(key, format!("{text:?} is not MIN..MAX in whole milliseconds")))
+    };
+    let (min, max) = (parse(lo)?, parse(hi)?);
+    if min > max || max > 60_000 {
+        return Err(bad(key, format!("{text:?}: need MIN <= MAX <= 60000")));
+    }
+    Ok(IntervalMs { min, max })
+}
+
+impl RunConfig {
+    /// Reads and applies `engine.toml`.
+    pub fn apply_file(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| bad("config", format!("cannot read {}: {e}", path.display())))?;
+        let file: FileConfig = toml::from_str(&text).map_err(|e| bad("config", e.to_string().trim()))?;
+        self.apply(file)
+    }
+
+    /// Applies a parsed file, validating each key.
+    pub fn apply(&mut self, file: FileConfig) -> Result<(), ConfigError> {
+        let e = file.engine;
+        if let Some(symbols) = e.symbols {
+            if symbols.is_empty() {
+                return Err(bad("engine.symbols", "must not be empty"));
+            }
+            self.symbols = symbols;
+        }
+        if let Some(codec) = e.codec {
+            self.codec = codec.parse().map_err(|err| bad("engine.codec", err))?;
+        }
+        if let Some(g) = e.gateway {
+            self.gateway = Some(endpoint("engine.gateway", &g)?);
+        }
+        if let Some(m) = e.market_data {
+            self.market_data = Some(endpoint("engine.market_data", &m)?);
+        }
+        if let Some(c) = e.control {
+            self.control = if c.is_empty() || c == "off" { None } else { Some(endpoint("engine.control", &c)?) };
+        }
+        if let Some(id) = e.identity {
+            if id.is_empty() || id.len() > 255 {
+                return Err(bad("engine.identity", "must be 1..=255 bytes"));
+            }
+            self.identity = id;
+        }
+        if let Some(ms) = e.order_timeout_ms {
+            self.order_timeout = positive_ms("engine.order_timeout_ms", ms)?;
+        }
+        if let Some(ms) = e.heartbeat_interval_ms {
+            self.heartbeat_interval = positive_ms("engine.heartbeat_interval_ms", ms)?;
+        }
+        if let Some(n) = e.heartbeats_missed {
+            if n == 0 {
+                return Err(bad("engine.heartbeats_missed", "must be >= 1"));
+            }
+            self.heartbeats_missed = n;
+        }
+        if let Some(ms) = e.stale_after_ms {
+            self.stale_after = positive_ms("engine.stale_after_ms", ms)?;
+        }
+        if let Some(dir) = e.log_dir {
+            self.log_dir = dir;
+        }
+        self.apply_strategy(file.strategy)?;
+        self.apply_risk(file.risk)?;
+        self.apply_gateway(file.gateway)?;
+        self.aliases = file.aliases;
+        Ok(())
+    }
+
+    fn apply_strategy(&mut self, s: StrategySection) -> Result<(), ConfigError> {
+        let kind = s.kind.as_deref().unwrap_or(match self.strategy {
+            StrategyChoice::ZScore { .. } => "zscore",
+            StrategyChoice::Breakout { .. } => "breakout",
+        });
+        let window = s.window.unwrap_or(40);
+        if !(2..=100_000).contains(&window) {
+            return Err(bad("strategy.window", format!("{window} is outside 2..=100000")));
+        }
+        self.strategy = match kind {
+            "zscore" => {
+                let entry_z = s.entry_z.unwrap_or(2.0);
+                let exit_z = s.exit_z.unwrap_or(0.3);
+                if !(entry_z.is_finite() && entry_z > 0.0 && entry_z <= 20.0) {
+                    return Err(bad("strategy.entry_z", format!("{entry_z} is outside (0, 20]")));
+                }
+                if !(exit_z.is_finite() && (0.0..entry_z).contains(&exit_z)) {
+                    return Err(bad("strategy.exit_z", format!("{exit_z} must be >= 0 and < entry_z")));
+                }
+                StrategyChoice::ZScore { window, entry_z, exit_z }
+            }
+            "breakout" => {
+                let exit_window = s.exit_window.unwrap_or((window / 2).max(2));
+                if !(2..=window).contains(&exit_window) {
+                    return Err(bad("strategy.exit_window", format!("{exit_window} must be within 2..=window")));
+                }
+                StrategyChoice::Breakout { window, exit_window }
+            }
+            other => return Err(bad("strategy.kind", format!("{other:?}: expected \"zscore\" or \"breakout\""))),
+        };
+        let x = &mut self.exits;
+        if let Some(t) = s.tp_pct {
+            x.take_profit = if t == "off" { None } else { Some(pct("strategy.tp_pct", &t)?) };
+        }
+        if let Some(t) = s.sl_pct {
+            x.stop_loss = if t == "off" { None } else { Some(pct("strategy.sl_pct", &t)?) };
+        }
+        match (s.trailing_activation_pct, s.trailing_distance_pct) {
+            (Some(a), Some(d)) => {
+                x.trailing = Some(Trailing {
+                    activation: pct("strategy.trailing_activation_pct", &a)?,
+                    distance: pct("strategy.trailing_distance_pct", &d)?,
+                })
+            }
+            (None, None) => {}
+            (Some(_), None) => {
+                return Err(bad("strategy.trailing_distance_pct", "required with trailing_activation_pct"))
+            }
+            (None, Some(_)) => {
+                return Err(bad("strategy.trailing_activation_pct", "required with trailing_distance_pct"))
+            }
+        }
+        if let Some(secs) = s.max_hold_secs {
+            x.max_hold_secs = if secs == 0 { None } else { Some(secs) };
+        }
+        if let Some(secs) = s.cooldown_sec {
+            x.cooldown_secs = secs;
+        }
+        let probe = engine::intent::Intent {
+            direction: engine::Direction::Long,
+            qty: Qty::from_raw(1).unwrap_or(Qty::ZERO),
+            exits: *x,
+        };
+        probe
+            .validate(&engine::intent::IntentLimits::default())
+            .map_err(|e| bad(&format!("strategy.{}", e.field), e))?;
+        if let Some(q) = s.qty {
+            let qty: Qty = q.parse().map_err(|e| bad("strategy.qty", e))?;
+            if qty.is_zero() {
+                return Err(bad("strategy.qty", "must be > 0"));
+            }
+            self.qty = Some(qty);
+        }
+        Ok(())
+    }
+
+    fn apply_risk(&mut self, r: RiskSection) -> Result<(), ConfigError> {
+        let risk = &mut self.risk;
+        if let Some(v) = r.initial_equity {
+            risk.initial_equity = money("risk.initial_equity", &v)?;
+            if risk.initial_equity <= Money::ZERO {
+                return Err(bad("risk.initial_equity", "must be > 0"));
+            }
+        }
+        if let Some(v) = r.max_position_qty {
+            risk.max_position_qty = v.parse().map_err(|e| bad("risk.max_position_qty", e))?;
+        }
+        if let Some(v) = r.max_symbol_exposure_pct {
+            risk.max_symbol_exposure = pct("risk.max_symbol_exposure_pct", &v)?;
+        }
+        if let Some(v) = r.max_total_exposure_pct {
+            risk.max_total_exposure = pct("risk.max_total_exposure_pct", &v)?;
+        }
+        if let Some(v) = r.max_orders_per_sec_symbol {
+            risk.max_orders_per_sec_symbol = v;
+        }
+        if let Some(v) = r.max_orders_per_sec_total {
+            risk.max_orders_per_sec_total = v;
+        }
+        if let Some(v) = r.breaker_failures {
+            if v == 0 {
+                return Err(bad("risk.breaker_failures", "must be >= 1"));
+            }
+            risk.breaker = BreakerConfig { max_consecutive_failures: v, ..risk.breaker };
+        }
+        if let Some(v) = r.breaker_cooloff_secs {
+            risk.breaker.cooloff_ns = v.saturating_mul(1_000_000_000);
+        }
+        if let Some(v) = r.max_drawdown {
+            risk.breaker.max_drawdown = money("risk.max_drawdown", &v)?;
+            if risk.breaker.max_drawdown <= Money::ZERO {
+                return Err(bad("risk.max_drawdown", "must be > 0"));
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_gateway(&mut self, g: GatewaySection) -> Result<(), ConfigError> {
+        if let Some(seed) = g.seed {
+            self.seed = seed;
+        }
+        if let Some(text) = g.interval_ms {
+            self.interval = interval("gateway.interval_ms", &text)?;
+        }
+        if let Some(fee) = g.fee_ppm {
+            if fee > 100_000 {
+                return Err(bad("gateway.fee_ppm", format!("{fee} is above 100000 (10%)")));
+            }
+            self.fee = Ppm(fee);
+        }
+        if let Some(s) = g.slippage_ppm {
+            self.slippage_ppm = s;
+        }
+        for (key, value, slot) in [
+            ("gateway.reject_rate", g.reject_rate, &mut self.reject_rate),
+            ("gateway.drop_reply_rate", g.drop_reply_rate, &mut self.drop_reply_rate),
+        ] {
+            if let Some(rate) = value {
+                if !(0.0..=1.0).contains(&rate) {
+                    return Err(bad(key, format!("{rate} is outside 0..=1")));
+                }
+                *slot = rate;
+            }
+        }
+        if let Some(ms) = g.latency_ms {
+            self.latency = Duration::from_millis(ms);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn apply(text: &str) -> Result<RunConfig, ConfigError> {
+        let mut c = RunConfig::default();
+        let file: FileConfig = toml::from_str(text).map_err(|e| bad("config", e))?;
+        c.apply(file)?;
+        Ok(c)
+    }
+
+    #[test]
+    fn a_full_file_is_accepted() {
+        let c = apply(
+            r#"
+            [engine]
+            symbols = ["BTCUSD.s"]
+            codec = "json"
+            gateway = "tcp://10.0.0.5:5555"
+            market_data = "tcp://10.0.0.5:5556"
+            order_timeout_ms = 500
+            [strategy]
+            kind = "breakout"
+            window = 30
+            tp_pct = "0.5"
+            trailing_activation_pct = "0.2"
+            trailing_distance_pct = "0.1"
+            [risk]
+            initial_equity = "250000.50"
+            max_drawdown = "1000"
+            [gateway]
+            interval_ms = "5..20"
+            [aliases]
+            "BTC/USDT:USDT" = "BTCUSD.s"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.codec, Codec::Json);
+        assert_eq!(c.exits.take_profit, Some(Ppm(5_000)));
+        assert_eq!(c.risk.initial_equity, "250000.5".parse().unwrap());
+        assert_eq!(c.interval, IntervalMs { min: 5, max: 20 });
+        assert!(matches!(c.strategy, StrategyChoice::Breakout { window: 30, exit_window: 15 }));
+    }
+
+    #[test]
+    fn every_error_names_its_key() {
+        let cases = [
+            ("[engine]\ncodec = \"xml\"", "engine.codec"),
+            ("[engine]\ngateway = \"localhost:5555\"", "engine.gateway"),
+            ("[engine]\norder_timeout_ms = 0", "engine.order_timeout_ms"),
+            ("[engine]\nsymbols = []", "engine.symbols"),
+            ("[strategy]\nkind = \"magic\"", "strategy.kind"),
+            ("[strategy]\nentry_z = -1.0", "strategy.entry_z"),
+            ("[strategy]\ntp_pct = \"90\"", "strategy.tp_pct"),
+            ("[strategy]\nsl_pct = \"abc\"", "strategy.sl_pct"),
+            ("[strategy]\ntrailing_activation_pct = \"1\"", "strategy.trailing_distance_pct"),
+            ("[risk]\ninitial_equity = \"-5\"", "risk.initial_equity"),
+            ("[risk]\nmax_drawdown = \"1.123456789\"", "risk.max_drawdown"),
+            ("[gateway]\nreject_rate = 2.0", "gateway.reject_rate"),
+            ("[gateway]\ninterval_ms = \"50..10\"", "gateway.interval_ms"),
+        ];
+        for (text, key) in cases {
+            assert_eq!(apply(text).unwrap_err().key, key, "{text}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let err = apply("[risk]\nmax_leverage = 10").unwrap_err();
+        assert!(err.reason.contains("max_leverage"), "{err}");
+    }
+}

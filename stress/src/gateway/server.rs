@@ -1,0 +1,409 @@
+//! The paper gateway's ZeroMQ loop, on its own thread: a ROUTER for orders and reports
+//! (ROUTER_MANDATORY, ROUTER_HANDOVER) and a PUB for ticks (topic = symbol). It runs the
+//! seeded synthetic market itself, so the engine and the venue see the same prices.
+//! Each peer is answered in the codec it speaks; a malformed frame gets a SessionReject and
+//! the loop keeps running.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use engine::feed::{InstrumentModel, IntervalMs, SyntheticFeed};
+use protocol::{Codec, DecodeError, Envelope, Heartbeat, Message, RejectCode, SessionReject, Symbol};
+use tracing::{info, warn};
+
+use super::faults::{FaultConfig, FaultPlan};
+use super::journal::Journal;
+use super::venue::{LedgerLine, PaperVenue, VenueConfig};
+
+/// Gateway settings.
+#[derive(Clone, Debug)]
+pub struct GatewayConfig {
+    /// Where to bind the order ROUTER (`tcp://127.0.0.1:*` picks a free port).
+    pub orders_bind: String,
+    /// Where to bind the tick PUB.
+    pub market_data_bind: String,
+    pub models: Vec<InstrumentModel>,
+    pub seed: u64,
+    pub interval: IntervalMs,
+    /// Codec of the tick PUB (order replies use each peer's own codec).
+    pub market_data_codec: Codec,
+    pub venue: VenueConfig,
+    pub faults: FaultConfig,
+    pub heartbeat_interval: Duration,
+    /// Append-only order journal; replayed at start.
+    pub journal: Option<PathBuf>,
+    /// Stop publishing after this many ticks per symbol.
+    pub ticks_per_symbol: Option<u64>,
+}
+
+/// Counters of one gateway run.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct GatewayCounters {
+    pub orders: u64,
+    pub fills: u64,
+    pub rejects: u64,
+    pub duplicate_intents: u64,
+    pub status_queries: u64,
+    pub snapshots: u64,
+    pub dropped_replies: u64,
+    pub undeliverable: u64,
+    pub session_rejects: u64,
+    pub ticks_published: u64,
+    pub journal_skipped: usize,
+}
+
+/// What a gateway run leaves behind.
+#[derive(Clone, Debug, Default)]
+pub struct GatewayOutcome {
+    pub ledger: std::collections::BTreeMap<Symbol, LedgerLine>,
+    pub counters: GatewayCounters,
+}
+
+impl GatewayOutcome {
+    pub fn total_net(&self) -> protocol::Money {
+        protocol::Money::checked_sum(self.ledger.values().map(LedgerLine::net)).unwrap_or(protocol::Money::ZERO)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("zmq {op} {endpoint}: {source}")]
+    Zmq { op: &'static str, endpoint: String, source: zmq::Error },
+    #[error("journal {path}: {source}")]
+    Journal { path: String, source: std::io::Error },
+    #[error("bad gateway config: {0}")]
+    Config(String),
+}
+
+/// A running gateway.
+pub struct GatewayHandle {
+    pub orders_endpoint: String,
+    pub market_data_endpoint: String,
+    pub session_id: u64,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<GatewayOutcome>>,
+}
+
+impl GatewayHandle {
+    /// Stops the loop and returns its ledger and counters.
+    pub fn stop(mut self) -> GatewayOutcome {
+        self.stop.store(true, Ordering::Release);
+        self.thread.take().and_then(|t| t.join().ok()).unwrap_or_default()
+    }
+
+    /// True while the loop is running (false after `stop_after` fired).
+    pub fn is_running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+}
+
+impl Drop for GatewayHandle {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Peer {
+    codec: Codec,
+    seq_out: u64,
+    last_seq_in: u64,
+    last_seen: Instant,
+}
+
+/// Binds both sockets and starts the loop.
+pub fn start(config: GatewayConfig) -> Result<GatewayHandle, GatewayError> {
+    config.faults.validate().map_err(GatewayError::Config)?;
+    if config.models.is_empty() {
+        return Err(GatewayError::Config("no symbols".into()));
+    }
+    let ctx = zmq::Context::new();
+    let zerr = |op: &'static str, endpoint: &str| {
+        let endpoint = endpoint.to_string();
+        move |source| GatewayError::Zmq { op, endpoint, source }
+    };
+    let router = ctx.socket(zmq::ROUTER).map_err(zerr("socket", "ROUTER"))?;
+    router.set_router_mandatory(true).map_err(zerr("router_mandatory", &config.orders_bind))?;
+    router.set_router_handover(true).map_err(zerr("router_handover", &config.orders_bind))?;
+    router.set_linger(0).map_err(zerr("linger", &config.orders_bind))?;
+    router.set_sndhwm(100_000).map_err(zerr("sndhwm", &config.orders_bind))?;
+    router.bind(&config.orders_bind).map_err(zerr("bind", &config.orders_bind))?;
+    let publisher = ctx.socket(zmq::PUB).map_err(zerr("socket", "PUB"))?;
+    publisher.set_linger(0).map_err(zerr("linger", &config.market_data_bind))?;
+    publisher.set_sndhwm(1_000_000).map_err(zerr("sndhwm", &config.market_data_bind))?;
+    publisher.bind(&config.market_data_bind).map_err(zerr("bind", &config.market_data_bind))?;
+    let last = |s: &zmq::Socket, fallback: &str| {
+        s.get_last_endpoint().ok().and_then(Result::ok).unwrap_or_else(|| fallback.to_string())
+    };
+    let orders_endpoint = last(&router, &config.orders_bind);
+    let market_data_endpoint = last(&publisher, &config.market_data_bind);
+
+    let mut venue = PaperVenue::new(config.venue, config.models.iter().map(|m| m.symbol));
+    let mut counters = GatewayCounters::default();
+    let journal = match &config.journal {
+        Some(path) => {
+            let (journal, replayed) = Journal::open(path)
+                .map_err(|source| GatewayError::Journal { path: path.display().to_string(), source })?;
+            counters.journal_skipped = replayed.skipped;
+            venue.restore(replayed.records, replayed.dead);
+            Some(journal)
+        }
+        None => None,
+    };
+    let session_id = crate::run_id::session_id();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop_flag = Arc::clone(&stop);
+    let thread = std::thread::Builder::new()
+        .name("paper-gateway".into())
+        .spawn(move || {
+            let mut server = Server {
+                config,
+                router,
+                publisher,
+                _ctx: ctx,
+                venue,
+                journal,
+                counters,
+                session_id,
+                peers: HashMap::new(),
+                replies: VecDeque::new(),
+                md_seq: 0,
+            };
+            server.run(&stop_flag);
+            GatewayOutcome { ledger: server.venue.ledger(), counters: server.counters }
+        })
+        .map_err(|e| GatewayError::Config(format!("cannot start the gateway thread: {e}")))?;
+    info!(target: "gateway", orders = %orders_endpoint, market_data = %market_data_endpoint, session_id, "paper gateway listening");
+    Ok(GatewayHandle { orders_endpoint, market_data_endpoint, session_id, stop, thread: Some(thread) })
+}
+
+struct Server {
+    config: GatewayConfig,
+    router: zmq::Socket,
+    publisher: zmq::Socket,
+    _ctx: zmq::Context,
+    venue: PaperVenue,
+    journal: Option<Journal>,
+    counters: GatewayCounters,
+    session_id: u64,
+    peers: HashMap<Vec<u8>, Peer>,
+    /// Replies waiting for their injected latency: (due, identity, body).
+    replies: VecDeque<(Instant, Vec<u8>, Message)>,
+    md_seq: u64,
+}
+
+impl Server {
+    fn run(&mut self, stop: &AtomicBool) {
+        let started = Instant::now();
+        let mut feed = SyntheticFeed::new(&self.config.models, self.config.seed, self.config.interval);
+        let mut due: BinaryHeap<Reverse<(Instant, usize)>> = (0..feed.len()).map(|i| Reverse((started, i))).collect();
+        let mut published = vec![0u64; feed.len()];
+        let mut next_heartbeat = started + self.config.heartbeat_interval;
+        let mut faults = FaultPlan::new(self.config.faults, self.config.seed);
+        while !stop.load(Ordering::Acquire) {
+            let now = Instant::now();
+            if self.config.faults.stop_after.is_some_and(|after| now.duration_since(started) >= after) {
+                warn!(target: "gateway", "injected stop: the gateway goes away");
+                return;
+            }
+            // Publish every tick that is due.
+            while let Some(Reverse((at, index))) = due.peek().copied() {
+                if at > now {
+                    break;
+                }
+                due.pop();
+                if self.config.ticks_per_symbol.is_some_and(|max| published[index] >= max) {
+                    continue;
+                }
+                if let Some((tick, delay)) = feed.next_tick(index, crate::run_id::wall_ns()) {
+                    self.venue.on_tick(&tick);
+                    self.publish(&tick);
+                    published[index] += 1;
+                    due.push(Reverse((at + Duration::from_nanos(delay), index)));
+                }
+            }
+            self.flush_replies(now);
+            if now >= next_heartbeat {
+                self.heartbeats();
+                next_heartbeat = now + self.config.heartbeat_interval;
+            }
+            // Sleep in poll until a frame arrives or the next timed job is due.
+            let mut wake = next_heartbeat.min(now + Duration::from_millis(50));
+            if let Some(Reverse((at, _))) = due.peek() {
+                wake = wake.min(*at);
+            }
+            if let Some((at, _, _)) = self.replies.front() {
+                wake = wake.min(*at);
+            }
+            let timeout = i64::try_from(wake.saturating_duration_since(now).as_millis()).unwrap_or(50);
+            match self.router.poll(zmq::POLLIN, timeout) {
+                Ok(n) if n > 0 => self.drain_orders(&mut faults),
+                Ok(_) => {}
+                Err(zmq::Error::EINTR) => {}
+                Err(e) => {
+                    warn!(target: "gateway", error = %e, "poll failed; gateway stops");
+                    return;
+                }
+            }
+            if let Some(journal) = &mut self.journal {
+                if let Err(e) = journal.flush() {
+                    warn!(target: "gateway", error = %e, "journal flush failed");
+                }
+            }
+        }
+    }
+
+    fn publish(&mut self, tick: &protocol::Tick) {
+        self.md_seq += 1;
+        let envelope = Envelope::new(self.session_id, self.md_seq, 0, tick.ts_ns, Message::Tick(*tick));
+        if let Ok(frame) = self.config.market_data_codec.encode(&envelope) {
+            if self.publisher.send_multipart([tick.symbol.as_str().as_bytes(), frame.as_slice()], zmq::DONTWAIT).is_ok()
+            {
+                self.counters.ticks_published += 1;
+            }
+        }
+    }
+
+    fn drain_orders(&mut self, faults: &mut FaultPlan) {
+        while let Ok(parts) = self.router.recv_multipart(zmq::DONTWAIT) {
+            let (Some(identity), Some(payload)) = (parts.first(), parts.last()) else { continue };
+            if parts.len() < 2 {
+                continue;
+            }
+            let identity = identity.clone();
+            let codec = Codec::detect(payload);
+            let decoded = codec.decode(payload);
+            let peer = self.peers.entry(identity.clone()).or_insert(Peer {
+                codec,
+                seq_out: 0,
+                last_seq_in: 0,
+                last_seen: Instant::now(),
+            });
+            peer.codec = codec;
+            peer.last_seen = Instant::now();
+            match decoded {
+                Ok(envelope) => {
+                    peer.last_seq_in = envelope.header.seq;
+                    self.handle(identity, envelope.body, faults);
+                }
+                Err(error) => self.session_reject(identity, &error),
+            }
+        }
+    }
+
+    fn handle(&mut self, identity: Vec<u8>, body: Message, faults: &mut FaultPlan) {
+        match body {
+            Message::NewOrder(order) => {
+                self.counters.orders += 1;
+                let f = faults.for_order();
+                let handled = self.venue.new_order(&order, crate::run_id::wall_ns(), f.reject);
+                if handled.new_record {
+                    if let (Some(journal), Some(record)) = (&mut self.journal, self.venue.record(order.intent_id)) {
+                        let _ = journal.record_order(record);
+                    }
+                } else {
+                    self.counters.duplicate_intents += 1;
+                }
+                for report in handled.reports {
+                    if report.is_fill() {
+                        self.counters.fills += 1;
+                    } else if report.ord_status == protocol::OrdStatus::Rejected {
+                        self.counters.rejects += 1;
+                    }
+                    if f.drop_reply && handled.new_record {
+                        self.counters.dropped_replies += 1;
+                    } else {
+                        self.reply(identity.clone(), Message::ExecReport(report));
+                    }
+                }
+            }
+            Message::OrderStatusQuery(query) => {
+                self.counters.status_queries += 1;
+                let replies = self.venue.status_query(&query);
+                if let (Some(journal), Some(intent)) = (&mut self.journal, query.intent_id) {
+                    if replies.first().is_some_and(|r| r.reject_code == RejectCode::UnknownOrder) {
+                        let _ = journal.record_unknown(intent);
+                    }
+                }
+                for report in replies {
+                    self.reply(identity.clone(), Message::ExecReport(report));
+                }
+            }
+            Message::PositionSnapshotRequest(request) => {
+                self.counters.snapshots += 1;
+                let snapshot = self.venue.snapshot(request.request_id);
+                self.reply(identity, Message::PositionSnapshot(snapshot));
+            }
+            Message::Heartbeat(_) => {}
+            other => {
+                let text = format!("unexpected message type {} on the order channel", other.msg_type().as_str());
+                self.counters.session_rejects += 1;
+                self.send_now(
+                    &identity,
+                    Message::SessionReject(SessionReject { ref_seq: 0, code: RejectCode::Other, text }),
+                );
+            }
+        }
+    }
+
+    fn session_reject(&mut self, identity: Vec<u8>, error: &DecodeError) {
+        self.counters.session_rejects += 1;
+        let code = match error {
+            DecodeError::UnsupportedVersion { .. } => RejectCode::UnsupportedVersion,
+            _ => RejectCode::MalformedFrame,
+        };
+        let text: String = error.to_string().chars().take(protocol::messages::MAX_TEXT_LEN).collect();
+        warn!(target: "gateway", kind = error.kind(), "malformed frame from a peer; session reject sent");
+        self.send_now(&identity, Message::SessionReject(SessionReject { ref_seq: 0, code, text }));
+    }
+
+    /// Queues a reply behind the injected latency (or sends it now).
+    fn reply(&mut self, identity: Vec<u8>, body: Message) {
+        if self.config.faults.extra_latency.is_zero() {
+            self.send_now(&identity, body);
+        } else {
+            self.replies.push_back((Instant::now() + self.config.faults.extra_latency, identity, body));
+        }
+    }
+
+    fn flush_replies(&mut self, now: Instant) {
+        while self.replies.front().is_some_and(|(at, _, _)| *at <= now) {
+            if let Some((_, identity, body)) = self.replies.pop_front() {
+                self.send_now(&identity, body);
+            }
+        }
+    }
+
+    fn send_now(&mut self, identity: &[u8], body: Message) {
+        let Some(peer) = self.peers.get_mut(identity) else { return };
+        peer.seq_out += 1;
+        let envelope = Envelope::new(self.session_id, peer.seq_out, peer.last_seq_in, crate::run_id::wall_ns(), body);
+        let Ok(frame) = peer.codec.encode(&envelope) else { return };
+        // ROUTER_MANDATORY: a peer that is gone is an error, not a silent drop.
+        if self.router.send_multipart([identity, frame.as_slice()], zmq::DONTWAIT).is_err() {
+            self.counters.undeliverable += 1;
+        }
+    }
+
+    fn heartbeats(&mut self) {
+        let alive: Vec<Vec<u8>> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.last_seen.elapsed() < Duration::from_secs(30))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for identity in alive {
+            let (last_seq_sent, last_seq_received) =
+                self.peers.get(&identity).map_or((0, 0), |p| (p.seq_out, p.last_seq_in));
+            let body = Message::Heartbeat(Heartbeat { session_id: self.session_id, last_seq_sent, last_seq_received });
+            self.send_now(&identity, body);
+        }
+    }
+}

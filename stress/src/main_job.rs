@@ -1,0 +1,360 @@
+//! The main job: start (or connect to) a gateway, start the engine's actors for the chosen
+//! symbols, print a status line per symbol every second, and on Ctrl-C or after the
+//! duration stop cleanly: entries off, feed off, wait for every order in flight, then
+//! compare the engine's books with the gateway's ledger and print the summary.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ::actors::bridge::socket::SocketConfig;
+use ::actors::bridge::{BridgeConfig, BridgeStats, FetchSnapshot, GetBridgeStats, ShutdownBridge};
+use ::actors::market_data::FeedCounters;
+use ::actors::metrics::{GetMetrics, MetricsSnapshot};
+use ::actors::system::{self, WiringConfig};
+use actix::prelude::*;
+use anyhow::{anyhow, bail, Context as _};
+use engine::feed::InstrumentModel;
+use engine::registry::{default_model, default_order_qty, SymbolRegistry, SymbolSpec};
+use engine::risk::{ControlFlags, PortfolioRisk};
+use engine::strategy::breakout::{Breakout, BreakoutConfig};
+use engine::strategy::zscore::{ZScore, ZScoreConfig};
+use engine::strategy::{IntentTemplate, Strategy};
+use engine::symbol_core::{CoreConfig, SymbolStatus};
+use protocol::{Money, Symbol};
+use tracing::{info, warn};
+
+use crate::config::{RunConfig, StrategyChoice};
+use crate::gateway::server::{self, GatewayConfig, GatewayOutcome};
+use crate::gateway::venue::VenueConfig;
+
+/// How to run.
+#[derive(Clone, Debug)]
+pub struct JobOptions {
+    pub config: RunConfig,
+    pub duration: Option<Duration>,
+    /// Print the status line this often (`None`: quiet).
+    pub status_every: Option<Duration>,
+}
+
+/// One symbol's final figures.
+#[derive(Clone, Debug)]
+pub struct SymbolSummary {
+    pub status: SymbolStatus,
+    pub folded_net: Money,
+    pub gateway_net: Option<Money>,
+}
+
+/// The result of a run.
+#[derive(Clone, Debug)]
+pub struct JobSummary {
+    pub symbols: Vec<SymbolSummary>,
+    pub metrics: MetricsSnapshot,
+    pub bridge: BridgeStats,
+    pub gateway_ledger_net: Option<Money>,
+    pub gateway: Option<GatewayOutcome>,
+    pub efsm_errors: u64,
+    pub ticks_received: u64,
+    pub ticks_dropped: u64,
+    pub elapsed: Duration,
+}
+
+impl JobSummary {
+    /// True when the folded total, the sum of symbols and the gateway's ledger agree exactly
+    /// and no lock is left held.
+    pub fn books_balance(&self) -> bool {
+        let ledger_ok = self.gateway_ledger_net.is_none_or(|g| g == self.metrics.total_net);
+        self.metrics.total_net == self.metrics.sum_symbol_net
+            && ledger_ok
+            && self.bridge.locks_acquired == self.bridge.locks_released
+    }
+}
+
+fn strategy_for(choice: StrategyChoice, template: IntentTemplate) -> Box<dyn Strategy> {
+    match choice {
+        StrategyChoice::ZScore { window, entry_z, exit_z } => {
+            Box::new(ZScore::new(ZScoreConfig { window, entry_z, exit_z, template }))
+        }
+        StrategyChoice::Breakout { window, exit_window } => {
+            Box::new(Breakout::new(BreakoutConfig { entry_window: window, exit_window, template }))
+        }
+    }
+}
+
+/// Resolves the configured names (and aliases) into a registry; unknown names are errors.
+pub fn registry(config: &RunConfig) -> anyhow::Result<SymbolRegistry> {
+    let mut specs = Vec::new();
+    for name in &config.symbols {
+        let canonical = config.aliases.get(name).map_or(name.as_str(), String::as_str);
+        let symbol = Symbol::new(canonical).map_err(|e| anyhow!("--symbols: {e}"))?;
+        if specs.iter().any(|s: &SymbolSpec| s.model.symbol == symbol) {
+            bail!("--symbols: {symbol} listed twice");
+        }
+        let order_qty = config.qty.unwrap_or_else(|| default_order_qty(symbol));
+        specs.push(SymbolSpec { model: default_model(symbol), order_qty });
+    }
+    let mut registry = SymbolRegistry::new(specs);
+    for (alias, target) in &config.aliases {
+        let symbol = Symbol::new(target).map_err(|e| anyhow!("aliases.{alias:?}: {e}"))?;
+        if registry.spec(&symbol).is_some() {
+            registry.add_alias(alias, symbol).map_err(|e| anyhow!("aliases.{alias:?}: {e}"))?;
+        }
+    }
+    Ok(registry)
+}
+
+/// The embedded paper gateway for these symbols, on free loopback ports.
+pub fn embedded_gateway_config(config: &RunConfig, models: Vec<InstrumentModel>) -> GatewayConfig {
+    GatewayConfig {
+        orders_bind: "tcp://127.0.0.1:*".into(),
+        market_data_bind: "tcp://127.0.0.1:*".into(),
+        models,
+        seed: config.seed,
+        interval: config.interval,
+        market_data_codec: config.codec,
+        venue: VenueConfig { fee: config.fee, slippage_ppm: config.slippage_ppm },
+        faults: crate::gateway::faults::FaultConfig {
+            reject_rate: config.reject_rate,
+            drop_reply_rate: config.drop_reply_rate,
+            extra_latency: config.latency,
+            stop_after: None,
+        },
+        heartbeat_interval: config.heartbeat_interval,
+        journal: None,
+        ticks_per_symbol: None,
+    }
+}
+
+/// Runs the job to completion.
+pub fn run(options: JobOptions) -> anyhow::Result<JobSummary> {
+    let config = options.config.clone();
+    let registry = registry(&config)?;
+    let models: Vec<InstrumentModel> = registry.specs().iter().map(|s| s.model).collect();
+    let (gateway, orders_endpoint, md_endpoint) = match (&config.gateway, &config.market_data) {
+        (None, _) => {
+            let handle = server::start(embedded_gateway_config(&config, models))
+                .context("starting the embedded paper gateway")?;
+            let (o, m) = (handle.orders_endpoint.clone(), handle.market_data_endpoint.clone());
+            info!(target: "engine", orders = %o, market_data = %m, "embedded paper gateway started");
+            (Some(handle), o, m)
+        }
+        (Some(g), Some(m)) => (None, g.clone(), m.clone()),
+        (Some(_), None) => bail!("--market-data: required with --gateway (the gateway's tick PUB endpoint)"),
+    };
+
+    let started = Instant::now();
+    let outcome = actix_rt::System::new().block_on(run_actors(options, registry, orders_endpoint, md_endpoint));
+    let mut summary = outcome?;
+    if let Some(handle) = gateway {
+        let ledger = handle.stop();
+        summary.gateway_ledger_net = Some(ledger.total_net());
+        for row in &mut summary.symbols {
+            row.gateway_net = Some(ledger.ledger.get(&row.status.symbol).map_or(Money::ZERO, |l| l.net()));
+        }
+        summary.gateway = Some(ledger);
+    }
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+async fn run_actors(
+    options: JobOptions,
+    registry: SymbolRegistry,
+    orders: String,
+    market_data: String,
+) -> anyhow::Result<JobSummary> {
+    let config = &options.config;
+    let zmq = zmq::Context::new();
+    let first_intent = crate::run_id::wall_ns() / 1_000; // µs since epoch: never repeats across runs
+    let risk = Arc::new(PortfolioRisk::new(config.risk, first_intent));
+    let wiring = WiringConfig {
+        bridge: BridgeConfig {
+            socket: SocketConfig {
+                endpoint: orders,
+                identity: config.identity.clone(),
+                codec: config.codec,
+                send_hwm: 100_000,
+            },
+            request_timeout: config.order_timeout,
+            heartbeat_interval: config.heartbeat_interval,
+            heartbeats_missed_for_down: config.heartbeats_missed,
+        },
+        market_data_endpoint: market_data,
+        control_bind: config.control.clone(),
+        core: CoreConfig::new,
+    };
+    let (choice, exits, stale_after) = (config.strategy, config.exits, config.stale_after);
+    let strategy = move |spec: &SymbolSpec| strategy_for(choice, IntentTemplate { qty: spec.order_qty, exits });
+    let _ = stale_after;
+    let mut engine =
+        system::start(wiring, &zmq, registry.specs(), Arc::clone(&risk), &strategy, crate::run_id::session_id())
+            .map_err(|e| anyhow!("{e}"))?;
+    if let Some(ep) = &engine.control_endpoint {
+        info!(target: "engine", endpoint = %ep.endpoint, "control endpoint listening");
+    }
+
+    // Run until Ctrl-C or the duration.
+    let deadline = options.duration.map(|d| Instant::now() + d);
+    let mut ticker = tokio::time::interval(options.status_every.unwrap_or(Duration::from_secs(1)));
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        tokio::select! {
+            _ = &mut ctrl_c => { info!(target: "engine", "Ctrl-C: stopping"); break; }
+            _ = ticker.tick() => {
+                if options.status_every.is_some() {
+                    let stats = engine.bridge.send(GetBridgeStats).await.ok();
+                    print_status(&engine.board.snapshot(), stats.as_ref());
+                }
+                if deadline.is_some_and(|d| Instant::now() >= d) { break; }
+            }
+        }
+    }
+
+    // Stop: no new entries, no more ticks, then wait for every order in flight.
+    risk.set_flags(ControlFlags { entry_enabled: false, ..risk.flags() });
+    let feed = engine.market_data.as_ref().map(|m| Arc::clone(&m.counters));
+    if let Some(mut md) = engine.market_data.take() {
+        md.stop();
+    }
+    let drain_until = Instant::now() + config.order_timeout * 3 + Duration::from_millis(500);
+    loop {
+        let stats = engine.bridge.send(GetBridgeStats).await.map_err(|e| anyhow!("bridge: {e}"))?;
+        let in_flight = engine.board.snapshot().iter().filter(|s| s.order_in_flight.is_some()).count();
+        if (stats.locks_held == 0 && in_flight == 0) || Instant::now() >= drain_until {
+            if in_flight > 0 {
+                warn!(target: "engine", in_flight, "stopping with orders whose outcome is still unknown");
+            }
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Let the last reports reach the symbols and the metrics.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let snapshot = engine.bridge.send(FetchSnapshot { timeout: Duration::from_secs(2) }).await.ok().flatten();
+    let metrics = engine.metrics.send(GetMetrics).await.map_err(|e| anyhow!("metrics: {e}"))?;
+    let bridge = engine.bridge.send(GetBridgeStats).await.map_err(|e| anyhow!("bridge: {e}"))?;
+    let _ = engine.bridge.send(ShutdownBridge).await;
+    let statuses = engine.board.snapshot();
+    engine.stop_threads();
+
+    let gateway_ledger_net = snapshot.as_ref().map(|s| {
+        Money::checked_sum(s.positions.iter().map(|p| p.realized_pnl.checked_sub(p.fees).unwrap_or(Money::ZERO)))
+            .unwrap_or(Money::ZERO)
+    });
+    let symbols = statuses
+        .iter()
+        .map(|status| {
+            let folded_net =
+                metrics.per_symbol.iter().find(|(s, _)| *s == status.symbol).map_or(Money::ZERO, |(_, p)| p.net());
+            let gateway_net = snapshot.as_ref().map(|snap| {
+                snap.positions
+                    .iter()
+                    .find(|p| p.symbol == status.symbol)
+                    .map_or(Money::ZERO, |p| p.realized_pnl.checked_sub(p.fees).unwrap_or(Money::ZERO))
+            });
+            SymbolSummary { status: *status, folded_net, gateway_net }
+        })
+        .collect();
+    let efsm_errors = statuses.iter().map(|s| s.efsm_errors).sum();
+    let (ticks_received, ticks_dropped) =
+        feed.map_or((0, 0), |c| (FeedCounters::get(&c.dispatched), FeedCounters::get(&c.dropped_full)));
+    System::current().stop();
+    Ok(JobSummary {
+        symbols,
+        metrics,
+        bridge,
+        gateway_ledger_net,
+        gateway: None,
+        efsm_errors,
+        ticks_received,
+        ticks_dropped,
+        elapsed: Duration::ZERO,
+    })
+}
+
+fn print_status(statuses: &[SymbolStatus], bridge: Option<&BridgeStats>) {
+    let mut line = String::new();
+    for s in statuses {
+        let position = s.position.map_or("flat".to_string(), |p| format!("{} {}", p.direction.as_str(), p.qty));
+        let net = s.realized.checked_sub(s.fees).unwrap_or(Money::ZERO);
+        line.push_str(&format!(
+            "{:<10} {:<13} {:<18} pnl {:>12} upnl {:>10} orders {:>5} lock {:<3} | ",
+            s.symbol.as_str(),
+            s.state,
+            position,
+            net.to_string(),
+            s.unrealized.to_string(),
+            s.counters.orders,
+            if s.order_in_flight.is_some() { "yes" } else { "no" }
+        ));
+        if statuses.len() > 3 {
+            break;
+        }
+    }
+    if statuses.len() > 3 {
+        let held = statuses.iter().filter(|s| s.order_in_flight.is_some()).count();
+        let orders: u64 = statuses.iter().map(|s| s.counters.orders).sum();
+        line.push_str(&format!("... {} symbols, {} orders, {} locks held | ", statuses.len(), orders, held));
+    }
+    if let Some(b) = bridge {
+        line.push_str(&format!(
+            "gw {} rtt p50 {}us p99 {}us",
+            if b.gateway_up { "up" } else { "DOWN" },
+            b.round_trip_us[0],
+            b.round_trip_us[2]
+        ));
+    }
+    println!("{line}");
+}
+
+/// The final table: one row per symbol, then the totals and whether the books balance.
+pub fn print_summary(summary: &JobSummary) {
+    println!();
+    println!(
+        "{:<10} {:>7} {:>5} {:>5} {:>6} {:>16} {:>16} {:>16}  {:<12}",
+        "symbol", "orders", "wins", "loss", "fills", "engine net", "folded net", "gateway net", "final state"
+    );
+    for row in &summary.symbols {
+        let s = &row.status;
+        let net = s.realized.checked_sub(s.fees).unwrap_or(Money::ZERO);
+        println!(
+            "{:<10} {:>7} {:>5} {:>5} {:>6} {:>16} {:>16} {:>16}  {:<12}",
+            s.symbol.as_str(),
+            s.counters.orders,
+            s.counters.wins,
+            s.counters.losses,
+            s.counters.fills,
+            net.to_fixed_string(),
+            row.folded_net.to_fixed_string(),
+            row.gateway_net.map_or("-".into(), |g| g.to_fixed_string()),
+            s.state
+        );
+    }
+    let m = &summary.metrics;
+    println!("total net (folded)      {}", m.total_net.to_fixed_string());
+    println!("sum of symbol nets      {}", m.sum_symbol_net.to_fixed_string());
+    println!("gateway ledger net      {}", summary.gateway_ledger_net.map_or("-".into(), |g| g.to_fixed_string()));
+    let b = &summary.bridge;
+    println!(
+        "orders {}  fills {}  timeouts {}  locks {}/{} (acquired/released)  efsm errors {}  ticks {} (dropped {})  elapsed {:.1}s",
+        b.orders_sent,
+        b.fills_received,
+        b.timeouts,
+        b.locks_acquired,
+        b.locks_released,
+        summary.efsm_errors,
+        summary.ticks_received,
+        summary.ticks_dropped,
+        summary.elapsed.as_secs_f64()
+    );
+    println!(
+        "order round trip µs: p50 {} p90 {} p99 {} p999 {} max {} (n={})",
+        b.round_trip_us[0],
+        b.round_trip_us[1],
+        b.round_trip_us[2],
+        b.round_trip_us[3],
+        b.round_trip_us[4],
+        b.round_trip_us[5]
+    );
+    println!("BOOKS {}", if summary.books_balance() { "BALANCE" } else { "DO NOT BALANCE" });
+}
