@@ -101,9 +101,11 @@ fn run(
                 c.undecodable.fetch_add(1, Ordering::Relaxed);
                 continue;
             };
-            let tick = match codec.decode(payload) {
+            let (tick, session_id) = match codec.decode(payload) {
                 Ok(envelope) => match envelope.body {
-                    Message::Tick(tick) if tick.symbol.as_str().as_bytes() == topic.as_slice() => tick,
+                    Message::Tick(tick) if tick.symbol.as_str().as_bytes() == topic.as_slice() => {
+                        (tick, envelope.header.session_id)
+                    }
                     _ => {
                         c.undecodable.fetch_add(1, Ordering::Relaxed);
                         continue;
@@ -122,7 +124,7 @@ fn run(
                 c.unknown_symbol.fetch_add(1, Ordering::Relaxed);
                 continue;
             };
-            match route.try_send(TickArrived { tick, received_ns }) {
+            match route.try_send(TickArrived { tick, received_ns, session_id }) {
                 Ok(()) => c.dispatched.fetch_add(1, Ordering::Relaxed),
                 Err(_) => c.dropped_full.fetch_add(1, Ordering::Relaxed),
             };

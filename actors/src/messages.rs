@@ -14,6 +14,8 @@ pub struct TickArrived {
     pub tick: Tick,
     /// Wall-clock ns when the engine received it (for tick → intent latency).
     pub received_ns: u64,
+    /// The publishing gateway's session: a change means its sequence numbers restarted.
+    pub session_id: u64,
 }
 
 /// symbol → bridge: put this order on the wire (acquires the symbol's lock).

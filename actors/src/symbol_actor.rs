@@ -36,11 +36,20 @@ pub struct SymbolActor {
     board: StatusBoard,
     timer_every: Duration,
     panics: u64,
+    feed_session: Option<u64>,
 }
 
 impl SymbolActor {
     pub fn new(core: SymbolCore, risk: Arc<PortfolioRisk>, outputs: SymbolOutputs, board: StatusBoard) -> SymbolActor {
-        SymbolActor { core, risk, outputs, board, timer_every: Duration::from_millis(250), panics: 0 }
+        SymbolActor {
+            core,
+            risk,
+            outputs,
+            board,
+            timer_every: Duration::from_millis(250),
+            panics: 0,
+            feed_session: None,
+        }
     }
 
     fn symbol(&self) -> Symbol {
@@ -118,6 +127,11 @@ impl Actor for SymbolActor {
 impl Handler<TickArrived> for SymbolActor {
     type Result = ();
     fn handle(&mut self, msg: TickArrived, _: &mut Context<Self>) {
+        if self.feed_session.is_some_and(|s| s != msg.session_id) {
+            info!(target: "symbol", symbol = %self.symbol(), "FEED_SESSION_CHANGED: market-data sequence restarted; resyncing");
+            self.core.reset_feed();
+        }
+        self.feed_session = Some(msg.session_id);
         let now = wall_ns();
         self.step("tick", |core, risk| core.on_tick(&msg.tick, now, risk));
     }

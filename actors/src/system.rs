@@ -75,6 +75,8 @@ pub fn start(
     strategy: &dyn Fn(&SymbolSpec) -> Box<dyn Strategy>,
     session_id: u64,
 ) -> Result<Engine, StartError> {
+    // Start the run's monotonic clock now, so lock events count from engine start.
+    crate::time::mono_us();
     let board = StatusBoard::default();
     let mut arbiters = Vec::new();
 

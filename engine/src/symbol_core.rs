@@ -258,27 +258,27 @@ impl SymbolCore {
         if tick.symbol != self.config.symbol {
             return actions;
         }
-        if let Some(last) = self.last_tick {
-            if tick.md_seq <= last.md_seq {
+        let contiguous = match self.last_tick {
+            Some(last) if tick.md_seq <= last.md_seq => {
                 self.counters.md_out_of_order += 1;
                 return actions;
             }
-            let resync = |after| FeedHealth::Resyncing { remaining: self.config.resync_ticks, after };
-            self.feed = if tick.md_seq > last.md_seq + 1 {
-                self.counters.md_gaps += 1;
-                resync(FeedFault::Gap)
-            } else {
-                match self.feed {
-                    FeedHealth::Stale => resync(FeedFault::Stale),
-                    FeedHealth::Resyncing { remaining, after } if remaining > 1 => {
-                        FeedHealth::Resyncing { remaining: remaining - 1, after }
-                    }
-                    _ => FeedHealth::Ok,
-                }
-            };
+            Some(last) => tick.md_seq == last.md_seq + 1,
+            None => true,
+        };
+        let resync = |after| FeedHealth::Resyncing { remaining: self.config.resync_ticks, after };
+        self.feed = if !contiguous {
+            self.counters.md_gaps += 1;
+            resync(FeedFault::Gap)
         } else {
-            self.feed = FeedHealth::Ok;
-        }
+            match self.feed {
+                FeedHealth::Stale => resync(FeedFault::Stale),
+                FeedHealth::Resyncing { remaining, after } if remaining > 1 => {
+                    FeedHealth::Resyncing { remaining: remaining - 1, after }
+                }
+                _ => FeedHealth::Ok,
+            }
+        };
         self.counters.ticks += 1;
         self.last_tick = Some(*tick);
         self.last_tick_at = now;
@@ -303,6 +303,13 @@ impl SymbolCore {
             _ => {}
         }
         actions
+    }
+
+    /// The market-data source restarted (a new gateway session): its sequence numbers start
+    /// over. Forget the old baseline and resync before entries resume.
+    pub fn reset_feed(&mut self) {
+        self.last_tick = None;
+        self.feed = FeedHealth::Resyncing { remaining: self.config.resync_ticks, after: FeedFault::Gap };
     }
 
     /// A timer beat (about once a second): feed staleness and time-based exits.

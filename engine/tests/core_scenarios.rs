@@ -317,3 +317,18 @@ fn hold_signals_do_nothing() {
         assert!(h.signal(Signal::HOLD, "100000").is_empty());
     }
 }
+
+#[test]
+fn a_restarted_feed_resyncs_instead_of_looking_out_of_order() {
+    let mut h = Harness::new();
+    for _ in 0..5 {
+        h.tick_at("100000");
+    }
+    h.core.reset_feed();
+    h.md_seq = 0; // the new gateway session starts over
+    assert_eq!(refusals(&h.signal(enter(Direction::Long), "100000")), vec!["feed_gap"]);
+    assert_eq!(h.core.counters().md_out_of_order, 0);
+    h.tick_at("100000");
+    h.tick_at("100000");
+    assert!(only_order(&h.signal(enter(Direction::Long), "100000")).is_some());
+}

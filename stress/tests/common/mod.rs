@@ -1,0 +1,66 @@
+//! Shared helpers for the end-to-end tests: fast test settings and free loopback ports.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use engine::feed::IntervalMs;
+use engine::intent::ExitRules;
+use protocol::Ppm;
+use stress::config::{RunConfig, StrategyChoice};
+use stress::main_job::{self, JobOptions, JobSummary};
+
+/// Settings that trade often within a few seconds.
+pub fn fast_config(symbols: &[String]) -> RunConfig {
+    RunConfig {
+        symbols: symbols.to_vec(),
+        control: None,
+        order_timeout: Duration::from_millis(400),
+        heartbeat_interval: Duration::from_millis(200),
+        interval: IntervalMs { min: 1, max: 20 },
+        strategy: StrategyChoice::ZScore { window: 15, entry_z: 1.2, exit_z: 0.2 },
+        exits: ExitRules {
+            take_profit: Some(Ppm(500)),
+            stop_loss: Some(Ppm(500)),
+            trailing: None,
+            max_hold_secs: Some(1),
+            cooldown_secs: 0,
+        },
+        ..RunConfig::default()
+    }
+}
+
+pub fn names(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+pub fn run(config: RunConfig, secs: f64) -> JobSummary {
+    main_job::run(JobOptions { config, duration: Some(Duration::from_secs_f64(secs)), status_every: None })
+        .expect("job runs")
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+/// The invariants every run must hold, whatever the faults.
+pub fn assert_books_balance(s: &JobSummary) {
+    let m = &s.metrics;
+    assert_eq!(m.total_net, m.sum_symbol_net, "total equals the sum of symbols");
+    assert_eq!(s.gateway_ledger_net, Some(m.total_net), "engine total equals the gateway ledger");
+    if let Some(g) = &s.gateway {
+        assert_eq!(g.total_net(), m.total_net, "gateway's final ledger equals the engine total");
+        let gateway_fills: u64 = g.ledger.values().map(|l| l.fills).sum();
+        let engine_fills: u64 = m.per_symbol.iter().map(|(_, p)| p.fills).sum();
+        assert_eq!(gateway_fills, engine_fills, "every gateway fill was booked once by the engine");
+    }
+    for row in &s.symbols {
+        assert_eq!(row.gateway_net, Some(row.folded_net), "{}: folded net equals the gateway's", row.status.symbol);
+        let book_net = row.status.realized.checked_sub(row.status.fees).unwrap();
+        assert_eq!(book_net, row.folded_net, "{}: the book equals the fold", row.status.symbol);
+    }
+    assert_eq!(s.bridge.locks_acquired, s.bridge.locks_released, "every lock released");
+    assert_eq!(s.bridge.locks_held, 0);
+    assert_eq!(m.inconsistencies, 0);
+    assert_eq!(m.duplicates, 0);
+}
