@@ -37,6 +37,20 @@ pub struct SymbolActor {
     timer_every: Duration,
     panics: u64,
     feed_session: Option<u64>,
+    /// Tick received → order decided, µs; allocated on the first decision.
+    tick_to_intent: Option<hdrhistogram::Histogram<u64>>,
+}
+
+/// Ask a symbol actor for its tick → intent latencies.
+#[derive(Message)]
+#[rtype(result = "Option<hdrhistogram::Histogram<u64>>")]
+pub struct GetTickToIntent;
+
+impl Handler<GetTickToIntent> for SymbolActor {
+    type Result = MessageResult<GetTickToIntent>;
+    fn handle(&mut self, _: GetTickToIntent, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.tick_to_intent.clone())
+    }
 }
 
 impl SymbolActor {
@@ -49,6 +63,7 @@ impl SymbolActor {
             timer_every: Duration::from_millis(250),
             panics: 0,
             feed_session: None,
+            tick_to_intent: None,
         }
     }
 
@@ -133,7 +148,13 @@ impl Handler<TickArrived> for SymbolActor {
         }
         self.feed_session = Some(msg.session_id);
         let now = wall_ns();
+        let orders_before = self.core.counters().orders;
         self.step("tick", |core, risk| core.on_tick(&msg.tick, now, risk));
+        if self.core.counters().orders > orders_before {
+            let micros = wall_ns().saturating_sub(msg.received_ns) / 1_000;
+            let h = self.tick_to_intent.get_or_insert_with(crate::bridge::small_histogram);
+            let _ = h.record(micros.max(1));
+        }
     }
 }
 

@@ -27,6 +27,10 @@ pub struct WiringConfig {
     /// `None` disables the control endpoint.
     pub control_bind: Option<String>,
     pub core: fn(Symbol) -> CoreConfig,
+    /// Threads for symbol actors: 0 = one per symbol (full isolation); N = symbols share
+    /// N threads round-robin (for thousands of symbols).
+    pub symbol_threads: usize,
+    pub tick_overflow: market_data::Overflow,
 }
 
 /// Handles to a running engine.
@@ -98,14 +102,15 @@ pub fn start(
         pnl: metrics.clone().recipient(),
     };
     let mut symbols = HashMap::new();
-    for spec in specs {
+    let threads = if config.symbol_threads == 0 { specs.len() } else { config.symbol_threads.min(specs.len()) };
+    let symbol_arbiters: Vec<Arbiter> = (0..threads).map(|_| Arbiter::new()).collect();
+    for (i, spec) in specs.iter().enumerate() {
         let symbol = spec.model.symbol;
         let core = SymbolCore::new((config.core)(symbol), strategy(spec), &risk);
-        let arbiter = Arbiter::new();
+        let arbiter = &symbol_arbiters[i % threads.max(1)];
         let (risk, outputs, board) = (Arc::clone(&risk), outputs.clone(), board.clone());
         let addr =
             SymbolActor::start_in_arbiter(&arbiter.handle(), move |_| SymbolActor::new(core, risk, outputs, board));
-        arbiters.push(arbiter);
         bridge.do_send(crate::bridge::RegisterRoute {
             symbol,
             route: SymbolRoute {
@@ -116,6 +121,7 @@ pub fn start(
         });
         symbols.insert(symbol, addr);
     }
+    arbiters.extend(symbol_arbiters);
     // Reconcile with the gateway before the first tick arrives.
     bridge.do_send(RequestSnapshot);
 
@@ -131,8 +137,9 @@ pub fn start(
 
     let tick_routes = symbols.iter().map(|(s, a)| (*s, a.clone().recipient())).collect();
     let codec = config.bridge.socket.codec;
-    let market_data = market_data::subscribe(zmq, &config.market_data_endpoint, codec, tick_routes)
-        .map_err(|source| StartError::MarketData { endpoint: config.market_data_endpoint.clone(), source })?;
+    let market_data =
+        market_data::subscribe(zmq, &config.market_data_endpoint, codec, tick_routes, config.tick_overflow)
+            .map_err(|source| StartError::MarketData { endpoint: config.market_data_endpoint.clone(), source })?;
 
     Ok(Engine {
         bridge,

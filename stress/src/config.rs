@@ -134,6 +134,10 @@ pub struct RunConfig {
     pub reject_rate: f64,
     pub drop_reply_rate: f64,
     pub latency: Duration,
+    /// Threads for symbol actors (`None`: one per symbol up to 128 symbols, else 16 shared).
+    pub symbol_threads: Option<usize>,
+    /// Wait instead of dropping ticks when a symbol's mailbox is full (stress `--max-rate`).
+    pub lossless_ticks: bool,
 }
 
 pub const DEFAULT_SYMBOLS: [&str; 3] = ["BTCUSD.s", "ETHUSD.s", "XAUUSD.s"];
@@ -170,6 +174,8 @@ impl Default for RunConfig {
             reject_rate: 0.0,
             drop_reply_rate: 0.0,
             latency: Duration::ZERO,
+            symbol_threads: None,
+            lossless_ticks: false,
         }
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use ::actors::bridge::socket::SocketConfig;
 use ::actors::bridge::{BridgeConfig, BridgeStats, FetchSnapshot, GetBridgeStats, ShutdownBridge};
-use ::actors::market_data::FeedCounters;
+use ::actors::market_data::{FeedCounters, Overflow};
 use ::actors::metrics::{GetMetrics, MetricsSnapshot};
 use ::actors::system::{self, WiringConfig};
 use actix::prelude::*;
@@ -181,6 +181,8 @@ async fn run_actors(
         market_data_endpoint: market_data,
         control_bind: config.control.clone(),
         core: CoreConfig::new,
+        symbol_threads: config.symbol_threads.unwrap_or(if registry.len() <= 128 { 0 } else { 16 }),
+        tick_overflow: if config.lossless_ticks { Overflow::Backpressure } else { Overflow::Drop },
     };
     let (choice, exits, stale_after) = (config.strategy, config.exits, config.stale_after);
     let strategy = move |spec: &SymbolSpec| strategy_for(choice, IntentTemplate { qty: spec.order_qty, exits });

@@ -73,6 +73,8 @@ fn a_slow_and_a_failing_symbol_do_not_stall_the_others() {
             market_data_endpoint: md,
             control_bind: None,
             core: CoreConfig::new,
+            symbol_threads: 0,
+            tick_overflow: ::actors::market_data::Overflow::Drop,
         };
         let exits = config.exits;
         let strategy = move |spec: &SymbolSpec| -> Box<dyn Strategy> {

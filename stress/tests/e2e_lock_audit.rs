@@ -30,7 +30,11 @@ fn every_lock_in_the_jsonl_log_is_paired_and_never_overlaps() {
         .output()
         .expect("python3 runs");
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!("audit output is JSON ({e}): {}\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+        panic!(
+            "audit output is JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
     });
     assert_eq!(report["verdict"], "PASS", "{report:#}");
     assert!(output.status.success());

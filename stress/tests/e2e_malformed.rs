@@ -130,6 +130,8 @@ fn engine_survives_malformed_frames_from_the_gateway() {
             market_data_endpoint: md,
             control_bind: None,
             core: CoreConfig::new,
+            symbol_threads: 0,
+            tick_overflow: ::actors::market_data::Overflow::Drop,
         };
         let strategy = |_: &SymbolSpec| -> Box<dyn Strategy> { Box::new(Hold) };
         let mut engine =

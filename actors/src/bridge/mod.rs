@@ -65,9 +65,12 @@ pub struct BridgeStats {
     /// Order round trip (submit → terminal report), microseconds: p50, p90, p99, p999, max, count.
     pub round_trip_us: [u64; 6],
     pub lock_hold_us: [u64; 6],
+    /// Round trip per symbol that sent orders: p50, p90, p99, p999, max, count.
+    pub round_trip_by_symbol: Vec<(Symbol, [u64; 6])>,
 }
 
-fn summarize(h: &Histogram<u64>) -> [u64; 6] {
+/// p50, p90, p99, p999, max and count of a histogram.
+pub fn summarize(h: &Histogram<u64>) -> [u64; 6] {
     [
         h.value_at_quantile(0.5),
         h.value_at_quantile(0.9),
@@ -123,7 +126,14 @@ pub struct BridgeActor {
     frame: Vec<u8>,
     round_trip: Histogram<u64>,
     lock_hold: Histogram<u64>,
+    /// Per-symbol round trips, allocated on a symbol's first order (idle symbols cost none).
+    round_trip_by_symbol: HashMap<Symbol, Histogram<u64>>,
     stats: BridgeStats,
+}
+
+/// 1 µs .. 60 s with 2 significant digits: small enough to keep one per active symbol.
+pub fn small_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 2).unwrap_or_else(|_| Histogram::new(2).expect("valid sigfig"))
 }
 
 fn histogram() -> Histogram<u64> {
@@ -159,6 +169,7 @@ impl BridgeActor {
             frame: Vec::with_capacity(256),
             round_trip: histogram(),
             lock_hold: histogram(),
+            round_trip_by_symbol: HashMap::new(),
             stats: BridgeStats::default(),
         }
     }
@@ -197,8 +208,9 @@ impl BridgeActor {
             if let Some((at, _)) = self.submitted.get(&intent_id).copied() {
                 self.submitted.remove(&intent_id);
                 if !matches!(outcome, Outcome::Timeout | Outcome::GatewayDown) {
-                    let rtt = u64::try_from(now.saturating_duration_since(at).as_micros()).unwrap_or(u64::MAX);
-                    let _ = self.round_trip.record(rtt.max(1));
+                    let rtt = u64::try_from(now.saturating_duration_since(at).as_micros()).unwrap_or(u64::MAX).max(1);
+                    let _ = self.round_trip.record(rtt);
+                    let _ = self.round_trip_by_symbol.entry(lock.symbol).or_insert_with(small_histogram).record(rtt);
                 }
             }
         }
@@ -489,6 +501,10 @@ impl Handler<GetBridgeStats> for BridgeActor {
         stats.gateway_up = self.gateway_up;
         stats.round_trip_us = summarize(&self.round_trip);
         stats.lock_hold_us = summarize(&self.lock_hold);
+        let mut by_symbol: Vec<(Symbol, [u64; 6])> =
+            self.round_trip_by_symbol.iter().map(|(s, h)| (*s, summarize(h))).collect();
+        by_symbol.sort_by(|a, b| a.0.cmp(&b.0));
+        stats.round_trip_by_symbol = by_symbol;
         MessageResult(stats)
     }
 }
