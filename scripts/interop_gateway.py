@@ -547,9 +547,12 @@ class Feed:
 
     TICK = Decimal("0.01")
 
-    def __init__(self, symbol: str, rng: random.Random):
+    def __init__(self, symbol: str, seed: int):
         self.symbol = symbol
-        self.rng = rng
+        # Per-symbol generators (str seeds are hashed with SHA-512, so stable across runs):
+        # the price path by md_seq depends only on (seed, symbol), never on wall-clock timing.
+        self.rng = random.Random(f"{seed}:{symbol}:walk")
+        self.jitter_rng = random.Random(f"{seed}:{symbol}:interval")
         base = BASE_PRICES.get(symbol, DEFAULT_BASE)
         self.mid = base
         self.floor = max(rhe8(base / 10), self.TICK * 10)
@@ -620,9 +623,7 @@ class Gateway:
         self.session_id = 0
         while self.session_id == 0:
             self.session_id = int.from_bytes(os.urandom(8), "little")
-        rng = random.Random(args.seed)
-        self.rng = rng
-        self.feeds = {s: Feed(s, rng) for s in self.symbols}
+        self.feeds = {s: Feed(s, args.seed) for s in self.symbols}
 
         # Journal (in memory). Ids start from the wall clock in microseconds so that they stay
         # unique across restarts without persistence (§10).
@@ -678,7 +679,9 @@ class Gateway:
             self.stats["dropped"] += 1
             if e.errno == zmq.EHOSTUNREACH:
                 if peer.reachable:
-                    self.log(f"peer {peer.identity!r} unreachable; dropping {msg_type} (journaled)", force=True)
+                    note = " (kept in the journal)" if msg_type == "exec_report" else ""
+                    self.log(f"peer {peer.identity!r} unreachable (EHOSTUNREACH); dropped {msg_type}{note}",
+                             force=True)
                 peer.reachable = False
             else:
                 self.log(f"send {msg_type} to {peer.identity!r} failed: {e}; dropped", force=True)
@@ -721,8 +724,8 @@ class Gateway:
             pass  # PUB drops at the HWM anyway; lossy by design
         self.stats["ticks"] += 1
 
-    def jitter(self) -> float:
-        return self.rng.randint(self.iv_min_us, self.iv_max_us) / 1e6
+    def jitter(self, feed: Feed) -> float:
+        return feed.jitter_rng.randint(self.iv_min_us, self.iv_max_us) / 1e6
 
     # ---------------------------------------------------------------- order channel
 
@@ -944,7 +947,7 @@ class Gateway:
         start = time.monotonic()
         end = start + self.args.duration if self.args.duration > 0 else math.inf
         for feed in self.feeds.values():
-            feed.next_due = start + self.jitter()
+            feed.next_due = start + self.jitter(feed)
         while not self.stop:
             now = time.monotonic()
             if now >= end:
@@ -952,7 +955,7 @@ class Gateway:
             for feed in self.feeds.values():
                 if now >= feed.next_due:
                     self.publish_tick(feed)
-                    feed.next_due = max(feed.next_due + self.jitter(), now)
+                    feed.next_due = max(feed.next_due + self.jitter(feed), now)
             for peer in self.peers.values():
                 if peer.reachable and now >= peer.next_hb:
                     self.heartbeat(peer, now)

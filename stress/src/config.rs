@@ -103,8 +103,17 @@ pub struct GatewaySection {
 /// Which built-in strategy, with its parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum StrategyChoice {
-    ZScore { window: usize, entry_z: f64, exit_z: f64 },
-    Breakout { window: usize, exit_window: usize },
+    ZScore {
+        window: usize,
+        entry_z: f64,
+        exit_z: f64,
+    },
+    Breakout {
+        window: usize,
+        exit_window: usize,
+    },
+    /// Load generation for stress runs: in and out on every tick.
+    Churn,
 }
 
 /// Validated settings of a run.
@@ -281,6 +290,7 @@ impl RunConfig {
         let kind = s.kind.as_deref().unwrap_or(match self.strategy {
             StrategyChoice::ZScore { .. } => "zscore",
             StrategyChoice::Breakout { .. } => "breakout",
+            StrategyChoice::Churn => "churn",
         });
         let window = s.window.unwrap_or(40);
         if !(2..=100_000).contains(&window) {
@@ -305,7 +315,10 @@ impl RunConfig {
                 }
                 StrategyChoice::Breakout { window, exit_window }
             }
-            other => return Err(bad("strategy.kind", format!("{other:?}: expected \"zscore\" or \"breakout\""))),
+            "churn" => StrategyChoice::Churn,
+            other => {
+                return Err(bad("strategy.kind", format!("{other:?}: expected \"zscore\", \"breakout\" or \"churn\"")))
+            }
         };
         let x = &mut self.exits;
         if let Some(t) = s.tp_pct {

@@ -17,6 +17,7 @@ use engine::feed::InstrumentModel;
 use engine::registry::{default_model, default_order_qty, SymbolRegistry, SymbolSpec};
 use engine::risk::{ControlFlags, PortfolioRisk};
 use engine::strategy::breakout::{Breakout, BreakoutConfig};
+use engine::strategy::churn::Churn;
 use engine::strategy::zscore::{ZScore, ZScoreConfig};
 use engine::strategy::{IntentTemplate, Strategy};
 use engine::symbol_core::{CoreConfig, SymbolStatus};
@@ -34,6 +35,28 @@ pub struct JobOptions {
     pub duration: Option<Duration>,
     /// Print the status line this often (`None`: quiet).
     pub status_every: Option<Duration>,
+    /// Stop once the engine has taken this many ticks (the stress harness's fixed budget).
+    pub expected_ticks: Option<u64>,
+    /// One compact progress line instead of a line per symbol.
+    pub compact_progress: bool,
+}
+
+impl JobOptions {
+    pub fn new(config: RunConfig, duration: Option<Duration>) -> JobOptions {
+        JobOptions { config, duration, status_every: None, expected_ticks: None, compact_progress: false }
+    }
+}
+
+/// What the market-data thread saw.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FeedSummary {
+    pub received: u64,
+    pub dispatched: u64,
+    pub dropped: u64,
+    pub unknown_symbol: u64,
+    pub undecodable: u64,
+    pub max_gap_us: u64,
+    pub gaps_over_50ms: u64,
 }
 
 /// One symbol's final figures.
@@ -55,6 +78,12 @@ pub struct JobSummary {
     pub efsm_errors: u64,
     pub ticks_received: u64,
     pub ticks_dropped: u64,
+    pub feed: FeedSummary,
+    /// Tick received → order decided, µs: p50, p90, p99, p999, max, count.
+    pub tick_to_intent_us: [u64; 6],
+    pub tick_to_intent_by_symbol: Vec<(Symbol, [u64; 6])>,
+    /// From the first status tick to the stop signal (the trading window).
+    pub trading: Duration,
     pub elapsed: Duration,
 }
 
@@ -77,6 +106,7 @@ fn strategy_for(choice: StrategyChoice, template: IntentTemplate) -> Box<dyn Str
         StrategyChoice::Breakout { window, exit_window } => {
             Box::new(Breakout::new(BreakoutConfig { entry_window: window, exit_window, template }))
         }
+        StrategyChoice::Churn => Box::new(Churn::new(template)),
     }
 }
 
@@ -121,6 +151,7 @@ pub fn embedded_gateway_config(config: &RunConfig, models: Vec<InstrumentModel>)
         heartbeat_interval: config.heartbeat_interval,
         journal: None,
         ticks_per_symbol: None,
+        max_rate: false,
     }
 }
 
@@ -192,26 +223,34 @@ async fn run_actors(
             .map_err(|e| anyhow!("{e}"))?;
     if let Some(ep) = &engine.control_endpoint {
         info!(target: "engine", endpoint = %ep.endpoint, "control endpoint listening");
-    }
-
-    // Run until Ctrl-C or the duration.
+    } // Run until Ctrl-C, the duration, or the tick budget.
+    let trading_started = Instant::now();
     let deadline = options.duration.map(|d| Instant::now() + d);
+    let feed_counters = engine.market_data.as_ref().map(|m| Arc::clone(&m.counters));
     let mut ticker = tokio::time::interval(options.status_every.unwrap_or(Duration::from_secs(1)));
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     loop {
         tokio::select! {
-            _ = &mut ctrl_c => { info!(target: "engine", "Ctrl-C: stopping"); break; }
-            _ = ticker.tick() => {
+            _ = &mut ctrl_c => { info!(target: "engine", "Ctrl-C: stopping"); break; }            _ = ticker.tick() => {
+                let taken = feed_counters.as_ref().map_or(0, |c| FeedCounters::get(&c.dispatched));
                 if options.status_every.is_some() {
                     let stats = engine.bridge.send(GetBridgeStats).await.ok();
-                    print_status(&engine.board.snapshot(), stats.as_ref());
+                    if options.compact_progress {
+                        print_progress(trading_started.elapsed(), taken, options.expected_ticks, stats.as_ref());
+                    } else {
+                        print_status(&engine.board.snapshot(), stats.as_ref());
+                    }
                 }
                 if deadline.is_some_and(|d| Instant::now() >= d) { break; }
+                if options.expected_ticks.is_some_and(|n| taken >= n) { break; }
             }
         }
     }
-
+    let trading = trading_started.elapsed();
+    if options.compact_progress && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        println!();
+    }
     // Stop: no new entries, no more ticks, then wait for every order in flight.
     risk.set_flags(ControlFlags { entry_enabled: false, ..risk.flags() });
     let feed = engine.market_data.as_ref().map(|m| Arc::clone(&m.counters));
@@ -237,6 +276,15 @@ async fn run_actors(
     let bridge = engine.bridge.send(GetBridgeStats).await.map_err(|e| anyhow!("bridge: {e}"))?;
     let _ = engine.bridge.send(ShutdownBridge).await;
     let statuses = engine.board.snapshot();
+    let mut tick_to_intent = ::actors::bridge::small_histogram();
+    let mut tick_to_intent_by_symbol = Vec::new();
+    for (symbol, addr) in &engine.symbols {
+        if let Ok(Some(h)) = addr.send(::actors::symbol_actor::GetTickToIntent).await {
+            let _ = tick_to_intent.add(&h);
+            tick_to_intent_by_symbol.push((*symbol, ::actors::bridge::summarize(&h)));
+        }
+    }
+    tick_to_intent_by_symbol.sort_by(|a, b| a.0.cmp(&b.0));
     engine.stop_threads();
 
     let gateway_ledger_net = snapshot.as_ref().map(|s| {
@@ -258,8 +306,16 @@ async fn run_actors(
         })
         .collect();
     let efsm_errors = statuses.iter().map(|s| s.efsm_errors).sum();
-    let (ticks_received, ticks_dropped) =
-        feed.map_or((0, 0), |c| (FeedCounters::get(&c.dispatched), FeedCounters::get(&c.dropped_full)));
+    let feed = feed.map_or_else(FeedSummary::default, |c| FeedSummary {
+        received: FeedCounters::get(&c.received),
+        dispatched: FeedCounters::get(&c.dispatched),
+        dropped: FeedCounters::get(&c.dropped_full),
+        unknown_symbol: FeedCounters::get(&c.unknown_symbol),
+        undecodable: FeedCounters::get(&c.undecodable),
+        max_gap_us: FeedCounters::get(&c.max_gap_ns) / 1_000,
+        gaps_over_50ms: FeedCounters::get(&c.gaps_over_50ms),
+    });
+    let (ticks_received, ticks_dropped) = (feed.dispatched, feed.dropped);
     System::current().stop();
     Ok(JobSummary {
         symbols,
@@ -270,8 +326,32 @@ async fn run_actors(
         efsm_errors,
         ticks_received,
         ticks_dropped,
+        feed,
+        tick_to_intent_us: ::actors::bridge::summarize(&tick_to_intent),
+        tick_to_intent_by_symbol,
+        trading,
         elapsed: Duration::ZERO,
     })
+}
+
+/// One progress line: live (rewritten in place) on a terminal, plain lines otherwise.
+fn print_progress(elapsed: Duration, ticks: u64, expected: Option<u64>, bridge: Option<&BridgeStats>) {
+    use std::io::{IsTerminal, Write};
+    let (orders, fills, p50, p99, held) = bridge.map_or((0, 0, 0, 0, 0), |b| {
+        (b.orders_sent, b.fills_received, b.round_trip_us[0], b.round_trip_us[2], b.locks_held)
+    });
+    let budget = expected.map_or(String::new(), |n| format!("/{n}"));
+    let line = format!(
+        "[{:>6.1}s] ticks {ticks}{budget}  orders {orders}  fills {fills}  locks held {held}  rtt p50 {p50}us p99 {p99}us",
+        elapsed.as_secs_f64()
+    );
+    let mut out = std::io::stdout();
+    if out.is_terminal() {
+        let _ = write!(out, "\r\x1b[2K{line}");
+        let _ = out.flush();
+    } else {
+        let _ = writeln!(out, "{line}");
+    }
 }
 
 fn print_status(statuses: &[SymbolStatus], bridge: Option<&BridgeStats>) {

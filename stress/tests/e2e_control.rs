@@ -40,8 +40,7 @@ fn control_flags_take_effect_at_once() {
     let mut config = fast_config(&names(&["BTCUSD.s", "ETHUSD.s", "XAUUSD.s"]));
     config.control = Some(endpoint.clone());
     let engine = std::thread::spawn(move || {
-        main_job::run(JobOptions { config, duration: Some(Duration::from_secs(8)), status_every: None })
-            .expect("job runs")
+        main_job::run(JobOptions::new(config, Some(Duration::from_secs(8)))).expect("job runs")
     });
     std::thread::sleep(Duration::from_millis(2_000));
     assert!(total(&orders_by_symbol(&endpoint)) > 0, "trading before the lock");

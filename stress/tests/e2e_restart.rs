@@ -37,11 +37,11 @@ fn gateway_restart_mid_run_reconnects_and_resolves_unknown_orders() {
         heartbeat_interval: Duration::from_millis(200),
         journal: Some(dir.join("gateway.journal")),
         ticks_per_symbol: None,
+        max_rate: false,
     };
     let first = server::start(gateway(1, 0.3)).expect("first gateway");
     let engine = std::thread::spawn(move || {
-        main_job::run(JobOptions { config, duration: Some(Duration::from_secs(7)), status_every: None })
-            .expect("job runs")
+        main_job::run(JobOptions::new(config, Some(Duration::from_secs(7)))).expect("job runs")
     });
     std::thread::sleep(Duration::from_millis(2_500));
     let before = first.stop();

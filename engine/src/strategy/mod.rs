@@ -1,10 +1,12 @@
 //! Strategies: tick in, signal out. A strategy decides; it never checks risk or state.
 //!
-//! Built-ins: [`zscore::ZScore`] (mean reversion) and [`breakout::Breakout`] (momentum).
-//! Both use no randomness and integer window sums, so the same tick sequence always gives
+//! Built-ins: [`zscore::ZScore`] (mean reversion), [`breakout::Breakout`] (momentum), and
+//! [`churn::Churn`] (load generation for stress runs only).
+//! None uses randomness, and the statistics use integer window sums, so the same tick sequence always gives
 //! the same signals.
 
 pub mod breakout;
+pub mod churn;
 pub mod zscore;
 
 use protocol::{Qty, Tick};

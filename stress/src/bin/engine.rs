@@ -180,7 +180,8 @@ fn run(args: RunArgs) -> i32 {
         run_dir.display(),
         log.jsonl.as_ref().map_or("-".into(), |p| p.display().to_string())
     );
-    let result = main_job::run(JobOptions { config, duration, status_every: Some(Duration::from_secs(1)) });
+    let result =
+        main_job::run(JobOptions { status_every: Some(Duration::from_secs(1)), ..JobOptions::new(config, duration) });
     match result {
         Ok(summary) => {
             main_job::print_summary(&summary);

@@ -103,6 +103,7 @@ fn run() -> Result<(), String> {
         heartbeat_interval: Duration::from_secs(1),
         journal: args.journal,
         ticks_per_symbol: None,
+        max_rate: false,
     };
     let handle = server::start(config).map_err(|e| e.to_string())?;
     println!(

@@ -39,6 +39,9 @@ pub struct GatewayConfig {
     pub journal: Option<PathBuf>,
     /// Stop publishing after this many ticks per symbol.
     pub ticks_per_symbol: Option<u64>,
+    /// Publish as fast as the subscriber takes ticks (no pacing; the PUB never drops: it
+    /// waits when the subscriber's buffers are full).
+    pub max_rate: bool,
 }
 
 /// Counters of one gateway run.
@@ -55,6 +58,10 @@ pub struct GatewayCounters {
     pub session_rejects: u64,
     pub ticks_published: u64,
     pub journal_skipped: usize,
+    /// Largest real gap between two published ticks of one symbol, µs (paced mode).
+    pub max_publish_gap_us: u64,
+    /// Published gaps of one symbol over 50 ms.
+    pub publish_gaps_over_50ms: u64,
 }
 
 /// What a gateway run leaves behind.
@@ -118,6 +125,27 @@ struct Peer {
     last_seen: Instant,
 }
 
+/// ZMQ_XPUB_NODROP (valid on PUB sockets too; the `zmq` crate has no setter for it): at the
+/// high-water mark a send fails with EAGAIN instead of dropping the message silently.
+fn set_pub_nodrop(socket: &mut zmq::Socket) -> Result<(), zmq::Error> {
+    let value: std::os::raw::c_int = 1;
+    // SAFETY: `as_mut_ptr` is the live socket handle owned by `socket` for this call; the
+    // option value is a valid c_int whose size is passed alongside it.
+    let rc = unsafe {
+        zmq_sys::zmq_setsockopt(
+            socket.as_mut_ptr(),
+            zmq_sys::ZMQ_XPUB_NODROP as std::os::raw::c_int,
+            (&value as *const std::os::raw::c_int).cast(),
+            std::mem::size_of::<std::os::raw::c_int>(),
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(zmq::Error::EINVAL)
+    }
+}
+
 /// Binds both sockets and starts the loop.
 pub fn start(config: GatewayConfig) -> Result<GatewayHandle, GatewayError> {
     config.faults.validate().map_err(GatewayError::Config)?;
@@ -135,9 +163,12 @@ pub fn start(config: GatewayConfig) -> Result<GatewayHandle, GatewayError> {
     router.set_linger(0).map_err(zerr("linger", &config.orders_bind))?;
     router.set_sndhwm(100_000).map_err(zerr("sndhwm", &config.orders_bind))?;
     router.bind(&config.orders_bind).map_err(zerr("bind", &config.orders_bind))?;
-    let publisher = ctx.socket(zmq::PUB).map_err(zerr("socket", "PUB"))?;
+    let mut publisher = ctx.socket(zmq::PUB).map_err(zerr("socket", "PUB"))?;
     publisher.set_linger(0).map_err(zerr("linger", &config.market_data_bind))?;
     publisher.set_sndhwm(1_000_000).map_err(zerr("sndhwm", &config.market_data_bind))?;
+    if config.max_rate {
+        set_pub_nodrop(&mut publisher).map_err(zerr("xpub_nodrop", &config.market_data_bind))?;
+    }
     publisher.bind(&config.market_data_bind).map_err(zerr("bind", &config.market_data_bind))?;
     let last = |s: &zmq::Socket, fallback: &str| {
         s.get_last_endpoint().ok().and_then(Result::ok).unwrap_or_else(|| fallback.to_string())
@@ -205,6 +236,10 @@ impl Server {
         let mut feed = SyntheticFeed::new(&self.config.models, self.config.seed, self.config.interval);
         let mut due: BinaryHeap<Reverse<(Instant, usize)>> = (0..feed.len()).map(|i| Reverse((started, i))).collect();
         let mut published = vec![0u64; feed.len()];
+        let mut last_publish: Vec<Option<Instant>> = vec![None; feed.len()];
+        // A tick that could not be sent (max-rate: subscriber buffers full) waits here.
+        let mut held_back: Option<protocol::Tick> = None;
+        let mut next_index = 0usize;
         let mut next_heartbeat = started + self.config.heartbeat_interval;
         let mut faults = FaultPlan::new(self.config.faults, self.config.seed);
         while !stop.load(Ordering::Acquire) {
@@ -213,8 +248,11 @@ impl Server {
                 warn!(target: "gateway", "injected stop: the gateway goes away");
                 return;
             }
+            if self.config.max_rate {
+                self.publish_unpaced(&mut feed, &mut published, &mut held_back, &mut next_index);
+            }
             // Publish every tick that is due.
-            while let Some(Reverse((at, index))) = due.peek().copied() {
+            while let Some(Reverse((at, index))) = due.peek().copied().filter(|_| !self.config.max_rate) {
                 if at > now {
                     break;
                 }
@@ -226,6 +264,14 @@ impl Server {
                     self.venue.on_tick(&tick);
                     self.publish(&tick);
                     published[index] += 1;
+                    let sent_at = Instant::now();
+                    if let Some(previous) = last_publish[index].replace(sent_at) {
+                        let gap = u64::try_from(sent_at.duration_since(previous).as_micros()).unwrap_or(u64::MAX);
+                        self.counters.max_publish_gap_us = self.counters.max_publish_gap_us.max(gap);
+                        if gap > 50_000 {
+                            self.counters.publish_gaps_over_50ms += 1;
+                        }
+                    }
                     due.push(Reverse((at + Duration::from_nanos(delay), index)));
                 }
             }
@@ -236,6 +282,9 @@ impl Server {
             }
             // Sleep in poll until a frame arrives or the next timed job is due.
             let mut wake = next_heartbeat.min(now + Duration::from_millis(50));
+            if self.config.max_rate && !self.unpaced_done(&published) {
+                wake = now;
+            }
             if let Some(Reverse((at, _))) = due.peek() {
                 wake = wake.min(*at);
             }
@@ -260,13 +309,55 @@ impl Server {
         }
     }
 
-    fn publish(&mut self, tick: &protocol::Tick) {
-        self.md_seq += 1;
-        let envelope = Envelope::new(self.session_id, self.md_seq, 0, tick.ts_ns, Message::Tick(*tick));
-        if let Ok(frame) = self.config.market_data_codec.encode(&envelope) {
-            if self.publisher.send_multipart([tick.symbol.as_str().as_bytes(), frame.as_slice()], zmq::DONTWAIT).is_ok()
-            {
-                self.counters.ticks_published += 1;
+    /// Sends one tick; false when the PUB refused it (max-rate back-pressure).
+    fn publish(&mut self, tick: &protocol::Tick) -> bool {
+        let envelope = Envelope::new(self.session_id, self.md_seq + 1, 0, tick.ts_ns, Message::Tick(*tick));
+        let Ok(frame) = self.config.market_data_codec.encode(&envelope) else { return true };
+        if self.publisher.send_multipart([tick.symbol.as_str().as_bytes(), frame.as_slice()], zmq::DONTWAIT).is_ok() {
+            self.md_seq += 1;
+            self.counters.ticks_published += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn unpaced_done(&self, published: &[u64]) -> bool {
+        self.config.ticks_per_symbol.is_some_and(|max| published.iter().all(|p| *p >= max))
+    }
+
+    /// Max-rate mode: a batch of ticks round-robin over the symbols, as fast as the PUB
+    /// accepts them; a refused tick is kept and retried first next time (never dropped).
+    fn publish_unpaced(
+        &mut self,
+        feed: &mut SyntheticFeed,
+        published: &mut [u64],
+        held_back: &mut Option<protocol::Tick>,
+        next: &mut usize,
+    ) {
+        let n = feed.len();
+        for _ in 0..1024 {
+            if let Some(tick) = held_back.take() {
+                if !self.publish(&tick) {
+                    *held_back = Some(tick);
+                    return;
+                }
+                continue;
+            }
+            if self.unpaced_done(published) {
+                return;
+            }
+            let index = *next % n;
+            *next = (*next + 1) % n;
+            if self.config.ticks_per_symbol.is_some_and(|max| published[index] >= max) {
+                continue;
+            }
+            let Some((tick, _)) = feed.next_tick(index, crate::run_id::wall_ns()) else { continue };
+            self.venue.on_tick(&tick);
+            published[index] += 1;
+            if !self.publish(&tick) {
+                *held_back = Some(tick);
+                return;
             }
         }
     }

@@ -34,8 +34,7 @@ pub fn names(names: &[&str]) -> Vec<String> {
 }
 
 pub fn run(config: RunConfig, secs: f64) -> JobSummary {
-    main_job::run(JobOptions { config, duration: Some(Duration::from_secs_f64(secs)), status_every: None })
-        .expect("job runs")
+    main_job::run(JobOptions::new(config, Some(Duration::from_secs_f64(secs)))).expect("job runs")
 }
 
 /// A loopback port that was free a moment ago.
