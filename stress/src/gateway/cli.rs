@@ -1,0 +1,176 @@
+//! The paper gateway's command line, shared by the `paper-gateway` binary and the stress
+//! harness's gateway child process (`stress gateway ...`).
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use engine::registry::{default_model, generated_symbols};
+use protocol::{Codec, Ppm, Symbol};
+
+use super::faults::FaultConfig;
+use super::server::{self, GatewayConfig, GatewayOutcome};
+use super::venue::VenueConfig;
+
+#[derive(Args, Debug, Clone)]
+pub struct GatewayArgs {
+    /// Order ROUTER bind endpoint (`tcp://127.0.0.1:*` picks a free port).
+    #[arg(long, default_value = "tcp://127.0.0.1:5555")]
+    pub orders: String,
+    /// Tick PUB bind endpoint.
+    #[arg(long, default_value = "tcp://127.0.0.1:5556")]
+    pub market_data: String,
+    /// Symbols (comma-separated), or a count N for SYM0001..SYMN.
+    #[arg(long, default_value = "BTCUSD.s,ETHUSD.s,XAUUSD.s")]
+    pub symbols: String,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Tick interval per symbol, MIN..MAX milliseconds.
+    #[arg(long, default_value = "1..49")]
+    pub interval_ms: String,
+    /// Publish ticks as fast as the subscriber takes them (no pacing).
+    #[arg(long)]
+    pub max_rate: bool,
+    /// Stop publishing after this many ticks per symbol.
+    #[arg(long)]
+    pub ticks_per_symbol: Option<u64>,
+    /// Codec of the tick PUB (order replies follow each peer's codec).
+    #[arg(long, default_value = "bincode")]
+    pub codec: String,
+    #[arg(long, default_value_t = 250)]
+    pub fee_ppm: u32,
+    #[arg(long, default_value_t = 0)]
+    pub slippage_ppm: u32,
+    #[arg(long, default_value_t = 0.0)]
+    pub reject_rate: f64,
+    #[arg(long, default_value_t = 0.0)]
+    pub drop_reply_rate: f64,
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Stop serving after this many seconds (fault injection).
+    #[arg(long)]
+    pub stop_after_secs: Option<f64>,
+    /// Run for this many seconds, then print the ledger and exit.
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Order journal (replayed at start, so a restart keeps the ledger).
+    #[arg(long)]
+    pub journal: Option<PathBuf>,
+    /// Write the final ledger and counters as JSON here.
+    #[arg(long)]
+    pub dump_ledger: Option<PathBuf>,
+    /// Stop when standard input closes (how the stress harness stops its child).
+    #[arg(long)]
+    pub stop_on_stdin_eof: bool,
+}
+
+/// Parses a symbol list, or a count N for generated names.
+pub fn parse_symbols(text: &str) -> Result<Vec<Symbol>, String> {
+    if let Ok(n) = text.parse::<usize>() {
+        if n == 0 || n > 100_000 {
+            return Err(format!("--symbols: {n} is outside 1..=100000"));
+        }
+        return Ok(generated_symbols(n));
+    }
+    text.split(',').map(|s| Symbol::new(s.trim()).map_err(|e| format!("--symbols: {e}"))).collect()
+}
+
+fn seconds(name: &str, v: f64) -> Result<Duration, String> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(Duration::from_secs_f64(v))
+    } else {
+        Err(format!("{name}: {v} is not a duration"))
+    }
+}
+
+impl GatewayArgs {
+    pub fn to_config(&self) -> Result<GatewayConfig, String> {
+        let symbols = parse_symbols(&self.symbols)?;
+        Ok(GatewayConfig {
+            orders_bind: self.orders.clone(),
+            market_data_bind: self.market_data.clone(),
+            models: symbols.iter().map(|s| default_model(*s)).collect(),
+            seed: self.seed,
+            interval: crate::config::interval("--interval-ms", &self.interval_ms).map_err(|e| e.to_string())?,
+            market_data_codec: self.codec.parse::<Codec>().map_err(|e| format!("--codec: {e}"))?,
+            venue: VenueConfig { fee: Ppm(self.fee_ppm), slippage_ppm: self.slippage_ppm },
+            faults: FaultConfig {
+                reject_rate: self.reject_rate,
+                drop_reply_rate: self.drop_reply_rate,
+                extra_latency: Duration::from_millis(self.latency_ms),
+                stop_after: self.stop_after_secs.map(|v| seconds("--stop-after-secs", v)).transpose()?,
+            },
+            heartbeat_interval: Duration::from_secs(1),
+            journal: self.journal.clone(),
+            ticks_per_symbol: self.ticks_per_symbol,
+            max_rate: self.max_rate,
+        })
+    }
+}
+
+/// The ledger and counters as JSON (money as exact decimal strings).
+pub fn outcome_json(outcome: &GatewayOutcome) -> serde_json::Value {
+    let symbols: serde_json::Map<String, serde_json::Value> = outcome
+        .ledger
+        .iter()
+        .map(|(s, l)| {
+            let line = serde_json::json!({"realized": l.realized.to_string(), "fees": l.fees.to_string(), "net": l.net().to_string(), "fills": l.fills});
+            (s.to_string(), line)
+        })
+        .collect();
+    serde_json::json!({"total_net": outcome.total_net().to_string(), "symbols": symbols, "counters": outcome.counters})
+}
+
+/// Runs a gateway until Ctrl-C, `--duration`, `--stop-after-secs`, or (with
+/// `--stop-on-stdin-eof`) until standard input closes. Prints `READY orders=.. market_data=..`
+/// once bound, and the ledger at the end.
+pub fn serve(args: &GatewayArgs) -> Result<(), String> {
+    let config = args.to_config()?;
+    let handle = server::start(config).map_err(|e| e.to_string())?;
+    println!(
+        "READY orders={} market_data={} session={}",
+        handle.orders_endpoint, handle.market_data_endpoint, handle.session_id
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    if args.stop_on_stdin_eof {
+        let stop = Arc::clone(&stop);
+        std::thread::Builder::new()
+            .name("stdin-watch".into())
+            .spawn(move || {
+                let mut sink = String::new();
+                let stdin = std::io::stdin();
+                while stdin.lock().read_line(&mut sink).is_ok_and(|n| n > 0) {
+                    sink.clear();
+                }
+                stop.store(true, Ordering::Release);
+            })
+            .map_err(|e| e.to_string())?;
+    }
+    stop_on_ctrl_c(Arc::clone(&stop));
+    let until = args.duration.map(|d| seconds("--duration", d)).transpose()?.map(|d| Instant::now() + d);
+    while handle.is_running() && !stop.load(Ordering::Acquire) && until.is_none_or(|u| Instant::now() < u) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let outcome = handle.stop();
+    let dump = outcome_json(&outcome);
+    println!("{}", serde_json::to_string_pretty(&dump).unwrap_or_default());
+    if let Some(path) = &args.dump_ledger {
+        std::fs::write(path, dump.to_string()).map_err(|e| format!("--dump-ledger {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Sets `stop` on Ctrl-C, using a tiny runtime on a helper thread.
+fn stop_on_ctrl_c(stop: Arc<AtomicBool>) {
+    let _ = std::thread::Builder::new().name("ctrl-c".into()).spawn(move || {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            rt.block_on(async {
+                let _ = tokio::signal::ctrl_c().await;
+            });
+            stop.store(true, Ordering::Release);
+        }
+    });
+}
