@@ -39,6 +39,9 @@ pub struct FeedCounters {
     pub max_gap_ns: AtomicU64,
     /// Inter-arrival gaps of one symbol over 50 ms.
     pub gaps_over_50ms: AtomicU64,
+    /// Wall-clock ns of the first and the latest tick dispatched (the active window).
+    pub first_tick_ns: AtomicU64,
+    pub last_tick_ns: AtomicU64,
 }
 
 impl FeedCounters {
@@ -149,6 +152,7 @@ impl Feed {
 
     fn dispatch(&mut self, mut message: TickArrived) {
         let symbol = message.tick.symbol;
+        let message_ns = message.received_ns;
         let Some(route) = self.routes.get(&symbol) else {
             self.c.unknown_symbol.fetch_add(1, Ordering::Relaxed);
             return;
@@ -163,7 +167,10 @@ impl Feed {
         loop {
             match route.try_send(message) {
                 Ok(()) => {
-                    self.c.dispatched.fetch_add(1, Ordering::Relaxed);
+                    if self.c.dispatched.fetch_add(1, Ordering::Relaxed) == 0 {
+                        self.c.first_tick_ns.store(message_ns, Ordering::Relaxed);
+                    }
+                    self.c.last_tick_ns.store(message_ns, Ordering::Relaxed);
                     return;
                 }
                 Err(SendError::Full(back))

@@ -57,6 +57,8 @@ pub struct FeedSummary {
     pub undecodable: u64,
     pub max_gap_us: u64,
     pub gaps_over_50ms: u64,
+    /// From the first to the last tick taken.
+    pub active: Duration,
 }
 
 /// One symbol's final figures.
@@ -152,6 +154,8 @@ pub fn embedded_gateway_config(config: &RunConfig, models: Vec<InstrumentModel>)
         journal: None,
         ticks_per_symbol: None,
         max_rate: false,
+        wait_for_subscribers: true,
+        publish_for: None,
     }
 }
 
@@ -314,6 +318,9 @@ async fn run_actors(
         undecodable: FeedCounters::get(&c.undecodable),
         max_gap_us: FeedCounters::get(&c.max_gap_ns) / 1_000,
         gaps_over_50ms: FeedCounters::get(&c.gaps_over_50ms),
+        active: Duration::from_nanos(
+            FeedCounters::get(&c.last_tick_ns).saturating_sub(FeedCounters::get(&c.first_tick_ns)),
+        ),
     });
     let (ticks_received, ticks_dropped) = (feed.dispatched, feed.dropped);
     System::current().stop();

@@ -38,6 +38,8 @@ fn gateway_restart_mid_run_reconnects_and_resolves_unknown_orders() {
         journal: Some(dir.join("gateway.journal")),
         ticks_per_symbol: None,
         max_rate: false,
+        wait_for_subscribers: true,
+        publish_for: None,
     };
     let first = server::start(gateway(1, 0.3)).expect("first gateway");
     let engine = std::thread::spawn(move || {

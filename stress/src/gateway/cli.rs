@@ -65,6 +65,12 @@ pub struct GatewayArgs {
     /// Stop when standard input closes (how the stress harness stops its child).
     #[arg(long)]
     pub stop_on_stdin_eof: bool,
+    /// Publish nothing until every symbol has a subscriber.
+    #[arg(long)]
+    pub wait_for_subscribers: bool,
+    /// Stop publishing this many seconds after the first tick.
+    #[arg(long)]
+    pub publish_secs: Option<f64>,
 }
 
 /// Parses a symbol list, or a count N for generated names.
@@ -107,6 +113,8 @@ impl GatewayArgs {
             journal: self.journal.clone(),
             ticks_per_symbol: self.ticks_per_symbol,
             max_rate: self.max_rate,
+            wait_for_subscribers: self.wait_for_subscribers,
+            publish_for: self.publish_secs.map(|v| seconds("--publish-secs", v)).transpose()?,
         })
     }
 }

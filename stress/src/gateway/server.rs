@@ -42,6 +42,10 @@ pub struct GatewayConfig {
     /// Publish as fast as the subscriber takes ticks (no pacing; the PUB never drops: it
     /// waits when the subscriber's buffers are full).
     pub max_rate: bool,
+    /// Publish nothing until every symbol has a subscriber (no ticks lost to a slow joiner).
+    pub wait_for_subscribers: bool,
+    /// Stop publishing this long after the first tick.
+    pub publish_for: Option<Duration>,
 }
 
 /// Counters of one gateway run.
@@ -163,7 +167,8 @@ pub fn start(config: GatewayConfig) -> Result<GatewayHandle, GatewayError> {
     router.set_linger(0).map_err(zerr("linger", &config.orders_bind))?;
     router.set_sndhwm(100_000).map_err(zerr("sndhwm", &config.orders_bind))?;
     router.bind(&config.orders_bind).map_err(zerr("bind", &config.orders_bind))?;
-    let mut publisher = ctx.socket(zmq::PUB).map_err(zerr("socket", "PUB"))?;
+    // XPUB: a PUB that also tells us who subscribed to what.
+    let mut publisher = ctx.socket(zmq::XPUB).map_err(zerr("socket", "XPUB"))?;
     publisher.set_linger(0).map_err(zerr("linger", &config.market_data_bind))?;
     publisher.set_sndhwm(1_000_000).map_err(zerr("sndhwm", &config.market_data_bind))?;
     if config.max_rate {
@@ -206,6 +211,7 @@ pub fn start(config: GatewayConfig) -> Result<GatewayHandle, GatewayError> {
                 peers: HashMap::new(),
                 replies: VecDeque::new(),
                 md_seq: 0,
+                subscribed: Default::default(),
             };
             server.run(&stop_flag);
             GatewayOutcome { ledger: server.venue.ledger(), counters: server.counters }
@@ -228,13 +234,16 @@ struct Server {
     /// Replies waiting for their injected latency: (due, identity, body).
     replies: VecDeque<(Instant, Vec<u8>, Message)>,
     md_seq: u64,
+    /// Topics with at least one subscriber.
+    subscribed: std::collections::HashSet<Vec<u8>>,
 }
 
 impl Server {
     fn run(&mut self, stop: &AtomicBool) {
         let started = Instant::now();
         let mut feed = SyntheticFeed::new(&self.config.models, self.config.seed, self.config.interval);
-        let mut due: BinaryHeap<Reverse<(Instant, usize)>> = (0..feed.len()).map(|i| Reverse((started, i))).collect();
+        let mut due: BinaryHeap<Reverse<(Instant, usize)>> = BinaryHeap::new();
+        let mut publishing_since: Option<Instant> = None;
         let mut published = vec![0u64; feed.len()];
         let mut last_publish: Vec<Option<Instant>> = vec![None; feed.len()];
         // A tick that could not be sent (max-rate: subscriber buffers full) waits here.
@@ -248,7 +257,17 @@ impl Server {
                 warn!(target: "gateway", "injected stop: the gateway goes away");
                 return;
             }
-            if self.config.max_rate {
+            if publishing_since.is_none() && (!self.config.wait_for_subscribers || self.subscribed.len() >= feed.len())
+            {
+                publishing_since = Some(now);
+                due.extend((0..feed.len()).map(|i| Reverse((now, i))));
+            }
+            let publishing = publishing_since
+                .is_some_and(|since| self.config.publish_for.is_none_or(|d| now.duration_since(since) < d));
+            if !publishing {
+                due.clear();
+            }
+            if self.config.max_rate && publishing {
                 self.publish_unpaced(&mut feed, &mut published, &mut held_back, &mut next_index);
             }
             // Publish every tick that is due.
@@ -282,7 +301,7 @@ impl Server {
             }
             // Sleep in poll until a frame arrives or the next timed job is due.
             let mut wake = next_heartbeat.min(now + Duration::from_millis(50));
-            if self.config.max_rate && !self.unpaced_done(&published) {
+            if self.config.max_rate && publishing && !self.unpaced_done(&published) {
                 wake = now;
             }
             if let Some(Reverse((at, _))) = due.peek() {
@@ -292,8 +311,17 @@ impl Server {
                 wake = wake.min(*at);
             }
             let timeout = i64::try_from(wake.saturating_duration_since(now).as_millis()).unwrap_or(50);
-            match self.router.poll(zmq::POLLIN, timeout) {
-                Ok(n) if n > 0 => self.drain_orders(&mut faults),
+            let mut items = [self.router.as_poll_item(zmq::POLLIN), self.publisher.as_poll_item(zmq::POLLIN)];
+            match zmq::poll(&mut items, timeout) {
+                Ok(n) if n > 0 => {
+                    let (orders, subscriptions) = (items[0].is_readable(), items[1].is_readable());
+                    if subscriptions {
+                        self.drain_subscriptions();
+                    }
+                    if orders {
+                        self.drain_orders(&mut faults);
+                    }
+                }
                 Ok(_) => {}
                 Err(zmq::Error::EINTR) => {}
                 Err(e) => {
@@ -358,6 +386,20 @@ impl Server {
             if !self.publish(&tick) {
                 *held_back = Some(tick);
                 return;
+            }
+        }
+    }
+    /// XPUB subscription messages: `\x01topic` subscribes, `\x00topic` unsubscribes.
+    fn drain_subscriptions(&mut self) {
+        while let Ok(message) = self.publisher.recv_bytes(zmq::DONTWAIT) {
+            match message.split_first() {
+                Some((1, topic)) => {
+                    self.subscribed.insert(topic.to_vec());
+                }
+                Some((0, topic)) => {
+                    self.subscribed.remove(topic);
+                }
+                _ => {}
             }
         }
     }

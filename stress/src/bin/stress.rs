@@ -1,0 +1,148 @@
+//! `stress`: runs the real engine against the real paper gateway (a separate process by
+//! default) over ZeroMQ on 127.0.0.1, writes `logs/<run-id>/{engine.jsonl, report.json,
+//! report.md, latency.svg}`, and ends with `GATE PASS` or `GATE FAIL: <criteria>` (exit 1).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use stress::config::{interval, StrategyChoice};
+use stress::gateway::cli::{self, GatewayArgs};
+use stress::harness::{self, report, StressOptions};
+
+#[derive(Parser, Debug)]
+#[command(name = "stress", about = "Stress the engine and judge the run")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Symbols: a comma-separated list, or a count N (SYM0001..SYMN).
+    #[arg(long, default_value = "BTCUSD.s,ETHUSD.s,XAUUSD.s")]
+    symbols: String,
+    /// Run this many seconds (default 10 unless --ticks-per-symbol is given).
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Publish exactly this many ticks per symbol, then stop once all are taken.
+    #[arg(long)]
+    ticks_per_symbol: Option<u64>,
+    /// Tick interval per symbol, MIN..MAX ms (jittered).
+    #[arg(long, default_value = "1..49")]
+    interval_ms: String,
+    /// No pacing: ticks as fast as the engine takes them (lossless back-pressure).
+    #[arg(long)]
+    max_rate: bool,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// zscore, breakout, or churn (in and out on every tick: maximum order load).
+    #[arg(long, default_value = "zscore")]
+    strategy: String,
+    #[arg(long, default_value = "bincode")]
+    codec: String,
+    #[arg(long, default_value_t = 0.0)]
+    reject_rate: f64,
+    #[arg(long, default_value_t = 0.0)]
+    drop_reply_rate: f64,
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Restart the gateway this many seconds into the run.
+    #[arg(long)]
+    restart_at: Option<f64>,
+    /// Run the gateway on a thread of this process (no separate process).
+    #[arg(long)]
+    in_process: bool,
+    /// Threads for symbol actors (default: one per symbol up to 128, else 16 shared).
+    #[arg(long)]
+    symbol_threads: Option<usize>,
+    #[arg(long, default_value_t = 1000)]
+    order_timeout_ms: u64,
+    #[arg(long, default_value = "logs")]
+    log_dir: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// (internal) Run the paper gateway as the harness's child process.
+    #[command(hide = true)]
+    Gateway(GatewayArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Some(Command::Gateway(args)) = &cli.command {
+        let _ = stress::logging::init(None, "warn");
+        if let Err(e) = cli::serve(args) {
+            eprintln!("stress gateway: {e}");
+            std::process::exit(2);
+        }
+        return;
+    }
+    std::process::exit(match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("stress: {e:#}");
+            println!("GATE FAIL: error");
+            2
+        }
+    });
+}
+
+fn options(cli: &Cli) -> anyhow::Result<StressOptions> {
+    let symbols = cli::parse_symbols(&cli.symbols).map_err(anyhow::Error::msg)?;
+    let strategy = match cli.strategy.as_str() {
+        "zscore" => StrategyChoice::ZScore { window: 40, entry_z: 2.0, exit_z: 0.3 },
+        "breakout" => StrategyChoice::Breakout { window: 40, exit_window: 20 },
+        "churn" => StrategyChoice::Churn,
+        other => anyhow::bail!("--strategy: {other:?} is not zscore, breakout or churn"),
+    };
+    let secs = |name: &str, v: f64| {
+        if v.is_finite() && v > 0.0 {
+            Ok(Duration::from_secs_f64(v))
+        } else {
+            Err(anyhow::anyhow!("{name}: {v} is not a positive number of seconds"))
+        }
+    };
+    for (name, rate) in [("--reject-rate", cli.reject_rate), ("--drop-reply-rate", cli.drop_reply_rate)] {
+        anyhow::ensure!((0.0..=1.0).contains(&rate), "{name}: {rate} is outside 0..=1");
+    }
+    let duration = match (cli.duration, cli.ticks_per_symbol) {
+        (Some(d), _) => Some(secs("--duration", d)?),
+        (None, Some(_)) => None,
+        (None, None) => Some(Duration::from_secs(10)),
+    };
+    Ok(StressOptions {
+        symbols,
+        duration,
+        ticks_per_symbol: cli.ticks_per_symbol,
+        interval: interval("--interval-ms", &cli.interval_ms)?,
+        max_rate: cli.max_rate,
+        seed: cli.seed,
+        strategy,
+        codec: cli.codec.parse().map_err(|e| anyhow::anyhow!("--codec: {e}"))?,
+        reject_rate: cli.reject_rate,
+        drop_reply_rate: cli.drop_reply_rate,
+        latency_ms: cli.latency_ms,
+        restart_at: cli.restart_at.map(|v| secs("--restart-at", v)).transpose()?,
+        in_process: cli.in_process,
+        symbol_threads: cli.symbol_threads,
+        order_timeout: Duration::from_millis(cli.order_timeout_ms.max(1)),
+        log_dir: cli.log_dir.clone(),
+        command_line: std::env::args().collect::<Vec<_>>().join(" "),
+    })
+}
+
+fn run(cli: Cli) -> anyhow::Result<i32> {
+    let options = options(&cli)?;
+    let run_dir = options.log_dir.join(stress::run_id::run_id());
+    let log = stress::logging::init(Some(&run_dir), "warn")?;
+    println!("stress: {} symbols, seed {}, run {}", options.symbols.len(), options.seed, run_dir.display());
+    let outcome = harness::run(&options, &run_dir, log)?;
+    let report = report::write_all(&options, &outcome, &run_dir)?;
+    println!("{}", report::markdown_report(&report).lines().take(20).collect::<Vec<_>>().join("\n"));
+    println!("report: {}", run_dir.join("report.json").display());
+    if outcome.gate.pass {
+        println!("GATE PASS");
+        Ok(0)
+    } else {
+        println!("GATE FAIL: {}", outcome.gate.failures().join(", "));
+        Ok(1)
+    }
+}

@@ -1,0 +1,246 @@
+//! The stress harness: runs the real engine against the real paper gateway (a separate
+//! process by default) over ZeroMQ on 127.0.0.1, then measures and judges the run.
+//!
+//! - [`child`]: the gateway child process (start, stop, restart).
+//! - [`audit`]: lock pairing and EFSM errors counted from `engine.jsonl`.
+//! - [`gate`]: the pass/fail criteria.
+//! - [`report`]: `report.json`, `report.md` and `latency.svg`.
+
+pub mod audit;
+pub mod child;
+pub mod gate;
+pub mod report;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context};
+use engine::feed::IntervalMs;
+use protocol::{Codec, Money, Symbol};
+
+use crate::config::{RunConfig, StrategyChoice};
+use crate::gateway::cli::outcome_json;
+use crate::gateway::server;
+use crate::main_job::{self, JobOptions, JobSummary};
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct StressOptions {
+    pub symbols: Vec<Symbol>,
+    pub duration: Option<Duration>,
+    pub ticks_per_symbol: Option<u64>,
+    pub interval: IntervalMs,
+    pub max_rate: bool,
+    pub seed: u64,
+    pub strategy: StrategyChoice,
+    pub codec: Codec,
+    pub reject_rate: f64,
+    pub drop_reply_rate: f64,
+    pub latency_ms: u64,
+    pub restart_at: Option<Duration>,
+    /// Run the gateway on a thread of this process instead of a child process.
+    pub in_process: bool,
+    pub symbol_threads: Option<usize>,
+    pub order_timeout: Duration,
+    pub log_dir: PathBuf,
+    pub command_line: String,
+}
+
+impl StressOptions {
+    pub fn faults(&self) -> bool {
+        self.reject_rate > 0.0 || self.drop_reply_rate > 0.0 || self.latency_ms > 0 || self.restart_at.is_some()
+    }
+
+    fn gateway_args(&self) -> Vec<String> {
+        let mut args = vec![
+            "--symbols".into(),
+            self.symbols.iter().map(Symbol::to_string).collect::<Vec<_>>().join(","),
+            "--seed".into(),
+            self.seed.to_string(),
+            "--interval-ms".into(),
+            format!("{}..{}", self.interval.min, self.interval.max),
+            "--codec".into(),
+            self.codec.to_string(),
+            "--reject-rate".into(),
+            self.reject_rate.to_string(),
+            "--drop-reply-rate".into(),
+            self.drop_reply_rate.to_string(),
+            "--latency-ms".into(),
+            self.latency_ms.to_string(),
+        ];
+        args.push("--wait-for-subscribers".into());
+        if let (Some(d), None) = (self.duration, self.ticks_per_symbol) {
+            args.extend(["--publish-secs".into(), d.as_secs_f64().to_string()]);
+        }
+        if self.max_rate {
+            args.push("--max-rate".into());
+        }
+        if let Some(n) = self.ticks_per_symbol {
+            args.extend(["--ticks-per-symbol".into(), n.to_string()]);
+        }
+        args
+    }
+
+    /// Engine settings for a stress run: the same engine as production, with limits that
+    /// do not throttle the load (the load is the point) and the breaker tolerant of
+    /// injected faults.
+    fn run_config(&self, orders: String, market_data: String) -> RunConfig {
+        let mut config = RunConfig {
+            symbols: self.symbols.iter().map(Symbol::to_string).collect(),
+            codec: self.codec,
+            gateway: Some(orders),
+            market_data: Some(market_data),
+            control: None,
+            identity: "engine-stress".into(),
+            order_timeout: self.order_timeout,
+            heartbeat_interval: Duration::from_millis(500),
+            strategy: self.strategy,
+            symbol_threads: self.symbol_threads,
+            lossless_ticks: self.max_rate,
+            seed: self.seed,
+            interval: self.interval,
+            ..RunConfig::default()
+        };
+        config.exits.cooldown_secs = 0;
+        config.exits.max_hold_secs = Some(2);
+        config.risk.max_orders_per_sec_symbol = 1_000_000;
+        config.risk.max_orders_per_sec_total = 10_000_000;
+        config.risk.max_symbol_exposure = protocol::Ppm(1_000_000);
+        config.risk.max_total_exposure = protocol::Ppm(100_000_000);
+        if self.faults() {
+            config.risk.breaker.max_consecutive_failures = 1_000_000;
+        }
+        config
+    }
+}
+
+/// Time the engine keeps running after the gateway's publish window, to take the last ticks.
+const DRAIN: Duration = Duration::from_millis(1_500);
+
+/// Everything a stress run produced.
+pub struct StressOutcome {
+    pub run_dir: PathBuf,
+    pub job: JobSummary,
+    pub audit: audit::LockAudit,
+    pub gateway: Vec<serde_json::Value>,
+    pub peak_rss_kib: u64,
+    pub gate: gate::Gate,
+}
+
+/// Peak resident memory of this process, KiB (Linux `VmHWM`).
+pub fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+enum Gateway {
+    Child(child::GatewayChild),
+    Thread(server::GatewayHandle),
+}
+
+impl Gateway {
+    fn endpoints(&self) -> (String, String) {
+        match self {
+            Gateway::Child(c) => (c.orders.clone(), c.market_data.clone()),
+            Gateway::Thread(h) => (h.orders_endpoint.clone(), h.market_data_endpoint.clone()),
+        }
+    }
+    fn stop(self) -> anyhow::Result<serde_json::Value> {
+        match self {
+            Gateway::Child(c) => c.stop(),
+            Gateway::Thread(h) => Ok(outcome_json(&h.stop())),
+        }
+    }
+}
+
+fn start_gateway(
+    options: &StressOptions,
+    run_dir: &Path,
+    orders: &str,
+    md: &str,
+    instance: usize,
+) -> anyhow::Result<Gateway> {
+    let journal = run_dir.join("gateway.journal");
+    if options.in_process {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            args: crate::gateway::cli::GatewayArgs,
+        }
+        let mut argv = vec!["gateway".to_string(), "--orders".into(), orders.into(), "--market-data".into(), md.into()];
+        argv.extend(options.gateway_args());
+        argv.extend(["--journal".into(), journal.display().to_string()]);
+        let args = Wrapper::try_parse_from(argv).map_err(|e| anyhow!("{e}"))?.args;
+        let config = args.to_config().map_err(|e| anyhow!(e))?;
+        return Ok(Gateway::Thread(server::start(config).context("starting the in-process gateway")?));
+    }
+    let dump = run_dir.join(format!("gateway-ledger-{instance}.json"));
+    let log = run_dir.join("gateway.log");
+    Ok(Gateway::Child(child::spawn(&options.gateway_args(), orders, md, &journal, &dump, &log)?))
+}
+
+/// Runs the stress workload and judges it. Logging must already write `run_dir/engine.jsonl`.
+pub fn run(options: &StressOptions, run_dir: &Path, log: crate::logging::LogGuard) -> anyhow::Result<StressOutcome> {
+    let gateway = start_gateway(options, run_dir, "tcp://127.0.0.1:*", "tcp://127.0.0.1:*", 1)?;
+    let (orders, md) = gateway.endpoints();
+    println!(
+        "stress: gateway {} (orders {orders}, ticks {md})",
+        if options.in_process { "in-process" } else { "process" }
+    );
+
+    let expected_ticks = options.ticks_per_symbol.map(|n| n * options.symbols.len() as u64);
+    // The gateway publishes for `duration` once subscribed; the engine runs a little longer
+    // so that it takes every tick published (the gate counts them).
+    let duration = match (options.ticks_per_symbol, options.duration) {
+        (None, Some(d)) => Some(d + DRAIN),
+        (_, Some(d)) => Some(d),
+        (Some(_), None) => Some(Duration::from_secs(3_600)),
+        (None, None) => Some(Duration::from_secs(10) + DRAIN),
+    };
+    let job_options = JobOptions {
+        status_every: Some(Duration::from_secs(1)),
+        expected_ticks,
+        compact_progress: true,
+        ..JobOptions::new(options.run_config(orders.clone(), md.clone()), duration)
+    };
+    let job = std::thread::Builder::new()
+        .name("engine-job".into())
+        .spawn(move || main_job::run(job_options))
+        .context("engine thread")?;
+
+    // A scheduled gateway restart: stop it, wait a moment, start it again on the same
+    // endpoints with the same journal.
+    let mut dumps = Vec::new();
+    let mut gateway = Some(gateway);
+    if let Some(at) = options.restart_at {
+        let started = Instant::now();
+        while started.elapsed() < at && !job.is_finished() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if let Some(g) = gateway.take() {
+            println!("stress: restarting the gateway at {:.1}s", started.elapsed().as_secs_f64());
+            dumps.push(g.stop()?);
+            std::thread::sleep(Duration::from_millis(500));
+            gateway = Some(start_gateway(options, run_dir, &orders, &md, 2)?);
+        }
+    }
+    let mut job = job.join().map_err(|_| anyhow!("the engine thread panicked"))??;
+    if let Some(g) = gateway.take() {
+        dumps.push(g.stop()?);
+    }
+    let peak_rss_kib = peak_rss_kib();
+    drop(log); // flush engine.jsonl before reading it
+    let audit = audit::audit(&run_dir.join("engine.jsonl")).context("auditing engine.jsonl")?;
+    job.gateway_ledger_net = dumps
+        .last()
+        .and_then(|d| d["total_net"].as_str())
+        .and_then(|s| s.parse::<Money>().ok())
+        .or(job.gateway_ledger_net);
+    let gate = gate::judge(options, &job, &audit, &dumps);
+    Ok(StressOutcome { run_dir: run_dir.to_path_buf(), job, audit, gateway: dumps, peak_rss_kib, gate })
+}
