@@ -4,20 +4,20 @@
 //! Each peer is answered in the codec it speaks; a malformed frame gets a SessionReject and
 //! the loop keeps running.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use engine::feed::{InstrumentModel, IntervalMs, SyntheticFeed};
+use engine::feed::{InstrumentModel, IntervalMs};
 use protocol::{Codec, DecodeError, Envelope, Heartbeat, Message, RejectCode, SessionReject, Symbol};
 use tracing::{info, warn};
 
 use super::faults::{FaultConfig, FaultPlan};
 use super::journal::Journal;
+use super::publisher::{self, PublisherConfig, Quotes};
 use super::venue::{LedgerLine, PaperVenue, VenueConfig};
 
 /// Gateway settings.
@@ -181,7 +181,8 @@ pub fn start(config: GatewayConfig) -> Result<GatewayHandle, GatewayError> {
     let orders_endpoint = last(&router, &config.orders_bind);
     let market_data_endpoint = last(&publisher, &config.market_data_bind);
 
-    let mut venue = PaperVenue::new(config.venue, config.models.iter().map(|m| m.symbol));
+    let mut venue =
+        PaperVenue::new(config.venue, config.models.iter().map(|m| m.symbol), crate::run_id::wall_ns() / 1_000);
     let mut counters = GatewayCounters::default();
     let journal = match &config.journal {
         Some(path) => {
@@ -196,24 +197,43 @@ pub fn start(config: GatewayConfig) -> Result<GatewayHandle, GatewayError> {
     let session_id = crate::run_id::session_id();
     let stop = Arc::new(AtomicBool::new(false));
     let stop_flag = Arc::clone(&stop);
+    let quotes: Quotes = Arc::default();
+    let publisher_stop = Arc::new(AtomicBool::new(false));
+    let publisher_config = PublisherConfig {
+        models: config.models.clone(),
+        seed: config.seed,
+        interval: config.interval,
+        codec: config.market_data_codec,
+        session_id,
+        max_rate: config.max_rate,
+        ticks_per_symbol: config.ticks_per_symbol,
+        wait_for_subscribers: config.wait_for_subscribers,
+        publish_for: config.publish_for,
+    };
+    let ticks = publisher::spawn(publisher, publisher_config, Arc::clone(&quotes), Arc::clone(&publisher_stop))
+        .map_err(|e| GatewayError::Config(format!("cannot start the publisher thread: {e}")))?;
     let thread = std::thread::Builder::new()
         .name("paper-gateway".into())
         .spawn(move || {
             let mut server = Server {
                 config,
                 router,
-                publisher,
                 _ctx: ctx,
                 venue,
+                quotes,
                 journal,
                 counters,
                 session_id,
                 peers: HashMap::new(),
                 replies: VecDeque::new(),
-                md_seq: 0,
-                subscribed: Default::default(),
             };
             server.run(&stop_flag);
+            // Whatever ended the loop (stop, injected stop), the ticks stop with it.
+            publisher_stop.store(true, Ordering::Release);
+            let published = ticks.join().unwrap_or_default();
+            server.counters.ticks_published = published.ticks_published;
+            server.counters.max_publish_gap_us = published.max_publish_gap_us;
+            server.counters.publish_gaps_over_50ms = published.publish_gaps_over_50ms;
             GatewayOutcome { ledger: server.venue.ledger(), counters: server.counters }
         })
         .map_err(|e| GatewayError::Config(format!("cannot start the gateway thread: {e}")))?;
@@ -224,31 +244,20 @@ pub fn start(config: GatewayConfig) -> Result<GatewayHandle, GatewayError> {
 struct Server {
     config: GatewayConfig,
     router: zmq::Socket,
-    publisher: zmq::Socket,
     _ctx: zmq::Context,
     venue: PaperVenue,
+    quotes: Quotes,
     journal: Option<Journal>,
     counters: GatewayCounters,
     session_id: u64,
     peers: HashMap<Vec<u8>, Peer>,
     /// Replies waiting for their injected latency: (due, identity, body).
     replies: VecDeque<(Instant, Vec<u8>, Message)>,
-    md_seq: u64,
-    /// Topics with at least one subscriber.
-    subscribed: std::collections::HashSet<Vec<u8>>,
 }
 
 impl Server {
     fn run(&mut self, stop: &AtomicBool) {
         let started = Instant::now();
-        let mut feed = SyntheticFeed::new(&self.config.models, self.config.seed, self.config.interval);
-        let mut due: BinaryHeap<Reverse<(Instant, usize)>> = BinaryHeap::new();
-        let mut publishing_since: Option<Instant> = None;
-        let mut published = vec![0u64; feed.len()];
-        let mut last_publish: Vec<Option<Instant>> = vec![None; feed.len()];
-        // A tick that could not be sent (max-rate: subscriber buffers full) waits here.
-        let mut held_back: Option<protocol::Tick> = None;
-        let mut next_index = 0usize;
         let mut next_heartbeat = started + self.config.heartbeat_interval;
         let mut faults = FaultPlan::new(self.config.faults, self.config.seed);
         while !stop.load(Ordering::Acquire) {
@@ -257,43 +266,6 @@ impl Server {
                 warn!(target: "gateway", "injected stop: the gateway goes away");
                 return;
             }
-            if publishing_since.is_none() && (!self.config.wait_for_subscribers || self.subscribed.len() >= feed.len())
-            {
-                publishing_since = Some(now);
-                due.extend((0..feed.len()).map(|i| Reverse((now, i))));
-            }
-            let publishing = publishing_since
-                .is_some_and(|since| self.config.publish_for.is_none_or(|d| now.duration_since(since) < d));
-            if !publishing {
-                due.clear();
-            }
-            if self.config.max_rate && publishing {
-                self.publish_unpaced(&mut feed, &mut published, &mut held_back, &mut next_index);
-            }
-            // Publish every tick that is due.
-            while let Some(Reverse((at, index))) = due.peek().copied().filter(|_| !self.config.max_rate) {
-                if at > now {
-                    break;
-                }
-                due.pop();
-                if self.config.ticks_per_symbol.is_some_and(|max| published[index] >= max) {
-                    continue;
-                }
-                if let Some((tick, delay)) = feed.next_tick(index, crate::run_id::wall_ns()) {
-                    self.venue.on_tick(&tick);
-                    self.publish(&tick);
-                    published[index] += 1;
-                    let sent_at = Instant::now();
-                    if let Some(previous) = last_publish[index].replace(sent_at) {
-                        let gap = u64::try_from(sent_at.duration_since(previous).as_micros()).unwrap_or(u64::MAX);
-                        self.counters.max_publish_gap_us = self.counters.max_publish_gap_us.max(gap);
-                        if gap > 50_000 {
-                            self.counters.publish_gaps_over_50ms += 1;
-                        }
-                    }
-                    due.push(Reverse((at + Duration::from_nanos(delay), index)));
-                }
-            }
             self.flush_replies(now);
             if now >= next_heartbeat {
                 self.heartbeats();
@@ -301,27 +273,12 @@ impl Server {
             }
             // Sleep in poll until a frame arrives or the next timed job is due.
             let mut wake = next_heartbeat.min(now + Duration::from_millis(50));
-            if self.config.max_rate && publishing && !self.unpaced_done(&published) {
-                wake = now;
-            }
-            if let Some(Reverse((at, _))) = due.peek() {
-                wake = wake.min(*at);
-            }
             if let Some((at, _, _)) = self.replies.front() {
                 wake = wake.min(*at);
             }
             let timeout = i64::try_from(wake.saturating_duration_since(now).as_millis()).unwrap_or(50);
-            let mut items = [self.router.as_poll_item(zmq::POLLIN), self.publisher.as_poll_item(zmq::POLLIN)];
-            match zmq::poll(&mut items, timeout) {
-                Ok(n) if n > 0 => {
-                    let (orders, subscriptions) = (items[0].is_readable(), items[1].is_readable());
-                    if subscriptions {
-                        self.drain_subscriptions();
-                    }
-                    if orders {
-                        self.drain_orders(&mut faults);
-                    }
-                }
+            match self.router.poll(zmq::POLLIN, timeout) {
+                Ok(n) if n > 0 => self.drain_orders(&mut faults),
                 Ok(_) => {}
                 Err(zmq::Error::EINTR) => {}
                 Err(e) => {
@@ -333,73 +290,6 @@ impl Server {
                 if let Err(e) = journal.flush() {
                     warn!(target: "gateway", error = %e, "journal flush failed");
                 }
-            }
-        }
-    }
-
-    /// Sends one tick; false when the PUB refused it (max-rate back-pressure).
-    fn publish(&mut self, tick: &protocol::Tick) -> bool {
-        let envelope = Envelope::new(self.session_id, self.md_seq + 1, 0, tick.ts_ns, Message::Tick(*tick));
-        let Ok(frame) = self.config.market_data_codec.encode(&envelope) else { return true };
-        if self.publisher.send_multipart([tick.symbol.as_str().as_bytes(), frame.as_slice()], zmq::DONTWAIT).is_ok() {
-            self.md_seq += 1;
-            self.counters.ticks_published += 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn unpaced_done(&self, published: &[u64]) -> bool {
-        self.config.ticks_per_symbol.is_some_and(|max| published.iter().all(|p| *p >= max))
-    }
-
-    /// Max-rate mode: a batch of ticks round-robin over the symbols, as fast as the PUB
-    /// accepts them; a refused tick is kept and retried first next time (never dropped).
-    fn publish_unpaced(
-        &mut self,
-        feed: &mut SyntheticFeed,
-        published: &mut [u64],
-        held_back: &mut Option<protocol::Tick>,
-        next: &mut usize,
-    ) {
-        let n = feed.len();
-        for _ in 0..1024 {
-            if let Some(tick) = held_back.take() {
-                if !self.publish(&tick) {
-                    *held_back = Some(tick);
-                    return;
-                }
-                continue;
-            }
-            if self.unpaced_done(published) {
-                return;
-            }
-            let index = *next % n;
-            *next = (*next + 1) % n;
-            if self.config.ticks_per_symbol.is_some_and(|max| published[index] >= max) {
-                continue;
-            }
-            let Some((tick, _)) = feed.next_tick(index, crate::run_id::wall_ns()) else { continue };
-            self.venue.on_tick(&tick);
-            published[index] += 1;
-            if !self.publish(&tick) {
-                *held_back = Some(tick);
-                return;
-            }
-        }
-    }
-    /// XPUB subscription messages: `\x01topic` subscribes, `\x00topic` unsubscribes.
-    fn drain_subscriptions(&mut self) {
-        while let Ok(message) = self.publisher.recv_bytes(zmq::DONTWAIT) {
-            match message.split_first() {
-                Some((1, topic)) => {
-                    self.subscribed.insert(topic.to_vec());
-                }
-                Some((0, topic)) => {
-                    self.subscribed.remove(topic);
-                }
-                _ => {}
             }
         }
     }
@@ -436,6 +326,10 @@ impl Server {
             Message::NewOrder(order) => {
                 self.counters.orders += 1;
                 let f = faults.for_order();
+                let quote = self.quotes.lock().unwrap_or_else(|p| p.into_inner()).get(&order.symbol).copied();
+                if let Some((bid, ask)) = quote {
+                    self.venue.set_quote(order.symbol, bid, ask);
+                }
                 let handled = self.venue.new_order(&order, crate::run_id::wall_ns(), f.reject);
                 if handled.new_record {
                     if let (Some(journal), Some(record)) = (&mut self.journal, self.venue.record(order.intent_id)) {

@@ -71,21 +71,32 @@ pub struct PaperVenue {
     next_order_id: u64,
     next_exec_id: u64,
     duplicates: u64,
+    /// Time of the request being handled (stamped on its reports).
+    now_ns: u64,
 }
 
 impl PaperVenue {
-    pub fn new(config: VenueConfig, symbols: impl IntoIterator<Item = Symbol>) -> PaperVenue {
+    /// `id_base`: where order and execution ids start. Ids must never repeat across gateway
+    /// restarts (the engine de-duplicates fills by `exec_id`), so a gateway without a journal
+    /// passes the wall clock in microseconds; `restore` moves past any journaled id.
+    pub fn new(config: VenueConfig, symbols: impl IntoIterator<Item = Symbol>, id_base: u64) -> PaperVenue {
+        let base = id_base.max(1);
         PaperVenue {
             config,
             symbols: symbols.into_iter().collect(),
-            next_order_id: 1,
-            next_exec_id: 1,
+            next_order_id: base,
+            next_exec_id: base,
             ..Default::default()
         }
     }
 
     pub fn on_tick(&mut self, tick: &Tick) {
-        self.quotes.insert(tick.symbol, (tick.bid, tick.ask));
+        self.set_quote(tick.symbol, tick.bid, tick.ask);
+    }
+
+    /// The touch orders fill against.
+    pub fn set_quote(&mut self, symbol: Symbol, bid: Price, ask: Price) {
+        self.quotes.insert(symbol, (bid, ask));
     }
 
     pub fn duplicates(&self) -> u64 {
@@ -98,6 +109,7 @@ impl PaperVenue {
 
     /// Handles a `NewOrder`. `inject_reject` forces a risk reject (fault injection).
     pub fn new_order(&mut self, order: &NewOrder, now_ns: u64, inject_reject: bool) -> Handled {
+        self.now_ns = now_ns;
         if let Some(record) = self.orders.get(&order.intent_id) {
             if record.order == *order {
                 self.duplicates += 1;
@@ -174,9 +186,8 @@ impl PaperVenue {
                 return reject(self, RejectCode::InvalidQty, "fill could not be booked")
             }
         }
-        self.next_exec_id += 1;
         let mut fill = self.report(order, ExecType::Fill, OrdStatus::Filled, RejectCode::None, "");
-        fill.exec_id = exec_id;
+        debug_assert_eq!(fill.exec_id, exec_id);
         fill.last_qty = order.qty;
         fill.last_px = price;
         fill.cum_qty = order.qty;
@@ -184,6 +195,7 @@ impl PaperVenue {
         fill
     }
 
+    /// A new report with its own execution id. Rejected orders get no order id (0).
     fn report(
         &mut self,
         order: &NewOrder,
@@ -192,12 +204,18 @@ impl PaperVenue {
         code: RejectCode,
         text: &str,
     ) -> ExecReport {
-        let order_id = OrderId(self.next_order_id);
-        self.next_order_id += 1;
+        let order_id = if ord_status == OrdStatus::Rejected {
+            OrderId(0)
+        } else {
+            self.next_order_id += 1;
+            OrderId(self.next_order_id - 1)
+        };
+        let exec_id = ExecId(self.next_exec_id);
+        self.next_exec_id += 1;
         ExecReport {
             intent_id: order.intent_id,
             order_id,
-            exec_id: ExecId(0),
+            exec_id,
             symbol: order.symbol,
             side: order.side,
             exec_type,
@@ -210,7 +228,7 @@ impl PaperVenue {
             reject_code: code,
             reject_text: text.to_string(),
             poss_dup: false,
-            transact_ns: 0,
+            transact_ns: self.now_ns,
         }
     }
 
@@ -221,10 +239,9 @@ impl PaperVenue {
             // Market and IOC orders are never left open, so nothing is open.
             return Vec::new();
         };
-        match self.orders.get(&intent_id) {
-            Some(record) => {
-                let mut reports: Vec<ExecReport> = record
-                    .reports
+        match self.orders.get(&intent_id).map(|record| record.reports.clone()) {
+            Some(stored) => {
+                let mut reports: Vec<ExecReport> = stored
                     .iter()
                     .cloned()
                     .map(|mut r| {
@@ -232,8 +249,10 @@ impl PaperVenue {
                         r
                     })
                     .collect();
-                if let Some(last) = record.reports.last() {
+                if let Some(last) = stored.last() {
                     let mut status = last.clone();
+                    status.exec_id = ExecId(self.next_exec_id);
+                    self.next_exec_id += 1;
                     status.exec_type = ExecType::OrderStatus;
                     status.last_qty = Qty::ZERO;
                     status.last_px = Price::ZERO;
@@ -255,15 +274,13 @@ impl PaperVenue {
                     limit_price: None,
                     expire_at_ns: 0,
                 };
-                let mut r = self.report(
+                vec![self.report(
                     &order,
                     ExecType::OrderStatus,
                     OrdStatus::Rejected,
                     RejectCode::UnknownOrder,
                     "unknown intent",
-                );
-                r.order_id = OrderId(0);
-                vec![r]
+                )]
             }
         }
     }
@@ -337,7 +354,7 @@ mod tests {
     }
 
     fn venue() -> PaperVenue {
-        let mut v = PaperVenue::new(VenueConfig { fee: Ppm(1_000), slippage_ppm: 0 }, [sym()]);
+        let mut v = PaperVenue::new(VenueConfig { fee: Ppm(1_000), slippage_ppm: 0 }, [sym()], 1);
         v.on_tick(&Tick {
             symbol: sym(),
             bid: "99".parse().unwrap(),
@@ -400,7 +417,7 @@ mod tests {
         other.symbol = Symbol::new("ETHUSD.s").unwrap();
         assert_eq!(v.new_order(&other, 0, false).reports[0].reject_code, RejectCode::UnknownSymbol);
         assert_eq!(v.new_order(&order(3, Side::Buy, "1"), 0, true).reports[0].reject_code, RejectCode::GatewayRisk);
-        let mut fresh = PaperVenue::new(VenueConfig::default(), [sym()]);
+        let mut fresh = PaperVenue::new(VenueConfig::default(), [sym()], 1);
         assert_eq!(fresh.new_order(&order(4, Side::Buy, "1"), 0, false).reports[0].reject_code, RejectCode::NoMarket);
         assert_eq!(v.ledger_total_net(), Money::ZERO);
     }
@@ -437,9 +454,15 @@ mod tests {
         v.new_order(&order(1, Side::Buy, "1"), 0, false);
         v.new_order(&order(2, Side::Sell, "1"), 0, false);
         let records: Vec<_> = [1, 2].iter().map(|i| v.record(IntentId(*i)).unwrap().clone()).collect();
-        let mut restored = PaperVenue::new(VenueConfig::default(), [sym()]);
+        let mut restored = PaperVenue::new(VenueConfig::default(), [sym()], 1);
         restored.restore(records, [IntentId(7)]);
         assert_eq!(restored.ledger(), v.ledger());
+        restored.set_quote(sym(), "99".parse().unwrap(), "101".parse().unwrap());
+        let next = restored.new_order(&order(8, Side::Buy, "1"), 0, false).reports.remove(0);
+        assert!(
+            next.exec_id.0 > v.record(IntentId(2)).unwrap().reports[0].exec_id.0,
+            "ids never repeat after a restore"
+        );
         assert_eq!(restored.new_order(&order(7, Side::Buy, "1"), 0, false).reports[0].reject_code, RejectCode::Expired);
     }
 }

@@ -1,0 +1,207 @@
+//! The gateway's tick publisher, on its own thread so that order handling, journal writes
+//! and replies never delay a tick. It owns the XPUB socket: it learns subscriptions from
+//! it (and can wait until every symbol has a subscriber), publishes each symbol's random
+//! walk at its jittered interval, or as fast as the subscriber takes ticks (`max_rate`:
+//! XPUB_NODROP, then waiting for POLLOUT, never dropping). Quotes are shared with the
+//! order loop through a mutex-protected map.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use engine::feed::{InstrumentModel, IntervalMs, SyntheticFeed};
+use protocol::{Codec, Envelope, Message, Price, Symbol, Tick};
+
+/// Latest bid/ask per symbol, written by the publisher, read by the order loop.
+pub type Quotes = Arc<Mutex<HashMap<Symbol, (Price, Price)>>>;
+
+#[derive(Clone, Debug)]
+pub struct PublisherConfig {
+    pub models: Vec<InstrumentModel>,
+    pub seed: u64,
+    pub interval: IntervalMs,
+    pub codec: Codec,
+    pub session_id: u64,
+    pub max_rate: bool,
+    pub ticks_per_symbol: Option<u64>,
+    pub wait_for_subscribers: bool,
+    pub publish_for: Option<Duration>,
+}
+
+/// What the publisher did.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PublisherCounters {
+    pub ticks_published: u64,
+    /// Largest real gap between two published ticks of one symbol, µs.
+    pub max_publish_gap_us: u64,
+    pub publish_gaps_over_50ms: u64,
+}
+
+pub fn spawn(
+    socket: zmq::Socket,
+    config: PublisherConfig,
+    quotes: Quotes,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<JoinHandle<PublisherCounters>> {
+    std::thread::Builder::new().name("tick-publisher".into()).spawn(move || {
+        let n = config.models.len();
+        let feed = SyntheticFeed::new(&config.models, config.seed, config.interval);
+        let mut p = Publisher {
+            socket,
+            feed,
+            quotes,
+            counters: PublisherCounters::default(),
+            md_seq: 0,
+            published: vec![0; n],
+            last_sent: vec![None; n],
+            subscribed: HashSet::new(),
+            frame: Vec::with_capacity(128),
+            config,
+        };
+        p.run(&stop);
+        p.counters
+    })
+}
+
+struct Publisher {
+    socket: zmq::Socket,
+    feed: SyntheticFeed,
+    quotes: Quotes,
+    counters: PublisherCounters,
+    md_seq: u64,
+    published: Vec<u64>,
+    last_sent: Vec<Option<Instant>>,
+    subscribed: HashSet<Vec<u8>>,
+    frame: Vec<u8>,
+    config: PublisherConfig,
+}
+
+impl Publisher {
+    fn run(&mut self, stop: &AtomicBool) {
+        // Wait for subscribers (bounded only by `stop`).
+        while self.config.wait_for_subscribers && self.subscribed.len() < self.feed.len() {
+            if stop.load(Ordering::Acquire) {
+                return;
+            }
+            if self.socket.poll(zmq::POLLIN, 50).unwrap_or(0) > 0 {
+                self.drain_subscriptions();
+            }
+        }
+        let started = Instant::now();
+        let window_open =
+            |now: Instant, cfg: &PublisherConfig| cfg.publish_for.is_none_or(|d| now.duration_since(started) < d);
+        let mut due: BinaryHeap<Reverse<(Instant, usize)>> =
+            (0..self.feed.len()).map(|i| Reverse((started, i))).collect();
+        let mut next = 0usize;
+        let mut held: Option<Tick> = None;
+        while !stop.load(Ordering::Acquire) {
+            let now = Instant::now();
+            if !window_open(now, &self.config) || self.all_done() && held.is_none() {
+                // Nothing more to publish: keep the subscription list fresh until stopped.
+                if self.socket.poll(zmq::POLLIN, 50).unwrap_or(0) > 0 {
+                    self.drain_subscriptions();
+                }
+                continue;
+            }
+            if self.config.max_rate {
+                let tick = match held.take() {
+                    Some(tick) => tick,
+                    None => match self.next_unpaced(&mut next) {
+                        Some(tick) => tick,
+                        None => continue,
+                    },
+                };
+                if !self.send(&tick) {
+                    // The subscriber's buffers are full: wait until the socket can take more.
+                    held = Some(tick);
+                    let _ = self.socket.poll(zmq::POLLOUT, 50);
+                }
+                continue;
+            }
+            let Some(Reverse((at, index))) = due.peek().copied() else { return };
+            if at > now {
+                std::thread::sleep(at - now);
+                continue;
+            }
+            due.pop();
+            if self.config.ticks_per_symbol.is_some_and(|max| self.published[index] >= max) {
+                continue;
+            }
+            if let Some((tick, delay)) = self.feed.next_tick(index, crate::run_id::wall_ns()) {
+                self.set_quote(&tick);
+                self.send(&tick);
+                self.published[index] += 1;
+                let sent = Instant::now();
+                if let Some(previous) = self.last_sent[index].replace(sent) {
+                    let gap = u64::try_from(sent.duration_since(previous).as_micros()).unwrap_or(u64::MAX);
+                    self.counters.max_publish_gap_us = self.counters.max_publish_gap_us.max(gap);
+                    if gap > 50_000 {
+                        self.counters.publish_gaps_over_50ms += 1;
+                    }
+                }
+                // The next tick is due `delay` after this one was really sent, so a late
+                // tick does not shorten or stretch the following interval.
+                due.push(Reverse((sent + Duration::from_nanos(delay), index)));
+            }
+        }
+    }
+
+    fn all_done(&self) -> bool {
+        self.config.ticks_per_symbol.is_some_and(|max| self.published.iter().all(|p| *p >= max))
+    }
+
+    /// The next tick round-robin over the symbols that still have ticks to publish.
+    fn next_unpaced(&mut self, next: &mut usize) -> Option<Tick> {
+        let n = self.feed.len();
+        for _ in 0..n {
+            let index = *next % n;
+            *next = (*next + 1) % n;
+            if self.config.ticks_per_symbol.is_some_and(|max| self.published[index] >= max) {
+                continue;
+            }
+            let (tick, _) = self.feed.next_tick(index, crate::run_id::wall_ns())?;
+            self.set_quote(&tick);
+            self.published[index] += 1;
+            return Some(tick);
+        }
+        None
+    }
+
+    fn set_quote(&self, tick: &Tick) {
+        let mut quotes = self.quotes.lock().unwrap_or_else(|p| p.into_inner());
+        quotes.insert(tick.symbol, (tick.bid, tick.ask));
+    }
+
+    /// Sends one tick; false when the XPUB refused it (max-rate back-pressure).
+    fn send(&mut self, tick: &Tick) -> bool {
+        let envelope = Envelope::new(self.config.session_id, self.md_seq + 1, 0, tick.ts_ns, Message::Tick(*tick));
+        if self.config.codec.encode_into(&envelope, &mut self.frame).is_err() {
+            return true;
+        }
+        if self.socket.send_multipart([tick.symbol.as_str().as_bytes(), self.frame.as_slice()], zmq::DONTWAIT).is_ok() {
+            self.md_seq += 1;
+            self.counters.ticks_published += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// XPUB subscription messages: `\x01topic` subscribes, `\x00topic` unsubscribes.
+    fn drain_subscriptions(&mut self) {
+        while let Ok(message) = self.socket.recv_bytes(zmq::DONTWAIT) {
+            match message.split_first() {
+                Some((1, topic)) => {
+                    self.subscribed.insert(topic.to_vec());
+                }
+                Some((0, topic)) => {
+                    self.subscribed.remove(topic);
+                }
+                _ => {}
+            }
+        }
+    }
+}
