@@ -143,7 +143,7 @@ pub struct RunConfig {
     pub reject_rate: f64,
     pub drop_reply_rate: f64,
     pub latency: Duration,
-    /// Threads for symbol actors (`None`: one per symbol up to 128 symbols, else 16 shared).
+    /// Threads for symbol actors (`None`: `main_job::default_symbol_threads`).
     pub symbol_threads: Option<usize>,
     /// Wait instead of dropping ticks when a symbol's mailbox is full (stress `--max-rate`).
     pub lossless_ticks: bool,

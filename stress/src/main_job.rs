@@ -112,6 +112,18 @@ fn strategy_for(choice: StrategyChoice, template: IntentTemplate) -> Box<dyn Str
     }
 }
 
+/// Threads for symbol actors: one per symbol (full isolation) up to 8 symbols; beyond
+/// that, twice the cores, shared round-robin. Measured on 2 cores with 100 symbols: one
+/// thread each gave 31.8k orders/s, 4 shared threads 63.6k (docs/PERFORMANCE.md): a wake-up
+/// per message per thread costs more than the isolation is worth at that scale.
+pub fn default_symbol_threads(symbols: usize) -> usize {
+    if symbols <= 8 {
+        0
+    } else {
+        2 * std::thread::available_parallelism().map_or(2, |n| n.get())
+    }
+}
+
 /// Resolves the configured names (and aliases) into a registry; unknown names are errors.
 pub fn registry(config: &RunConfig) -> anyhow::Result<SymbolRegistry> {
     let mut specs = Vec::new();
@@ -216,7 +228,7 @@ async fn run_actors(
         market_data_endpoint: market_data,
         control_bind: config.control.clone(),
         core: CoreConfig::new,
-        symbol_threads: config.symbol_threads.unwrap_or(if registry.len() <= 128 { 0 } else { 16 }),
+        symbol_threads: config.symbol_threads.unwrap_or_else(|| default_symbol_threads(registry.len())),
         tick_overflow: if config.lossless_ticks { Overflow::Backpressure } else { Overflow::Drop },
     };
     let (choice, exits, stale_after) = (config.strategy, config.exits, config.stale_after);

@@ -49,7 +49,7 @@ struct Cli {
     /// Run the gateway on a thread of this process (no separate process).
     #[arg(long)]
     in_process: bool,
-    /// Threads for symbol actors (default: one per symbol up to 128, else 16 shared).
+    /// Threads for symbol actors (default: one per symbol up to 8 symbols, else 2 × cores).
     #[arg(long)]
     symbol_threads: Option<usize>,
     #[arg(long, default_value_t = 1000)]
