@@ -17,15 +17,29 @@ fn run_stress(args: &[&str]) -> (String, serde_json::Value, PathBuf) {
     let report_path = stdout.lines().find_map(|l| l.strip_prefix("report: ")).map(PathBuf::from).unwrap_or_else(|| {
         panic!("no report line:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     });
-    let report = serde_json::from_str(&std::fs::read_to_string(&report_path).expect("report.json")).expect("valid JSON");
+    let report =
+        serde_json::from_str(&std::fs::read_to_string(&report_path).expect("report.json")).expect("valid JSON");
     let run_dir = report_path.parent().expect("run dir").to_path_buf();
-    assert_eq!(output.status.success(), stdout.trim_end().ends_with("GATE PASS"), "exit code agrees with the last line");
+    assert_eq!(
+        output.status.success(),
+        stdout.trim_end().ends_with("GATE PASS"),
+        "exit code agrees with the last line"
+    );
     (stdout, report, run_dir)
 }
 
 #[test]
 fn a_clean_run_passes_the_gate_and_writes_every_output() {
-    let (stdout, report, dir) = run_stress(&["--symbols", "BTCUSD.s,ETHUSD.s,XAUUSD.s,SYM0001", "--duration", "3", "--strategy", "churn", "--interval-ms", "5..40"]);
+    let (stdout, report, dir) = run_stress(&[
+        "--symbols",
+        "BTCUSD.s,ETHUSD.s,XAUUSD.s,SYM0001",
+        "--duration",
+        "3",
+        "--strategy",
+        "churn",
+        "--interval-ms",
+        "5..40",
+    ]);
     assert!(stdout.trim_end().ends_with("GATE PASS"), "{stdout}");
     for file in ["engine.jsonl", "report.json", "report.md", "latency.svg"] {
         assert!(dir.join(file).exists(), "{file} written");
@@ -47,8 +61,22 @@ fn a_clean_run_passes_the_gate_and_writes_every_output() {
 #[test]
 fn a_faulted_run_with_a_gateway_restart_still_balances() {
     let (stdout, report, dir) = run_stress(&[
-        "--symbols", "3", "--duration", "4", "--strategy", "churn", "--interval-ms", "5..40",
-        "--reject-rate", "0.1", "--drop-reply-rate", "0.05", "--restart-at", "1.5", "--order-timeout-ms", "200",
+        "--symbols",
+        "3",
+        "--duration",
+        "4",
+        "--strategy",
+        "churn",
+        "--interval-ms",
+        "5..40",
+        "--reject-rate",
+        "0.1",
+        "--drop-reply-rate",
+        "0.05",
+        "--restart-at",
+        "1.5",
+        "--order-timeout-ms",
+        "200",
     ]);
     assert!(stdout.trim_end().ends_with("GATE PASS"), "{stdout}");
     assert_eq!(report["gateway"].as_array().map(Vec::len), Some(2), "two gateway instances");
