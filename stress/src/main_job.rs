@@ -321,7 +321,17 @@ async fn run_actors(
             SymbolSummary { status: *status, folded_net, gateway_net }
         })
         .collect();
-    let efsm_errors = statuses.iter().map(|s| s.efsm_errors).sum();
+    let efsm_errors = statuses.iter().map(|s| s.efsm_errors).sum::<u64>();
+    info!(
+        target: "engine",
+        total_pnl = %metrics.total_net,
+        sum_symbol_pnl = %metrics.sum_symbol_net,
+        gateway_ledger_pnl = %gateway_ledger_net.map_or("-".to_string(), |m| m.to_string()),
+        efsm_errors,
+        locks_acquired = bridge.locks_acquired,
+        locks_released = bridge.locks_released,
+        "RUN_SUMMARY"
+    );
     let feed = feed.map_or_else(FeedSummary::default, |c| FeedSummary {
         received: FeedCounters::get(&c.received),
         dispatched: FeedCounters::get(&c.dispatched),
