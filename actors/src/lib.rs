@@ -9,6 +9,7 @@
 //! - [`metrics`]: `MetricsActor`, the exact PnL fold.
 //! - [`control`]: `ControlActor` and its ZMQ ROUTER endpoint for runtime flags.
 //! - [`market_data`]: the SUB-socket thread that routes ticks to symbol actors.
+//! - [`state_store`]: durable per-symbol state (position, cooldowns), written off-thread.
 //! - [`status`]: the shared per-symbol status board (for the status line and reports).
 //! - [`time`]: the wall clock and the run's monotonic clock.
 //! - [`system`]: wiring: starts every actor for a set of symbols.
@@ -18,6 +19,7 @@ pub mod control;
 pub mod market_data;
 pub mod messages;
 pub mod metrics;
+pub mod state_store;
 pub mod status;
 pub mod symbol_actor;
 pub mod system;

@@ -27,6 +27,8 @@ pub struct SymbolOutputs {
     pub orders: Recipient<SubmitOrder>,
     pub queries: Recipient<SubmitStatusQuery>,
     pub pnl: Recipient<FoldPnl>,
+    /// Where durable state goes (`None`: not persisted).
+    pub state: Option<Recipient<crate::state_store::SaveSymbolState>>,
 }
 
 pub struct SymbolActor {
@@ -117,6 +119,13 @@ impl SymbolActor {
     fn publish(&self) {
         self.board.publish(self.core.status());
     }
+
+    /// Sends the durable state to the store (it ignores unchanged states).
+    fn persist(&self) {
+        if let Some(store) = &self.outputs.state {
+            store.do_send(crate::state_store::SaveSymbolState { symbol: self.symbol(), state: self.core.durable() });
+        }
+    }
 }
 
 impl Actor for SymbolActor {
@@ -124,6 +133,9 @@ impl Actor for SymbolActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(256);
+        // No trading until the gateway's positions have been compared with ours.
+        let now = wall_ns();
+        self.step("start", |core, _| core.begin_reconcile(now));
         self.publish();
         ctx.run_interval(self.timer_every, |act, _| {
             let now = wall_ns();
@@ -165,6 +177,7 @@ impl Handler<GatewayReport> for SymbolActor {
         let now = wall_ns();
         self.step("report", |core, risk| core.on_report(&msg.report, now, risk));
         self.publish();
+        self.persist();
     }
 }
 
@@ -196,8 +209,11 @@ impl Handler<Reconcile> for SymbolActor {
             return;
         }
         let now = wall_ns();
-        self.step("reconcile", |core, _| core.begin_reconcile(now));
+        if self.core.state().name() != "reconciling" {
+            self.step("reconcile", |core, _| core.begin_reconcile(now));
+        }
         self.step("reconcile", |core, risk| core.reconcile(msg.gateway_position, now, risk));
+        self.persist();
         if self.core.state().name() == "halted" {
             warn!(target: "symbol", symbol = %self.symbol(), local = ?self.core.book().position(), gateway = ?msg.gateway_position, "RECONCILE_MISMATCH: symbol halted");
         }

@@ -17,6 +17,7 @@ use crate::control::{self, ControlActor, ControlEndpoint};
 use crate::market_data::{self, MarketData};
 use crate::messages::RequestSnapshot;
 use crate::metrics::MetricsActor;
+use crate::state_store::StateStore;
 use crate::status::StatusBoard;
 use crate::symbol_actor::{SymbolActor, SymbolOutputs};
 
@@ -26,7 +27,11 @@ pub struct WiringConfig {
     pub market_data_endpoint: String,
     /// `None` disables the control endpoint.
     pub control_bind: Option<String>,
-    pub core: fn(Symbol) -> CoreConfig,
+    /// Per-symbol core settings.
+    pub core: Arc<dyn Fn(Symbol) -> CoreConfig + Send + Sync>,
+    /// Durable state file (`None`: nothing persisted) and what was loaded from it.
+    pub state_path: Option<std::path::PathBuf>,
+    pub restored: std::collections::BTreeMap<Symbol, engine::symbol_core::DurableSymbol>,
     /// Threads for symbol actors: 0 = one per symbol (full isolation); N = symbols share
     /// N threads round-robin (for thousands of symbols).
     pub symbol_threads: usize,
@@ -39,6 +44,7 @@ pub struct Engine {
     pub metrics: Addr<MetricsActor>,
     pub control: Addr<ControlActor>,
     pub symbols: HashMap<Symbol, Addr<SymbolActor>>,
+    pub state: Option<Addr<StateStore>>,
     pub board: StatusBoard,
     pub risk: Arc<PortfolioRisk>,
     pub market_data: Option<MarketData>,
@@ -96,17 +102,28 @@ pub fn start(
     });
     arbiters.push(bridge_arbiter);
 
+    let state = config.state_path.clone().map(|path| {
+        let store_arbiter = Arbiter::new();
+        let restored = config.restored.clone();
+        let addr = StateStore::start_in_arbiter(&store_arbiter.handle(), move |_| StateStore::new(path, restored));
+        arbiters.push(store_arbiter);
+        addr
+    });
     let outputs = SymbolOutputs {
         orders: bridge.clone().recipient(),
         queries: bridge.clone().recipient(),
         pnl: metrics.clone().recipient(),
+        state: state.clone().map(Addr::recipient),
     };
     let mut symbols = HashMap::new();
     let threads = if config.symbol_threads == 0 { specs.len() } else { config.symbol_threads.min(specs.len()) };
     let symbol_arbiters: Vec<Arbiter> = (0..threads).map(|_| Arbiter::new()).collect();
     for (i, spec) in specs.iter().enumerate() {
         let symbol = spec.model.symbol;
-        let core = SymbolCore::new((config.core)(symbol), strategy(spec), &risk);
+        let mut core = SymbolCore::new((config.core)(symbol), strategy(spec), &risk);
+        if let Some(saved) = config.restored.get(&symbol) {
+            core.restore(saved, &risk);
+        }
         let arbiter = &symbol_arbiters[i % threads.max(1)];
         let (risk, outputs, board) = (Arc::clone(&risk), outputs.clone(), board.clone());
         let addr =
@@ -146,6 +163,7 @@ pub fn start(
         metrics,
         control,
         symbols,
+        state,
         board,
         risk,
         market_data: Some(market_data),

@@ -22,7 +22,7 @@ use crate::efsm::Direction;
 pub const DEDUPE_WINDOW: usize = 4096;
 
 /// An open position.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Position {
     pub direction: Direction,
     pub qty: Qty,

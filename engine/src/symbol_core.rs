@@ -50,6 +50,14 @@ impl CoreConfig {
     }
 }
 
+/// The part of a symbol's state that survives a restart (saved by the shell, restored
+/// before reconciliation against the gateway).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DurableSymbol {
+    pub position: Option<Position>,
+    pub cooldowns: Cooldowns,
+}
+
 /// Why an order is sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OrderPurpose {
@@ -218,10 +226,17 @@ impl SymbolCore {
         self.flags
     }
 
-    /// Restores durable state (book and cooldowns) before reconciliation.
-    pub fn restore(&mut self, book: PositionBook, cooldowns: Cooldowns) {
-        self.book = book;
-        self.cooldowns = cooldowns;
+    /// Restores durable state before reconciliation: the open position (with its cost
+    /// basis) and the cooldowns. PnL totals are per run and start at zero.
+    pub fn restore(&mut self, state: &DurableSymbol, risk: &PortfolioRisk) {
+        self.book = PositionBook::restore(state.position, Money::ZERO, Money::ZERO, 0);
+        self.cooldowns = state.cooldowns;
+        self.sync_exposure(risk);
+    }
+
+    /// What must survive a restart: the position and the cooldowns.
+    pub fn durable(&self) -> DurableSymbol {
+        DurableSymbol { position: self.book.position(), cooldowns: self.cooldowns }
     }
 
     /// Sets this symbol's control flags (combined with the global flags at every decision).

@@ -54,6 +54,9 @@ pub struct EngineSection {
     pub heartbeats_missed: Option<u32>,
     pub stale_after_ms: Option<u64>,
     pub log_dir: Option<String>,
+    /// Durable state file, or "off". Default: `state/engine-state.json` with an external
+    /// gateway, off with the embedded one (whose ledger starts empty every run).
+    pub state_file: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -147,6 +150,8 @@ pub struct RunConfig {
     pub symbol_threads: Option<usize>,
     /// Wait instead of dropping ticks when a symbol's mailbox is full (stress `--max-rate`).
     pub lossless_ticks: bool,
+    /// `engine.state_file` as given (`None`: the default for the gateway mode).
+    pub state_file: Option<String>,
 }
 
 pub const DEFAULT_SYMBOLS: [&str; 3] = ["BTCUSD.s", "ETHUSD.s", "XAUUSD.s"];
@@ -185,6 +190,7 @@ impl Default for RunConfig {
             latency: Duration::ZERO,
             symbol_threads: None,
             lossless_ticks: false,
+            state_file: None,
         }
     }
 }
@@ -226,6 +232,16 @@ pub fn interval(key: &str, text: &str) -> Result<IntervalMs, ConfigError> {
 }
 
 impl RunConfig {
+    /// Where durable state lives for this run, if anywhere.
+    pub fn state_path(&self) -> Option<std::path::PathBuf> {
+        match self.state_file.as_deref() {
+            Some("off") => None,
+            Some(path) => Some(path.into()),
+            None if self.gateway.is_some() => Some("state/engine-state.json".into()),
+            None => None,
+        }
+    }
+
     /// Reads and applies `engine.toml`.
     pub fn apply_file(&mut self, path: &Path) -> Result<(), ConfigError> {
         let text =
@@ -278,6 +294,12 @@ impl RunConfig {
         }
         if let Some(dir) = e.log_dir {
             self.log_dir = dir;
+        }
+        if let Some(path) = e.state_file {
+            if path.is_empty() {
+                return Err(bad("engine.state_file", "must be a path or \"off\""));
+            }
+            self.state_file = Some(path);
         }
         self.apply_strategy(file.strategy)?;
         self.apply_risk(file.risk)?;

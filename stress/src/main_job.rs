@@ -210,6 +210,15 @@ async fn run_actors(
     market_data: String,
 ) -> anyhow::Result<JobSummary> {
     let config = &options.config;
+    let state_path = config.state_path();
+    let restored = match &state_path {
+        Some(path) => ::actors::state_store::load(path).map_err(|e| anyhow!("durable state: {e}"))?,
+        None => Default::default(),
+    };
+    if let Some(path) = &state_path {
+        let open = restored.values().filter(|s| s.position.is_some()).count();
+        info!(target: "engine", path = %path.display(), symbols = restored.len(), open_positions = open, "durable state loaded; reconciling with the gateway before trading");
+    }
     let zmq = zmq::Context::new();
     let first_intent = crate::run_id::wall_ns() / 1_000; // µs since epoch: never repeats across runs
     let risk = Arc::new(PortfolioRisk::new(config.risk, first_intent));
@@ -227,13 +236,22 @@ async fn run_actors(
         },
         market_data_endpoint: market_data,
         control_bind: config.control.clone(),
-        core: CoreConfig::new,
+        core: {
+            let (stale_after, exits) = (config.stale_after, config.exits);
+            Arc::new(move |symbol| CoreConfig {
+                stale_after_ns: u64::try_from(stale_after.as_nanos()).unwrap_or(u64::MAX),
+                // A position restored at start keeps being managed by the configured exits.
+                reconcile_rules: exits,
+                ..CoreConfig::new(symbol)
+            })
+        },
+        state_path: state_path.clone(),
+        restored,
         symbol_threads: config.symbol_threads.unwrap_or_else(|| default_symbol_threads(registry.len())),
         tick_overflow: if config.lossless_ticks { Overflow::Backpressure } else { Overflow::Drop },
     };
-    let (choice, exits, stale_after) = (config.strategy, config.exits, config.stale_after);
+    let (choice, exits) = (config.strategy, config.exits);
     let strategy = move |spec: &SymbolSpec| strategy_for(choice, IntentTemplate { qty: spec.order_qty, exits });
-    let _ = stale_after;
     let mut engine =
         system::start(wiring, &zmq, registry.specs(), Arc::clone(&risk), &strategy, crate::run_id::session_id())
             .map_err(|e| anyhow!("{e}"))?;
@@ -290,6 +308,13 @@ async fn run_actors(
     let snapshot = engine.bridge.send(FetchSnapshot { timeout: Duration::from_secs(2) }).await.ok().flatten();
     let metrics = engine.metrics.send(GetMetrics).await.map_err(|e| anyhow!("metrics: {e}"))?;
     let bridge = engine.bridge.send(GetBridgeStats).await.map_err(|e| anyhow!("bridge: {e}"))?;
+    if let Some(store) = &engine.state {
+        match store.send(::actors::state_store::FlushState).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => warn!(target: "engine", error = %e, "durable state not saved"),
+            Err(e) => warn!(target: "engine", error = %e, "state store gone"),
+        }
+    }
     let _ = engine.bridge.send(ShutdownBridge).await;
     let statuses = engine.board.snapshot();
     let mut tick_to_intent = ::actors::bridge::small_histogram();

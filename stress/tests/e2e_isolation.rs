@@ -72,7 +72,9 @@ fn a_slow_and_a_failing_symbol_do_not_stall_the_others() {
             },
             market_data_endpoint: md,
             control_bind: None,
-            core: CoreConfig::new,
+            core: Arc::new(CoreConfig::new),
+            state_path: None,
+            restored: Default::default(),
             symbol_threads: 0,
             tick_overflow: ::actors::market_data::Overflow::Drop,
         };

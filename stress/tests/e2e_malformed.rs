@@ -129,7 +129,9 @@ fn engine_survives_malformed_frames_from_the_gateway() {
             },
             market_data_endpoint: md,
             control_bind: None,
-            core: CoreConfig::new,
+            core: Arc::new(CoreConfig::new),
+            state_path: None,
+            restored: Default::default(),
             symbol_threads: 0,
             tick_overflow: ::actors::market_data::Overflow::Drop,
         };

@@ -439,10 +439,16 @@ impl Handler<FromSocket> for BridgeActor {
                 self.mark_gateway(true, "frame received");
                 let header = envelope.header;
                 if self.gateway_session != Some(header.session_id) {
-                    if let Some(previous) = self.gateway_session {
-                        warn!(target: "bridge", previous, current = header.session_id, "GATEWAY_SESSION_CHANGED: gateway restarted; reconciling");
-                        self.request_snapshot();
+                    match self.gateway_session {
+                        Some(previous) => {
+                            warn!(target: "bridge", previous, current = header.session_id, "GATEWAY_SESSION_CHANGED: gateway restarted; reconciling");
+                        }
+                        None => {
+                            info!(target: "bridge", session = header.session_id, "first contact with the gateway; reconciling")
+                        }
                     }
+                    // Our start-up request may have gone nowhere (no connection yet): ask again.
+                    self.request_snapshot();
                     self.gateway_session = Some(header.session_id);
                     self.stats.gateway_sessions += 1;
                     self.last_seq_in = 0;

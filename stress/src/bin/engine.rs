@@ -51,6 +51,10 @@ struct RunArgs {
     /// Directory for logs/<run-id>/.
     #[arg(long)]
     log_dir: Option<String>,
+    /// Durable state file (positions, cooldowns), or "off". Default: state/engine-state.json
+    /// with --gateway, off with the embedded paper gateway.
+    #[arg(long)]
+    state_file: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -140,6 +144,7 @@ fn build_config(args: &RunArgs) -> Result<RunConfig, String> {
     file.engine.symbols = args.symbols.as_ref().map(|s| s.split(',').map(|p| p.trim().to_string()).collect());
     file.engine.control = args.control.clone();
     file.engine.log_dir = args.log_dir.clone();
+    file.engine.state_file = args.state_file.clone();
     file.gateway.seed = args.seed;
     // Flags are applied as a second file layer so they get the same validation; keys that
     // were not given keep the file's values.

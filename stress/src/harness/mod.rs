@@ -97,6 +97,8 @@ impl StressOptions {
             strategy: self.strategy,
             symbol_threads: self.symbol_threads,
             lossless_ticks: self.max_rate,
+            // Every stress run starts flat against a fresh gateway: nothing to restore.
+            state_file: Some("off".into()),
             seed: self.seed,
             interval: self.interval,
             ..RunConfig::default()

@@ -14,6 +14,7 @@ pub fn fast_config(symbols: &[String]) -> RunConfig {
     RunConfig {
         symbols: symbols.to_vec(),
         control: None,
+        state_file: Some("off".into()),
         order_timeout: Duration::from_millis(400),
         heartbeat_interval: Duration::from_millis(200),
         interval: IntervalMs { min: 1, max: 20 },
