@@ -249,7 +249,9 @@ fn after_done(
     match position {
         None => Ok(ExecState::Flat),
         Some(d) if d == direction => Ok(ExecState::Open { trade: OpenTrade { direction, opened_at: at, rules } }),
-        Some(_) => Err("entry filled into the opposite direction"),
+        // The gateway filled our entry the wrong way: the position is real, so it is booked
+        // and this symbol stops trading until reconciliation.
+        Some(_) => Ok(ExecState::Halted { reason: HaltReason::PositionFlipped }),
     }
 }
 

@@ -180,6 +180,18 @@ pub struct SymbolCore {
     trade_net: Money,
     pnl_seq: u64,
     counters: CoreCounters,
+    /// The entry sent as the circuit breaker's half-open probe, until it resolves.
+    probe: Option<IntentId>,
+    /// An order that was on the wire when the symbol halted: its outcome is still booked
+    /// and counted (and asked for after a timeout).
+    orphan: Option<OrphanOrder>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct OrphanOrder {
+    intent: IntentId,
+    /// Already counted as a failure by a timeout.
+    timed_out: bool,
 }
 
 impl SymbolCore {
@@ -201,6 +213,8 @@ impl SymbolCore {
             trade_net: Money::ZERO,
             pnl_seq: 0,
             counters: CoreCounters::default(),
+            probe: None,
+            orphan: None,
         }
     }
 
@@ -353,7 +367,8 @@ impl SymbolCore {
             self.counters.stale_reports += 1;
             return actions;
         }
-        let in_flight = self.efsm.state().order_in_flight() == Some(report.intent_id);
+        let orphan = self.orphan.filter(|o| o.intent == report.intent_id);
+        let in_flight = self.efsm.state().order_in_flight() == Some(report.intent_id) || orphan.is_some();
         let new_fill = report.is_fill() && !self.book.has_seen(report.exec_id);
         if report.is_fill() && !new_fill {
             self.counters.duplicate_fills += 1;
@@ -385,7 +400,11 @@ impl SymbolCore {
         let before = *self.efsm.state();
         self.apply(ExecEvent::Report { intent: report.intent_id, outcome, at: now }, &mut actions);
         if done && in_flight {
-            self.finish_order(report, before, entry_direction, now, risk);
+            let already_failed = matches!(before, ExecState::Unknown { .. }) || orphan.is_some_and(|o| o.timed_out);
+            self.finish_order(report, already_failed, entry_direction, now, risk);
+            if orphan.is_some() {
+                self.orphan = None;
+            }
         }
         self.sync_exposure(risk);
         actions
@@ -394,10 +413,29 @@ impl SymbolCore {
     /// The bridge gave up waiting for the in-flight request of `intent_id`.
     pub fn on_order_timeout(&mut self, intent_id: IntentId, now: TimeNs, risk: &PortfolioRisk) -> Vec<Action> {
         let mut actions = Vec::new();
+        if let Some(orphan) = self.orphan.filter(|o| o.intent == intent_id) {
+            // Halted with this order on the wire: count it once, then ask what happened.
+            if !orphan.timed_out {
+                self.counters.timeouts += 1;
+                if self.probe != Some(intent_id) {
+                    risk.on_order_failure(now);
+                }
+                self.orphan = Some(OrphanOrder { timed_out: true, ..orphan });
+            }
+            actions.push(Action::QueryStatus { intent_id });
+            return actions;
+        }
+        if self.efsm.state().order_in_flight() != Some(intent_id) {
+            // A late report already resolved it (e.g. its status query timed out after the
+            // original report arrived): nothing is waiting on this intent any more.
+            self.counters.stale_reports += 1;
+            return actions;
+        }
         let first_timeout = matches!(self.efsm.state(), ExecState::EntryPending { .. } | ExecState::ExitPending { .. });
         if self.apply(ExecEvent::Timeout { intent: intent_id, at: now }, &mut actions) {
             self.counters.timeouts += 1;
-            if first_timeout {
+            // A probe is judged only by its terminal report (or the breaker's probe deadline).
+            if first_timeout && self.probe != Some(intent_id) {
                 risk.on_order_failure(now);
             }
             if let ExecState::Unknown { intent, .. } = self.efsm.state() {
@@ -481,19 +519,13 @@ impl SymbolCore {
             return;
         }
         self.entry_estimate = estimate;
-        self.rate.record(now);
+        if admission == Admission::Probe {
+            self.probe = Some(intent_id);
+        }
         self.trail = TrailState::default();
         self.trade_net = Money::ZERO;
-        self.counters.orders += 1;
-        actions.push(Action::PlaceOrder(OrderRequest {
-            intent_id,
-            symbol: self.config.symbol,
-            side: intent.direction.entry_side(),
-            qty: intent.qty,
-            ord_type: OrdType::Market,
-            limit_price: None,
-            purpose: OrderPurpose::Entry(intent.direction),
-        }));
+        let (side, purpose) = (intent.direction.entry_side(), OrderPurpose::Entry(intent.direction));
+        self.place_market_order(intent_id, side, intent.qty, purpose, now, actions);
     }
 
     /// Checks that need no price: state, control, gateway, feed, intent, cooldown, size.
@@ -540,18 +572,18 @@ impl SymbolCore {
         if !self.apply(ExecEvent::SubmitExit { intent: intent_id, reason, at: now }, actions) {
             return;
         }
-        self.rate.record(now);
         risk.record_exit(now);
+        let side = position.direction.exit_side();
+        self.place_market_order(intent_id, side, position.qty, OrderPurpose::Exit(reason), now, actions);
+    }
+
+    /// Emits an order the EFSM has just accepted, and counts it against the rate limit.
+    fn place_market_order(&mut self, intent_id: IntentId, side: Side, qty: Qty, purpose: OrderPurpose, now: TimeNs, actions: &mut Vec<Action>) {
+        self.rate.record(now);
         self.counters.orders += 1;
-        actions.push(Action::PlaceOrder(OrderRequest {
-            intent_id,
-            symbol: self.config.symbol,
-            side: position.direction.exit_side(),
-            qty: position.qty,
-            ord_type: OrdType::Market,
-            limit_price: None,
-            purpose: OrderPurpose::Exit(reason),
-        }));
+        let symbol = self.config.symbol;
+        let order = OrderRequest { intent_id, symbol, side, qty, ord_type: OrdType::Market, limit_price: None, purpose };
+        actions.push(Action::PlaceOrder(order));
     }
 
     fn protective_exit(&self, now: TimeNs) -> Option<ExitReason> {
@@ -567,6 +599,9 @@ impl SymbolCore {
     fn apply(&mut self, event: ExecEvent, actions: &mut Vec<Action>) -> bool {
         match self.efsm.apply(&event) {
             Ok((from, to)) => {
+                if let (Some(intent), ExecState::Halted { .. }) = (from.order_in_flight(), to) {
+                    self.orphan = Some(OrphanOrder { intent, timed_out: matches!(from, ExecState::Unknown { .. }) });
+                }
                 actions.push(Action::Transition { from: from.name(), to: to.name(), event: event.name() });
                 true
             }
@@ -635,27 +670,20 @@ impl SymbolCore {
         }
     }
 
-    /// Breaker and counters once the in-flight order is done.
-    fn finish_order(
-        &mut self,
-        report: &ExecReport,
-        before: ExecState,
-        entry_direction: Option<Direction>,
-        now: TimeNs,
-        risk: &PortfolioRisk,
-    ) {
-        let filled_any = !report.cum_qty.is_zero()
-            || (report.exec_type == ExecType::OrderStatus && report.ord_status == OrdStatus::Filled);
-        if filled_any {
+    /// Breaker and counters once the in-flight order is done. `already_failed`: a timeout
+    /// already counted it as a failure.
+    fn finish_order(&mut self, report: &ExecReport, already_failed: bool, entry_direction: Option<Direction>, now: TimeNs, risk: &PortfolioRisk) {
+        let filled_any = !report.cum_qty.is_zero() || (report.exec_type == ExecType::OrderStatus && report.ord_status == OrdStatus::Filled);
+        if !filled_any && report.ord_status == OrdStatus::Rejected && report.reject_code != RejectCode::UnknownOrder {
+            self.counters.rejects += 1;
+        }
+        if self.probe == Some(report.intent_id) {
+            self.probe = None;
+            risk.on_probe_outcome(filled_any, now);
+        } else if filled_any {
             risk.on_order_success();
-        } else {
-            if report.ord_status == OrdStatus::Rejected && report.reject_code != RejectCode::UnknownOrder {
-                self.counters.rejects += 1;
-            }
-            // A timed-out order already counted as a failure when it timed out.
-            if !matches!(before, ExecState::Unknown { .. }) {
-                risk.on_order_failure(now);
-            }
+        } else if !already_failed {
+            risk.on_order_failure(now);
         }
         if entry_direction.is_some() {
             self.entry_estimate = Money::ZERO;

@@ -332,3 +332,66 @@ fn a_restarted_feed_resyncs_instead_of_looking_out_of_order() {
     h.tick_at("100000");
     assert!(only_order(&h.signal(enter(Direction::Long), "100000")).is_some());
 }
+
+#[test]
+fn an_entry_filled_the_wrong_way_is_booked_and_halts() {
+    let mut h = Harness::new();
+    let entry = only_order(&h.signal(enter(Direction::Long), "100000")).unwrap();
+    let mut wrong = h.fill_report(&entry, "100000", "0");
+    wrong.side = Side::Sell;
+    h.report(&wrong);
+    assert_eq!(h.core.state().name(), "halted");
+    assert_eq!(h.core.book().position().unwrap().direction, Direction::Short, "the real position is booked");
+    assert_eq!(h.core.efsm_errors(), 0);
+}
+
+#[test]
+fn a_timeout_for_an_already_resolved_order_is_stale_not_an_error() {
+    let mut h = Harness::new();
+    let entry = h.open_long();
+    let actions = h.core.on_order_timeout(entry.intent_id, h.now, &h.risk);
+    assert!(actions.is_empty());
+    assert_eq!(h.core.efsm_errors(), 0);
+    assert_eq!(h.core.counters().stale_reports, 1);
+    assert_eq!(h.core.state().name(), "open");
+}
+
+#[test]
+fn an_order_on_the_wire_when_the_symbol_halts_is_still_booked_and_counted() {
+    let mut h = Harness::new();
+    let entry = only_order(&h.signal(enter(Direction::Long), "100000")).unwrap();
+    h.core.halt(engine::efsm::HaltReason::Manual);
+    // It times out while halted: a status query follows.
+    let actions = h.core.on_order_timeout(entry.intent_id, h.now, &h.risk);
+    assert!(actions.contains(&Action::QueryStatus { intent_id: entry.intent_id }));
+    // The answer says it filled: the fill is booked, the symbol stays halted.
+    let mut replay = h.fill_report(&entry, "100000.5", "0");
+    replay.poss_dup = true;
+    h.report(&replay);
+    assert_eq!(h.core.book().position().unwrap().qty, qty("0.01"));
+    assert_eq!(h.core.state().name(), "halted");
+    assert_eq!(h.core.efsm_errors(), 0);
+}
+
+#[test]
+fn only_the_probe_decides_a_half_open_breaker() {
+    use engine::risk::BreakerState;
+    let mut config = engine::risk::RiskConfig::default();
+    config.breaker.cooloff_ns = SEC;
+    config.breaker.max_consecutive_failures = 2;
+    // A symbol holds a position when the breaker trips.
+    let mut b = Harness::with_risk(config);
+    b.open_long();
+    b.risk.on_order_failure(b.now);
+    b.risk.on_order_failure(b.now);
+    assert!(matches!(b.risk.breaker_state(), BreakerState::Open { .. }));
+    b.now += 2 * SEC;
+    // After the cool-off another symbol's entry takes the probe permit (taken here directly).
+    let exit = only_order(&b.signal(exit_both(), "100000")).unwrap();
+    assert!(b.risk.admit_entry(protocol::Money::ZERO, b.now).is_ok());
+    let fill = b.fill_report(&exit, "100000", "0");
+    b.report(&fill);
+    assert!(matches!(b.risk.breaker_state(), BreakerState::HalfOpen { .. }), "an exit fill does not close a half-open breaker");
+    assert!(b.risk.on_probe_outcome(true, b.now));
+    assert!(matches!(b.risk.breaker_state(), BreakerState::Closed { .. }));
+}

@@ -6,15 +6,12 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ::actors::bridge::socket::SocketConfig;
-use ::actors::bridge::BridgeConfig;
-use ::actors::system::{self, WiringConfig};
+use ::actors::system::{self};
 use common::*;
 use engine::registry::{default_model, default_order_qty, SymbolSpec};
 use engine::risk::{PortfolioRisk, RiskConfig};
 use engine::strategy::zscore::{ZScore, ZScoreConfig};
 use engine::strategy::{IntentTemplate, Signal, Strategy};
-use engine::symbol_core::CoreConfig;
 use protocol::{Symbol, Tick};
 use stress::gateway::server;
 
@@ -58,26 +55,7 @@ fn a_slow_and_a_failing_symbol_do_not_stall_the_others() {
     let (orders, md) = (gateway.orders_endpoint.clone(), gateway.market_data_endpoint.clone());
     let statuses = actix_rt::System::new().block_on(async move {
         let risk = Arc::new(PortfolioRisk::new(RiskConfig::default(), 1));
-        let wiring = WiringConfig {
-            bridge: BridgeConfig {
-                socket: SocketConfig {
-                    endpoint: orders,
-                    identity: "isolation".into(),
-                    codec: protocol::Codec::Bincode,
-                    send_hwm: 1000,
-                },
-                request_timeout: Duration::from_millis(400),
-                heartbeat_interval: Duration::from_millis(200),
-                heartbeats_missed_for_down: 3,
-            },
-            market_data_endpoint: md,
-            control_bind: None,
-            core: Arc::new(CoreConfig::new),
-            state_path: None,
-            restored: Default::default(),
-            symbol_threads: 0,
-            tick_overflow: ::actors::market_data::Overflow::Drop,
-        };
+        let wiring = common::wiring(orders, md, "isolation");
         let exits = config.exits;
         let strategy = move |spec: &SymbolSpec| -> Box<dyn Strategy> {
             match spec.model.symbol.as_str() {

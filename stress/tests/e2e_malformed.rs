@@ -6,14 +6,12 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ::actors::bridge::socket::SocketConfig;
-use ::actors::bridge::{BridgeConfig, GetBridgeStats};
-use ::actors::system::{self, WiringConfig};
+use ::actors::bridge::GetBridgeStats;
+use ::actors::system::{self};
 use common::*;
 use engine::registry::{default_model, default_order_qty, SymbolSpec};
 use engine::risk::{PortfolioRisk, RiskConfig};
 use engine::strategy::{Signal, Strategy};
-use engine::symbol_core::CoreConfig;
 use protocol::*;
 use stress::gateway::server;
 
@@ -115,26 +113,7 @@ fn engine_survives_malformed_frames_from_the_gateway() {
     let symbol = Symbol::new("BTCUSD.s").unwrap();
     let specs = vec![SymbolSpec { model: default_model(symbol), order_qty: default_order_qty(symbol) }];
     let stats = actix_rt::System::new().block_on(async move {
-        let wiring = WiringConfig {
-            bridge: BridgeConfig {
-                socket: SocketConfig {
-                    endpoint: orders,
-                    identity: "engine-under-test".into(),
-                    codec: Codec::Bincode,
-                    send_hwm: 1000,
-                },
-                request_timeout: Duration::from_millis(300),
-                heartbeat_interval: Duration::from_millis(100),
-                heartbeats_missed_for_down: 3,
-            },
-            market_data_endpoint: md,
-            control_bind: None,
-            core: Arc::new(CoreConfig::new),
-            state_path: None,
-            restored: Default::default(),
-            symbol_threads: 0,
-            tick_overflow: ::actors::market_data::Overflow::Drop,
-        };
+        let wiring = common::wiring(orders, md, "engine-under-test");
         let strategy = |_: &SymbolSpec| -> Box<dyn Strategy> { Box::new(Hold) };
         let mut engine =
             system::start(wiring, &ctx, &specs, Arc::new(PortfolioRisk::new(RiskConfig::default(), 1)), &strategy, 3)

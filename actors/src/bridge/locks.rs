@@ -179,17 +179,14 @@ impl LockTable {
         Some(lock)
     }
 
-    /// Releases every lock whose deadline has passed, with outcome `timeout`.
-    pub fn release_expired(&mut self, now: Instant) -> Vec<HeldLock> {
-        let expired: Vec<IntentId> =
-            self.by_symbol.values().filter(|l| l.deadline <= now).map(|l| l.intent_id).collect();
-        expired.into_iter().filter_map(|intent| self.release(intent, Outcome::Timeout, now)).collect()
+    /// Intents whose deadline has passed (release them with outcome `timeout`).
+    pub fn expired(&self, now: Instant) -> Vec<IntentId> {
+        self.by_symbol.values().filter(|l| l.deadline <= now).map(|l| l.intent_id).collect()
     }
 
-    /// Releases every lock (shutdown or a dead gateway), with the given outcome.
-    pub fn release_all(&mut self, outcome: Outcome, now: Instant) -> Vec<HeldLock> {
-        let all: Vec<IntentId> = self.by_symbol.values().map(|l| l.intent_id).collect();
-        all.into_iter().filter_map(|intent| self.release(intent, outcome, now)).collect()
+    /// Every held intent (shutdown or a dead gateway).
+    pub fn all_held(&self) -> Vec<IntentId> {
+        self.by_symbol.values().map(|l| l.intent_id).collect()
     }
 }
 
@@ -214,12 +211,12 @@ mod tests {
         assert_ne!(a.lock_id, b.lock_id);
         assert!(t.release(IntentId(1), Outcome::Filled, now).is_some());
         assert!(t.release(IntentId(1), Outcome::Filled, now).is_none(), "never released twice");
-        assert!(t.release_expired(now + Duration::from_millis(99)).is_empty());
-        let expired = t.release_expired(now + Duration::from_millis(100));
-        assert_eq!(expired.len(), 1);
-        assert_eq!(expired[0].intent_id, IntentId(3));
+        assert!(t.expired(now + Duration::from_millis(99)).is_empty());
+        assert_eq!(t.expired(now + Duration::from_millis(100)), vec![IntentId(3)]);
+        assert!(t.release(IntentId(3), Outcome::Timeout, now).is_some());
         t.acquire(sym("A"), IntentId(4), RequestKind::Order, 4, now).unwrap();
-        assert_eq!(t.release_all(Outcome::GatewayDown, now).len(), 1);
+        assert_eq!(t.all_held(), vec![IntentId(4)]);
+        assert!(t.release(IntentId(4), Outcome::GatewayDown, now).is_some());
         assert_eq!(t.held(), 0);
         assert_eq!(t.acquired(), t.released());
     }

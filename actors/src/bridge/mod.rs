@@ -287,7 +287,8 @@ impl BridgeActor {
 
     fn sweep_deadlines(&mut self) {
         let now = Instant::now();
-        for lock in self.locks.release_expired(now) {
+        for intent in self.locks.expired(now) {
+            let Some(lock) = self.release(intent, Outcome::Timeout) else { continue };
             self.stats.timeouts += 1;
             self.submitted.remove(&lock.intent_id);
             if let Some(route) = self.route(&lock.symbol) {
@@ -352,9 +353,10 @@ impl Actor for BridgeActor {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
-        let now = Instant::now();
-        for lock in self.locks.release_all(Outcome::GatewayDown, now) {
-            warn!(target: "bridge", symbol = %lock.symbol, intent_id = lock.intent_id.0, "lock released at shutdown");
+        for intent in self.locks.all_held() {
+            if let Some(lock) = self.release(intent, Outcome::GatewayDown) {
+                warn!(target: "bridge", symbol = %lock.symbol, intent_id = lock.intent_id.0, "lock released at shutdown");
+            }
         }
         if let Some(mut socket) = self.socket.take() {
             socket.stop();

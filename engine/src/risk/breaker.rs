@@ -5,7 +5,12 @@
 //! ```text
 //! Closed ──(N consecutive failures | drawdown ≥ max)──▶ Open
 //! Open ──(admit after cool-off)──▶ HalfOpen{probe in flight}
-//! HalfOpen ──success──▶ Closed        HalfOpen ──failure──▶ Open (cool-off restarts)
+//! HalfOpen ──probe success──▶ Closed   HalfOpen ──probe failure──▶ Open (cool-off restarts)
+//! HalfOpen ──(probe silent for a cool-off)──▶ Open
+//! ```
+//! Only the probe's outcome moves a half-open breaker: a late result of an order sent
+//! before the trip, or an exit, does not.
+//! ```text
 //! ```
 
 use protocol::Money;
@@ -25,7 +30,8 @@ pub struct BreakerConfig {
 pub enum BreakerState {
     Closed { consecutive_failures: u32 },
     Open { since: TimeNs },
-    HalfOpen { probe_in_flight: bool },
+    /// `since`: when the current probe permit was granted.
+    HalfOpen { probe_in_flight: bool, since: TimeNs },
 }
 
 impl BreakerState {
@@ -69,13 +75,19 @@ impl CircuitBreaker {
         match self.state {
             BreakerState::Closed { .. } => Ok(Admission::Normal),
             BreakerState::Open { since } if now.saturating_sub(since) >= self.config.cooloff_ns => {
-                self.state = BreakerState::HalfOpen { probe_in_flight: true };
+                self.state = BreakerState::HalfOpen { probe_in_flight: true, since: now };
                 Ok(Admission::Probe)
             }
             BreakerState::Open { .. } => Err(Refusal::BreakerOpen),
-            BreakerState::HalfOpen { probe_in_flight: true } => Err(Refusal::BreakerProbeInFlight),
-            BreakerState::HalfOpen { probe_in_flight: false } => {
-                self.state = BreakerState::HalfOpen { probe_in_flight: true };
+            // A probe that has not been heard of for a whole cool-off counts as failed, so the
+            // breaker can never wait on a lost probe forever.
+            BreakerState::HalfOpen { probe_in_flight: true, since } if now.saturating_sub(since) >= self.config.cooloff_ns => {
+                self.trip(now);
+                Err(Refusal::BreakerOpen)
+            }
+            BreakerState::HalfOpen { probe_in_flight: true, .. } => Err(Refusal::BreakerProbeInFlight),
+            BreakerState::HalfOpen { probe_in_flight: false, .. } => {
+                self.state = BreakerState::HalfOpen { probe_in_flight: true, since: now };
                 Ok(Admission::Probe)
             }
         }
@@ -83,46 +95,44 @@ impl CircuitBreaker {
 
     /// A probe permit was granted but no order was sent: let the next caller probe.
     pub fn return_probe(&mut self) {
-        if let BreakerState::HalfOpen { probe_in_flight: true } = self.state {
-            self.state = BreakerState::HalfOpen { probe_in_flight: false };
+        if let BreakerState::HalfOpen { probe_in_flight: true, since } = self.state {
+            self.state = BreakerState::HalfOpen { probe_in_flight: false, since };
         }
     }
 
-    /// An order filled. Returns true if this closed a half-open breaker.
-    pub fn on_success(&mut self) -> bool {
-        match self.state {
-            BreakerState::Closed { .. } => {
-                self.state = BreakerState::Closed { consecutive_failures: 0 };
-                false
-            }
-            BreakerState::HalfOpen { .. } => {
-                self.state = BreakerState::Closed { consecutive_failures: 0 };
-                true
-            }
-            // A late success of an order sent before the trip does not close it.
-            BreakerState::Open { .. } => false,
+    /// An order that was not the probe filled: resets the failure count when closed.
+    /// Only the probe's own outcome moves a half-open breaker.
+    pub fn on_success(&mut self) {
+        if let BreakerState::Closed { .. } = self.state {
+            self.state = BreakerState::Closed { consecutive_failures: 0 };
         }
     }
 
-    /// An order failed (rejected, timed out, gateway down). Returns true if this tripped.
+    /// An order that was not the probe failed. Returns true if this tripped the breaker.
     pub fn on_failure(&mut self, now: TimeNs) -> bool {
-        match self.state {
-            BreakerState::Closed { consecutive_failures } => {
-                let failures = consecutive_failures + 1;
-                if failures >= self.config.max_consecutive_failures {
-                    self.trip(now);
-                    true
-                } else {
-                    self.state = BreakerState::Closed { consecutive_failures: failures };
-                    false
-                }
-            }
-            BreakerState::HalfOpen { .. } => {
+        if let BreakerState::Closed { consecutive_failures } = self.state {
+            let failures = consecutive_failures + 1;
+            if failures >= self.config.max_consecutive_failures {
                 self.trip(now);
-                true
+                return true;
             }
-            BreakerState::Open { .. } => false,
+            self.state = BreakerState::Closed { consecutive_failures: failures };
         }
+        false
+    }
+
+    /// The probe's outcome: success closes a half-open breaker, failure re-opens it.
+    /// Returns true if the state changed.
+    pub fn on_probe_outcome(&mut self, success: bool, now: TimeNs) -> bool {
+        if !matches!(self.state, BreakerState::HalfOpen { .. }) {
+            return false;
+        }
+        if success {
+            self.state = BreakerState::Closed { consecutive_failures: 0 };
+        } else {
+            self.trip(now);
+        }
+        true
     }
 
     /// Equity fell `drawdown` below its high-water mark. Returns true if this tripped.
@@ -160,23 +170,28 @@ mod tests {
         assert!(!b.on_failure(1));
         assert!(!b.on_failure(2));
         assert_eq!(b.state(), BreakerState::Closed { consecutive_failures: 2 });
-        assert!(!b.on_success());
+        b.on_success();
         assert_eq!(b.state(), BreakerState::Closed { consecutive_failures: 0 });
         // Closed -> Open on the third consecutive failure.
         b.on_failure(3);
         b.on_failure(4);
         assert!(b.on_failure(5));
         assert_eq!(b.state(), BreakerState::Open { since: 5 });
-        // Open refuses during the cool-off, late successes do not close it.
+        // Open refuses during the cool-off; late outcomes of older orders change nothing.
         assert_eq!(b.admit(104), Err(Refusal::BreakerOpen));
-        assert!(!b.on_success());
+        b.on_success();
         assert!(!b.on_failure(50));
+        assert!(!b.on_probe_outcome(true, 50), "no probe while open");
         assert_eq!(b.state(), BreakerState::Open { since: 5 });
         // Open -> HalfOpen after the cool-off: one probe only.
         assert_eq!(b.admit(105), Ok(Admission::Probe));
         assert_eq!(b.admit(106), Err(Refusal::BreakerProbeInFlight));
+        // Outcomes of orders that are not the probe do not move it.
+        b.on_success();
+        b.on_failure(107);
+        assert_eq!(b.state(), BreakerState::HalfOpen { probe_in_flight: true, since: 105 });
         // HalfOpen -> Open when the probe fails; the cool-off restarts.
-        assert!(b.on_failure(110));
+        assert!(b.on_probe_outcome(false, 110));
         assert_eq!(b.state(), BreakerState::Open { since: 110 });
         assert_eq!(b.admit(150), Err(Refusal::BreakerOpen));
         // An unused probe permit goes back.
@@ -184,10 +199,23 @@ mod tests {
         b.return_probe();
         assert_eq!(b.admit(211), Ok(Admission::Probe));
         // HalfOpen -> Closed when the probe succeeds.
-        assert!(b.on_success());
+        assert!(b.on_probe_outcome(true, 212));
         assert_eq!(b.state(), BreakerState::Closed { consecutive_failures: 0 });
-        assert_eq!(b.admit(212), Ok(Admission::Normal));
+        assert_eq!(b.admit(213), Ok(Admission::Normal));
         assert_eq!(b.trips(), 2);
+    }
+
+    #[test]
+    fn a_lost_probe_cannot_hold_the_breaker_half_open_forever() {
+        let mut b = breaker();
+        for t in 0..3 {
+            b.on_failure(t);
+        }
+        assert_eq!(b.admit(200), Ok(Admission::Probe));
+        // The probe's outcome never comes back.
+        assert_eq!(b.admit(250), Err(Refusal::BreakerProbeInFlight));
+        assert_eq!(b.admit(300), Err(Refusal::BreakerOpen), "silent for a cool-off: failed");
+        assert_eq!(b.admit(400), Ok(Admission::Probe), "and a new probe after the next cool-off");
     }
 
     #[test]
@@ -197,6 +225,6 @@ mod tests {
         assert!(b.on_drawdown(Money::from_raw_signed(1_000), 2));
         assert!(!b.on_drawdown(Money::from_raw_signed(5_000), 3), "already open");
         assert_eq!(b.admit(102), Ok(Admission::Probe));
-        assert!(b.on_success());
+        assert!(b.on_probe_outcome(true, 103));
     }
 }

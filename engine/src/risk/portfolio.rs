@@ -178,14 +178,19 @@ impl PortfolioRisk {
         }
     }
 
-    /// An order filled. Returns true if this closed a half-open breaker.
-    pub fn on_order_success(&self) -> bool {
-        lock(&self.breaker).on_success()
+    /// An order (not the breaker's probe) filled.
+    pub fn on_order_success(&self) {
+        lock(&self.breaker).on_success();
     }
 
-    /// An order failed. Returns true if this tripped the breaker.
+    /// An order (not the breaker's probe) failed. Returns true if this tripped the breaker.
     pub fn on_order_failure(&self, now: TimeNs) -> bool {
         lock(&self.breaker).on_failure(now)
+    }
+
+    /// The breaker's probe order resolved. Returns true if the breaker changed state.
+    pub fn on_probe_outcome(&self, success: bool, now: TimeNs) -> bool {
+        lock(&self.breaker).on_probe_outcome(success, now)
     }
 
     /// Books net realized PnL into equity and checks drawdown. Returns true if it tripped.

@@ -64,3 +64,27 @@ pub fn assert_books_balance(s: &JobSummary) {
     assert_eq!(m.inconsistencies, 0);
     assert_eq!(m.duplicates, 0);
 }
+
+/// Wiring for tests that start the actors directly (no main job).
+pub fn wiring(orders: String, market_data: String, identity: &str) -> ::actors::system::WiringConfig {
+    ::actors::system::WiringConfig {
+        bridge: ::actors::bridge::BridgeConfig {
+            socket: ::actors::bridge::socket::SocketConfig {
+                endpoint: orders,
+                identity: identity.into(),
+                codec: protocol::Codec::Bincode,
+                send_hwm: 1000,
+            },
+            request_timeout: Duration::from_millis(400),
+            heartbeat_interval: Duration::from_millis(100),
+            heartbeats_missed_for_down: 3,
+        },
+        market_data_endpoint: market_data,
+        control_bind: None,
+        core: std::sync::Arc::new(engine::symbol_core::CoreConfig::new),
+        state_path: None,
+        restored: Default::default(),
+        symbol_threads: 0,
+        tick_overflow: ::actors::market_data::Overflow::Drop,
+    }
+}
