@@ -578,11 +578,20 @@ impl SymbolCore {
     }
 
     /// Emits an order the EFSM has just accepted, and counts it against the rate limit.
-    fn place_market_order(&mut self, intent_id: IntentId, side: Side, qty: Qty, purpose: OrderPurpose, now: TimeNs, actions: &mut Vec<Action>) {
+    fn place_market_order(
+        &mut self,
+        intent_id: IntentId,
+        side: Side,
+        qty: Qty,
+        purpose: OrderPurpose,
+        now: TimeNs,
+        actions: &mut Vec<Action>,
+    ) {
         self.rate.record(now);
         self.counters.orders += 1;
         let symbol = self.config.symbol;
-        let order = OrderRequest { intent_id, symbol, side, qty, ord_type: OrdType::Market, limit_price: None, purpose };
+        let order =
+            OrderRequest { intent_id, symbol, side, qty, ord_type: OrdType::Market, limit_price: None, purpose };
         actions.push(Action::PlaceOrder(order));
     }
 
@@ -672,8 +681,16 @@ impl SymbolCore {
 
     /// Breaker and counters once the in-flight order is done. `already_failed`: a timeout
     /// already counted it as a failure.
-    fn finish_order(&mut self, report: &ExecReport, already_failed: bool, entry_direction: Option<Direction>, now: TimeNs, risk: &PortfolioRisk) {
-        let filled_any = !report.cum_qty.is_zero() || (report.exec_type == ExecType::OrderStatus && report.ord_status == OrdStatus::Filled);
+    fn finish_order(
+        &mut self,
+        report: &ExecReport,
+        already_failed: bool,
+        entry_direction: Option<Direction>,
+        now: TimeNs,
+        risk: &PortfolioRisk,
+    ) {
+        let filled_any = !report.cum_qty.is_zero()
+            || (report.exec_type == ExecType::OrderStatus && report.ord_status == OrdStatus::Filled);
         if !filled_any && report.ord_status == OrdStatus::Rejected && report.reject_code != RejectCode::UnknownOrder {
             self.counters.rejects += 1;
         }

@@ -391,7 +391,10 @@ fn only_the_probe_decides_a_half_open_breaker() {
     assert!(b.risk.admit_entry(protocol::Money::ZERO, b.now).is_ok());
     let fill = b.fill_report(&exit, "100000", "0");
     b.report(&fill);
-    assert!(matches!(b.risk.breaker_state(), BreakerState::HalfOpen { .. }), "an exit fill does not close a half-open breaker");
+    assert!(
+        matches!(b.risk.breaker_state(), BreakerState::HalfOpen { .. }),
+        "an exit fill does not close a half-open breaker"
+    );
     assert!(b.risk.on_probe_outcome(true, b.now));
     assert!(matches!(b.risk.breaker_state(), BreakerState::Closed { .. }));
 }

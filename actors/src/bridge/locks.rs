@@ -39,6 +39,9 @@ pub enum Outcome {
     Expired,
     Timeout,
     GatewayDown,
+    /// A status query whose answer the symbol no longer needs (a late report resolved the
+    /// order first), released so that the symbol's next order can go out.
+    Superseded,
 }
 
 impl Outcome {
@@ -51,6 +54,7 @@ impl Outcome {
             Outcome::Expired => "expired",
             Outcome::Timeout => "timeout",
             Outcome::GatewayDown => "gateway_down",
+            Outcome::Superseded => "superseded",
         }
     }
 }
@@ -116,6 +120,11 @@ impl LockTable {
     }
     pub fn by_intent(&self, intent: IntentId) -> Option<&HeldLock> {
         self.by_intent.get(&intent).and_then(|s| self.by_symbol.get(s))
+    }
+
+    /// The lock taken by the frame with this sequence number, if still held.
+    pub fn by_seq(&self, seq: u64) -> Option<&HeldLock> {
+        self.by_symbol.values().find(|l| l.seq == seq)
     }
 
     /// Takes the symbol's lock for a request, or says who holds it.

@@ -56,6 +56,7 @@ pub struct BridgeStats {
     pub undecodable_frames: u64,
     pub session_rejects: u64,
     pub unroutable_reports: u64,
+    pub mismatched_reports: u64,
     pub locks_acquired: u64,
     pub locks_released: u64,
     pub locks_held: usize,
@@ -226,6 +227,15 @@ impl BridgeActor {
 
     fn on_report(&mut self, report: ExecReport) {
         self.stats.reports_received += 1;
+        if let Some(lock) = self.locks.by_intent(report.intent_id) {
+            if lock.symbol != report.symbol {
+                // The gateway names another symbol for an order we know: trust neither. Keep
+                // the lock; its deadline makes the symbol ask for the order's status.
+                self.stats.mismatched_reports += 1;
+                error!(target: "bridge", intent_id = report.intent_id.0, expected = %lock.symbol, got = %report.symbol, "REPORT_SYMBOL_MISMATCH: report dropped");
+                return;
+            }
+        }
         if report.is_fill() {
             self.stats.fills_received += 1;
         }
@@ -371,6 +381,12 @@ impl Handler<SubmitOrder> for BridgeActor {
         let order = msg.order;
         let now = Instant::now();
         let seq = self.seq_out + 1;
+        if let Some(held) = self.locks.holder(&order.symbol).copied() {
+            if held.kind == RequestKind::StatusQuery && held.intent_id != order.intent_id {
+                // The symbol resolved that order (a late report) and moved on.
+                self.release(held.intent_id, Outcome::Superseded);
+            }
+        }
         if let Err(busy) = self.locks.acquire(order.symbol, order.intent_id, RequestKind::Order, seq, now) {
             error!(target: "bridge", symbol = %order.symbol, intent_id = order.intent_id.0, held_by = busy.held_by.0, "LOCK_BUSY: a second request for a symbol; refused locally");
             self.local_reject(order.symbol, order.intent_id, order.side, "symbol lock busy");
@@ -466,6 +482,7 @@ impl Handler<FromSocket> for BridgeActor {
                     Message::SessionReject(reject) => {
                         self.stats.session_rejects += 1;
                         warn!(target: "bridge", ref_seq = reject.ref_seq, code = %reject.code, text = %reject.text, "SESSION_REJECT from the gateway");
+                        self.on_session_reject(reject.ref_seq, ctx);
                     }
                     other => {
                         warn!(target: "bridge", msg_type = other.msg_type().as_str(), "unexpected message type from the gateway; ignored");
@@ -494,6 +511,28 @@ impl Handler<FromSocket> for BridgeActor {
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+impl BridgeActor {
+    /// The gateway could not read one of our frames: the request it carried never reached
+    /// it, so its lock is released now (an order is rejected locally, a query retried).
+    fn on_session_reject(&mut self, ref_seq: u64, ctx: &mut Context<Self>) {
+        if ref_seq == 0 {
+            return;
+        }
+        let Some(lock) = self.locks.by_seq(ref_seq).copied() else { return };
+        let side = self.submitted.get(&lock.intent_id).map_or(Side::Buy, |(_, side)| *side);
+        self.release(lock.intent_id, Outcome::Rejected);
+        self.submitted.remove(&lock.intent_id);
+        match lock.kind {
+            RequestKind::Order => {
+                self.local_reject(lock.symbol, lock.intent_id, side, "session reject from the gateway")
+            }
+            RequestKind::StatusQuery => {
+                self.retry_later(SubmitStatusQuery { symbol: lock.symbol, intent_id: lock.intent_id }, ctx)
             }
         }
     }

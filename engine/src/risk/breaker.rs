@@ -28,10 +28,17 @@ pub struct BreakerConfig {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BreakerState {
-    Closed { consecutive_failures: u32 },
-    Open { since: TimeNs },
+    Closed {
+        consecutive_failures: u32,
+    },
+    Open {
+        since: TimeNs,
+    },
     /// `since`: when the current probe permit was granted.
-    HalfOpen { probe_in_flight: bool, since: TimeNs },
+    HalfOpen {
+        probe_in_flight: bool,
+        since: TimeNs,
+    },
 }
 
 impl BreakerState {
@@ -81,7 +88,9 @@ impl CircuitBreaker {
             BreakerState::Open { .. } => Err(Refusal::BreakerOpen),
             // A probe that has not been heard of for a whole cool-off counts as failed, so the
             // breaker can never wait on a lost probe forever.
-            BreakerState::HalfOpen { probe_in_flight: true, since } if now.saturating_sub(since) >= self.config.cooloff_ns => {
+            BreakerState::HalfOpen { probe_in_flight: true, since }
+                if now.saturating_sub(since) >= self.config.cooloff_ns =>
+            {
                 self.trip(now);
                 Err(Refusal::BreakerOpen)
             }

@@ -316,7 +316,10 @@ impl Server {
                     peer.last_seq_in = envelope.header.seq;
                     self.handle(identity, envelope.body, faults);
                 }
-                Err(error) => self.session_reject(identity, &error),
+                Err(error) => {
+                    let ref_seq = readable_seq(payload, codec);
+                    self.session_reject(identity, &error, ref_seq)
+                }
             }
         }
     }
@@ -333,7 +336,11 @@ impl Server {
                 let handled = self.venue.new_order(&order, crate::run_id::wall_ns(), f.reject);
                 if handled.new_record {
                     if let (Some(journal), Some(record)) = (&mut self.journal, self.venue.record(order.intent_id)) {
-                        let _ = journal.record_order(record);
+                        // On disk before the reply leaves: a crash cannot forget a fill the
+                        // engine has been told about.
+                        if let Err(e) = journal.record_order(record).and_then(|()| journal.flush()) {
+                            warn!(target: "gateway", error = %e, "journal write failed");
+                        }
                     }
                 } else {
                     self.counters.duplicate_intents += 1;
@@ -380,7 +387,7 @@ impl Server {
         }
     }
 
-    fn session_reject(&mut self, identity: Vec<u8>, error: &DecodeError) {
+    fn session_reject(&mut self, identity: Vec<u8>, error: &DecodeError, ref_seq: u64) {
         self.counters.session_rejects += 1;
         let code = match error {
             DecodeError::UnsupportedVersion { .. } => RejectCode::UnsupportedVersion,
@@ -388,7 +395,7 @@ impl Server {
         };
         let text: String = error.to_string().chars().take(protocol::messages::MAX_TEXT_LEN).collect();
         warn!(target: "gateway", kind = error.kind(), "malformed frame from a peer; session reject sent");
-        self.send_now(&identity, Message::SessionReject(SessionReject { ref_seq: 0, code, text }));
+        self.send_now(&identity, Message::SessionReject(SessionReject { ref_seq, code, text }));
     }
 
     /// Queues a reply behind the injected latency (or sends it now).
@@ -431,6 +438,17 @@ impl Server {
                 self.peers.get(&identity).map_or((0, 0), |p| (p.seq_out, p.last_seq_in));
             let body = Message::Heartbeat(Heartbeat { session_id: self.session_id, last_seq_sent, last_seq_received });
             self.send_now(&identity, body);
+        }
+    }
+}
+
+/// The `seq` of a frame that failed to decode, when its header can still be read (so the
+/// sender can tell which request was refused); 0 otherwise.
+fn readable_seq(frame: &[u8], codec: Codec) -> u64 {
+    match codec {
+        Codec::Bincode => frame.get(12..20).and_then(|b| b.try_into().ok()).map_or(0, u64::from_le_bytes),
+        Codec::Json => {
+            serde_json::from_slice::<serde_json::Value>(frame).ok().and_then(|v| v["seq"].as_u64()).unwrap_or(0)
         }
     }
 }

@@ -111,7 +111,9 @@ impl PaperVenue {
     pub fn new_order(&mut self, order: &NewOrder, now_ns: u64, inject_reject: bool) -> Handled {
         self.now_ns = now_ns;
         if let Some(record) = self.orders.get(&order.intent_id) {
-            if record.order == *order {
+            // A retry may recompute its expiry; everything else must be the same order.
+            let same = NewOrder { expire_at_ns: record.order.expire_at_ns, ..order.clone() } == record.order;
+            if same {
                 self.duplicates += 1;
                 let reports = record.reports.iter().cloned().map(|mut r| {
                     r.poss_dup = true;
