@@ -57,8 +57,6 @@ pub struct Engine {
 pub enum StartError {
     #[error("market data {endpoint}: {source}")]
     MarketData { endpoint: String, source: zmq::Error },
-    #[error("control endpoint {endpoint}: {source}")]
-    Control { endpoint: String, source: zmq::Error },
 }
 
 impl Engine {
@@ -144,11 +142,16 @@ pub fn start(
 
     let flag_routes = symbols.iter().map(|(s, a)| (*s, a.clone().recipient())).collect();
     let control = ControlActor::new(Arc::clone(&risk), flag_routes, board.clone()).start();
+    // Without its control endpoint the engine still trades (degraded, loudly logged):
+    // flags keep their current values and `engine ctl` cannot reach it.
     let control_endpoint = match &config.control_bind {
-        Some(bind) => Some(
-            control::serve(zmq, bind, control.clone())
-                .map_err(|source| StartError::Control { endpoint: bind.clone(), source })?,
-        ),
+        Some(bind) => match control::serve(zmq, bind, control.clone()) {
+            Ok(endpoint) => Some(endpoint),
+            Err(source) => {
+                tracing::error!(target: "control", endpoint = %bind, error = %source, "CONTROL_UNAVAILABLE: control endpoint not bound; running without runtime control");
+                None
+            }
+        },
         None => None,
     };
 

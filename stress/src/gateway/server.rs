@@ -300,6 +300,23 @@ impl Server {
             if parts.len() < 2 {
                 continue;
             }
+            if parts.len() > 2 {
+                // The protocol is exactly one payload frame after the routing identity.
+                let text = format!("expected 1 payload frame, got {}", parts.len() - 1);
+                self.counters.session_rejects += 1;
+                let identity = identity.clone();
+                self.peers.entry(identity.clone()).or_insert(Peer {
+                    codec: self.config.market_data_codec,
+                    seq_out: 0,
+                    last_seq_in: 0,
+                    last_seen: Instant::now(),
+                });
+                self.send_now(
+                    &identity,
+                    Message::SessionReject(SessionReject { ref_seq: 0, code: RejectCode::MalformedFrame, text }),
+                );
+                continue;
+            }
             let identity = identity.clone();
             let codec = Codec::detect(payload);
             let decoded = codec.decode(payload);
