@@ -182,6 +182,9 @@ pub struct SymbolCore {
     counters: CoreCounters,
     /// The entry sent as the circuit breaker's half-open probe, until it resolves.
     probe: Option<IntentId>,
+    /// The order whose timeout was already counted as a failure (never counted twice, even
+    /// if it goes Unknown → working → timed out again).
+    failure_counted: Option<IntentId>,
     /// An order that was on the wire when the symbol halted: its outcome is still booked
     /// and counted (and asked for after a timeout).
     orphan: Option<OrphanOrder>,
@@ -214,6 +217,7 @@ impl SymbolCore {
             pnl_seq: 0,
             counters: CoreCounters::default(),
             probe: None,
+            failure_counted: None,
             orphan: None,
         }
     }
@@ -397,10 +401,9 @@ impl SymbolCore {
         } else {
             ReportOutcome::Working
         };
-        let before = *self.efsm.state();
         self.apply(ExecEvent::Report { intent: report.intent_id, outcome, at: now }, &mut actions);
         if done && in_flight {
-            let already_failed = matches!(before, ExecState::Unknown { .. }) || orphan.is_some_and(|o| o.timed_out);
+            let already_failed = self.failure_counted == Some(report.intent_id) || orphan.is_some_and(|o| o.timed_out);
             self.finish_order(report, already_failed, entry_direction, now, risk);
             if orphan.is_some() {
                 self.orphan = None;
@@ -431,11 +434,12 @@ impl SymbolCore {
             self.counters.stale_reports += 1;
             return actions;
         }
-        let first_timeout = matches!(self.efsm.state(), ExecState::EntryPending { .. } | ExecState::ExitPending { .. });
         if self.apply(ExecEvent::Timeout { intent: intent_id, at: now }, &mut actions) {
             self.counters.timeouts += 1;
-            // A probe is judged only by its terminal report (or the breaker's probe deadline).
-            if first_timeout && self.probe != Some(intent_id) {
+            // Counted once per order; a probe is judged only by its terminal report (or the
+            // breaker's probe deadline).
+            if self.failure_counted != Some(intent_id) && self.probe != Some(intent_id) {
+                self.failure_counted = Some(intent_id);
                 risk.on_order_failure(now);
             }
             if let ExecState::Unknown { intent, .. } = self.efsm.state() {

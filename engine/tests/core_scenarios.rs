@@ -398,3 +398,25 @@ fn only_the_probe_decides_a_half_open_breaker() {
     assert!(b.risk.on_probe_outcome(true, b.now));
     assert!(matches!(b.risk.breaker_state(), BreakerState::Closed { .. }));
 }
+
+#[test]
+fn an_order_counts_as_one_failure_however_many_times_it_times_out() {
+    use engine::risk::BreakerState;
+    let mut h = Harness::new();
+    let entry = only_order(&h.signal(enter(Direction::Long), "100000")).unwrap();
+    h.core.on_order_timeout(entry.intent_id, h.now, &h.risk);
+    // The status answer says it is still working: back to pending, then a second timeout.
+    let mut working = h.reject_report(&entry, RejectCode::None);
+    working.exec_type = ExecType::OrderStatus;
+    working.ord_status = OrdStatus::New;
+    h.report(&working);
+    assert_eq!(h.core.state().name(), "entry_pending");
+    h.core.on_order_timeout(entry.intent_id, h.now, &h.risk);
+    // Finally it is rejected.
+    let mut rejected = h.reject_report(&entry, RejectCode::GatewayRisk);
+    rejected.exec_type = ExecType::OrderStatus;
+    h.report(&rejected);
+    assert_eq!(h.core.state().name(), "flat");
+    assert_eq!(h.risk.breaker_state(), BreakerState::Closed { consecutive_failures: 1 });
+    assert_eq!(h.core.efsm_errors(), 0);
+}
