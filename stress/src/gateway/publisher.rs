@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 use engine::feed::{InstrumentModel, IntervalMs, SyntheticFeed};
 use protocol::{Codec, Envelope, Message, Price, Symbol, Tick};
 
+/// Headroom kept below the configured maximum interval for scheduling jitter.
+const JITTER_MARGIN_MS: u64 = 2;
+
 /// The lateness guard never schedules more than this much early.
 const MAX_GUARD: Duration = Duration::from_millis(10);
 
@@ -172,9 +175,11 @@ impl Publisher {
                     }
                 }
                 // The next tick is due `delay` after this one was really sent, less the
-                // lateness guard; never earlier than the configured minimum interval.
+                // lateness guard, and at most `max − 2 ms` (so OS jitter cannot push a real
+                // gap past the configured maximum); never earlier than the minimum interval.
                 let min = Duration::from_millis(self.config.interval.min);
-                let gap = Duration::from_nanos(delay).saturating_sub(lateness_guard).max(min);
+                let ceiling = Duration::from_millis(self.config.interval.max.saturating_sub(JITTER_MARGIN_MS)).max(min);
+                let gap = Duration::from_nanos(delay).min(ceiling).saturating_sub(lateness_guard).max(min);
                 due.push(Reverse((sent + gap, index)));
             }
         }
