@@ -1,10 +1,11 @@
 //! `SymbolActor`: one per symbol. It owns that symbol's `SymbolCore` (EFSM, book, strategy,
 //! exits) and moves messages in and out; it decides nothing itself.
 //!
-//! Isolation: each symbol actor runs on its own arbiter (thread) by default, ticks reach it
-//! through `try_send` (a full mailbox drops the tick for this symbol only, and the core sees
-//! the sequence gap), and a panic inside the core is caught, logged, counted and halts only
-//! this symbol.
+//! Isolation: with up to 8 symbols each symbol actor runs on its own arbiter (thread);
+//! beyond that, symbols share a few threads round-robin (see `system.rs`). Ticks reach it
+//! through `try_send` (by default a full mailbox drops the tick for this symbol only, and
+//! the core sees the sequence gap), and a panic inside the core is caught, logged, counted
+//! and halts only this symbol.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;

@@ -1,5 +1,6 @@
-//! Wiring: starts the bridge, metrics, control and one actor per symbol (each on its own
-//! arbiter thread), connects the market-data feed, and hands back the handles.
+//! Wiring: starts the bridge, metrics, state store, control (and its endpoint) and one actor
+//! per symbol (each on its own arbiter thread, or `symbol_threads` threads shared
+//! round-robin), connects the market-data feed, and hands back the handles.
 //! Must be called inside a running actix `System`.
 
 use std::collections::HashMap;

@@ -10,7 +10,7 @@
 //! - [`intent`]: intents and exit rules, validated (never clamped).
 //! - [`exits`]: take-profit, stop-loss, trailing stop, time limit, cooldowns.
 //! - [`risk`]: limits, circuit breaker, control flags, and the shared portfolio guard.
-//! - [`strategy`]: the `Strategy` trait and the z-score and breakout strategies.
+//! - [`strategy`]: the `Strategy` trait and the z-score, breakout and churn strategies.
 //! - [`symbol_core`]: `SymbolCore`, which ties the above together per symbol.
 //! - [`ledger`]: the exactly-once PnL fold used by the metrics actor.
 //! - [`feed`]: a seeded synthetic tick generator; [`registry`]: known symbols and aliases.

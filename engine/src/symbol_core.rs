@@ -1,10 +1,12 @@
 //! `SymbolCore`: everything one symbol decides, as a plain struct.
 //!
 //! The owner (an actor) feeds it ticks, execution reports, order timeouts and timer beats,
-//! with the current time, and carries out the [`Action`]s it returns. Order of work for
-//! every input: check guards, apply the EFSM transition, then book money. A position
-//! changes only when a fill report says so; a close moves the EFSM to Flat in the same
-//! call that books the closing fill.
+//! with the current time, and carries out the [`Action`]s it returns. A decision to trade
+//! checks its guards (risk, control, cooldowns) before the EFSM transition that sends the
+//! order; an execution report books its fill first (de-duplicated by `exec_id`) and then
+//! applies the EFSM transition with the resulting position. A position changes only when a
+//! fill report says so; a close moves the EFSM to Flat in the same call that books the
+//! closing fill.
 
 use protocol::{ExecReport, ExecType, IntentId, Money, OrdStatus, OrdType, Price, Qty, RejectCode, Side, Symbol, Tick};
 

@@ -11,7 +11,8 @@
 //! - [`enums`]: wire enums (`Side`, `OrdType`, `ExecType`, `OrdStatus`, `RejectCode`).
 //! - [`messages`]: message bodies (`NewOrder`, `ExecReport`, `Tick`, ...) and `Message`.
 //! - [`envelope`]: the header every message travels in.
-//! - [`codec`]: the bincode (fixed-int LE) and JSON encodings, and typed decode errors.
+//! - [`codec`]: the bincode (fixed-int LE) and JSON encodings.
+//! - [`error`]: typed encode/decode errors (`EncodeError`, `DecodeError`).
 //!
 //! `docs/PROTOCOL.md` at the repo root specifies all of it for implementers in other languages.
 

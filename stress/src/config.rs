@@ -314,14 +314,21 @@ impl RunConfig {
             StrategyChoice::Breakout { .. } => "breakout",
             StrategyChoice::Churn => "churn",
         });
-        let window = s.window.unwrap_or(40);
+        // Keys not given keep their current values (a later layer, such as the command-line
+        // flags applied over the file, must not reset what the file set).
+        let (cur_window, cur_entry, cur_exit, cur_exit_window) = match self.strategy {
+            StrategyChoice::ZScore { window, entry_z, exit_z } => (window, entry_z, exit_z, None),
+            StrategyChoice::Breakout { window, exit_window } => (window, 2.0, 0.3, Some(exit_window)),
+            StrategyChoice::Churn => (40, 2.0, 0.3, None),
+        };
+        let window = s.window.unwrap_or(cur_window);
         if !(2..=100_000).contains(&window) {
             return Err(bad("strategy.window", format!("{window} is outside 2..=100000")));
         }
         self.strategy = match kind {
             "zscore" => {
-                let entry_z = s.entry_z.unwrap_or(2.0);
-                let exit_z = s.exit_z.unwrap_or(0.3);
+                let entry_z = s.entry_z.unwrap_or(cur_entry);
+                let exit_z = s.exit_z.unwrap_or(cur_exit);
                 if !(entry_z.is_finite() && entry_z > 0.0 && entry_z <= 20.0) {
                     return Err(bad("strategy.entry_z", format!("{entry_z} is outside (0, 20]")));
                 }
@@ -331,7 +338,8 @@ impl RunConfig {
                 StrategyChoice::ZScore { window, entry_z, exit_z }
             }
             "breakout" => {
-                let exit_window = s.exit_window.unwrap_or((window / 2).max(2));
+                let exit_window =
+                    s.exit_window.or(cur_exit_window.filter(|_| s.window.is_none())).unwrap_or((window / 2).max(2));
                 if !(2..=window).contains(&exit_window) {
                     return Err(bad("strategy.exit_window", format!("{exit_window} must be within 2..=window")));
                 }
@@ -527,6 +535,19 @@ mod tests {
         for (text, key) in cases {
             assert_eq!(apply(text).unwrap_err().key, key, "{text}");
         }
+    }
+
+    #[test]
+    fn a_later_layer_keeps_what_an_earlier_one_set() {
+        let mut c = RunConfig::default();
+        c.apply(toml::from_str("[strategy]\nwindow = 25\nentry_z = 1.7\nexit_z = 0.4").unwrap()).unwrap();
+        // The command-line layer: nothing about the strategy.
+        c.apply(FileConfig::default()).unwrap();
+        assert_eq!(c.strategy, StrategyChoice::ZScore { window: 25, entry_z: 1.7, exit_z: 0.4 });
+        let mut b = RunConfig::default();
+        b.apply(toml::from_str("[strategy]\nkind = \"breakout\"\nwindow = 30\nexit_window = 7").unwrap()).unwrap();
+        b.apply(FileConfig::default()).unwrap();
+        assert_eq!(b.strategy, StrategyChoice::Breakout { window: 30, exit_window: 7 });
     }
 
     #[test]

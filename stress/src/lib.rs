@@ -1,5 +1,5 @@
-//! Everything that runs the engine for real: the paper gateway, the main job, and (later)
-//! the stress harness.
+//! Everything that runs the engine for real: the paper gateway, the main job, and the
+//! stress harness.
 //!
 //! Layout:
 //! - [`gateway`]: the paper execution gateway (venue, faults, journal, ZeroMQ server).

@@ -124,7 +124,8 @@ pub fn default_symbol_threads(symbols: usize) -> usize {
     }
 }
 
-/// Resolves the configured names (and aliases) into a registry; unknown names are errors.
+/// Resolves the configured names (and aliases) into a registry. Invalid or repeated names are
+/// errors; a name without a built-in model gets the generic one (`default_model`).
 pub fn registry(config: &RunConfig) -> anyhow::Result<SymbolRegistry> {
     let mut specs = Vec::new();
     for name in &config.symbols {

@@ -10,8 +10,6 @@
 //! ```
 //! Only the probe's outcome moves a half-open breaker: a late result of an order sent
 //! before the trip, or an exit, does not.
-//! ```text
-//! ```
 
 use protocol::Money;
 

@@ -2,8 +2,9 @@
 //!
 //! Built-ins: [`zscore::ZScore`] (mean reversion), [`breakout::Breakout`] (momentum), and
 //! [`churn::Churn`] (load generation for stress runs only).
-//! None uses randomness, and the statistics use integer window sums, so the same tick sequence always gives
-//! the same signals.
+//! None uses randomness, and the windows hold integer mids (exact i128 sums for the z-score,
+//! exact highs and lows for the breakout), so the same tick sequence always gives the same
+//! signals.
 
 pub mod breakout;
 pub mod churn;

@@ -1,6 +1,7 @@
-//! The paper gateway's ZeroMQ loop, on its own thread: a ROUTER for orders and reports
-//! (ROUTER_MANDATORY, ROUTER_HANDOVER) and a PUB for ticks (topic = symbol). It runs the
-//! seeded synthetic market itself, so the engine and the venue see the same prices.
+//! The paper gateway's order loop, on its own thread: a ROUTER for orders and reports
+//! (ROUTER_MANDATORY, ROUTER_HANDOVER). `start` also binds the tick XPUB (topic = symbol)
+//! and hands it to the publisher thread, which runs the seeded synthetic market and shares
+//! its quotes with this loop, so the engine and the venue see the same prices.
 //! Each peer is answered in the codec it speaks; a malformed frame gets a SessionReject and
 //! the loop keeps running.
 
