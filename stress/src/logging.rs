@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
+use tracing_subscriber::filter::{filter_fn, FilterExt};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -28,15 +29,19 @@ pub fn init(run_dir: Option<&Path>, default_stdout: &str) -> std::io::Result<Log
             let path = dir.join("engine.jsonl");
             let file = std::fs::File::create(&path)?;
             let (writer, guard) = NonBlockingBuilder::default().lossy(false).buffered_lines_limit(1 << 16).finish(file);
-            let filter = EnvFilter::try_from_env("ENGINE_LOG_FILE").unwrap_or_else(|_| EnvFilter::new("info"));
+            let file_filter = || EnvFilter::try_from_env("ENGINE_LOG_FILE").unwrap_or_else(|_| EnvFilter::new("info"));
+            // Lock events go through the fast writer; every other event through the generic
+            // JSON layer. Both honour ENGINE_LOG_FILE and share one file writer.
+            let locks = crate::lock_log::LockEventLayer::new(writer.clone()).with_filter(file_filter());
+            let not_locks = filter_fn(|meta| meta.target() != crate::lock_log::LOCK_TARGET);
             let layer = tracing_subscriber::fmt::layer()
                 .json()
                 .flatten_event(true)
                 .with_current_span(false)
                 .with_span_list(false)
                 .with_writer(writer)
-                .with_filter(filter);
-            (Some(layer), Some(guard), Some(path))
+                .with_filter(file_filter().and(not_locks));
+            (Some(layer.and_then(locks)), Some(guard), Some(path))
         }
         None => (None, None, None),
     };
