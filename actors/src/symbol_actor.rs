@@ -206,13 +206,7 @@ impl Handler<SetSymbolFlags> for SymbolActor {
 impl Handler<Reconcile> for SymbolActor {
     type Result = ();
     fn handle(&mut self, msg: Reconcile, _: &mut Context<Self>) {
-        if self.core.state().order_in_flight().is_some() {
-            return;
-        }
         let now = wall_ns();
-        if self.core.state().name() != "reconciling" {
-            self.step("reconcile", |core, _| core.begin_reconcile(now));
-        }
         self.step("reconcile", |core, risk| core.reconcile(msg.gateway_position, now, risk));
         self.persist();
         if self.core.state().name() == "halted" {

@@ -182,8 +182,9 @@ pub struct SymbolCore {
     trade_net: Money,
     pnl_seq: u64,
     counters: CoreCounters,
-    /// The entry sent as the circuit breaker's half-open probe, until it resolves.
-    probe: Option<IntentId>,
+    /// The entry sent as the circuit breaker's half-open probe (and when the permit was
+    /// granted), until it resolves.
+    probe: Option<(IntentId, TimeNs)>,
     /// The order whose timeout was already counted as a failure (never counted twice, even
     /// if it goes Unknown → working → timed out again).
     failure_counted: Option<IntentId>,
@@ -197,6 +198,8 @@ struct OrphanOrder {
     intent: IntentId,
     /// Already counted as a failure by a timeout.
     timed_out: bool,
+    /// For an entry: its direction (its exposure stays reserved until it resolves).
+    entry: Option<Direction>,
 }
 
 impl SymbolCore {
@@ -407,7 +410,7 @@ impl SymbolCore {
         if done && in_flight {
             let already_failed = self.failure_counted == Some(report.intent_id) || orphan.is_some_and(|o| o.timed_out);
             self.finish_order(report, already_failed, entry_direction, now, risk);
-            if orphan.is_some() {
+            if self.orphan.is_some_and(|o| o.intent == report.intent_id) {
                 self.orphan = None;
             }
         }
@@ -422,7 +425,7 @@ impl SymbolCore {
             // Halted with this order on the wire: count it once, then ask what happened.
             if !orphan.timed_out {
                 self.counters.timeouts += 1;
-                if self.probe != Some(intent_id) {
+                if !self.is_probe(intent_id) {
                     risk.on_order_failure(now);
                 }
                 self.orphan = Some(OrphanOrder { timed_out: true, ..orphan });
@@ -440,7 +443,7 @@ impl SymbolCore {
             self.counters.timeouts += 1;
             // Counted once per order; a probe is judged only by its terminal report (or the
             // breaker's probe deadline).
-            if self.failure_counted != Some(intent_id) && self.probe != Some(intent_id) {
+            if self.failure_counted != Some(intent_id) && !self.is_probe(intent_id) {
                 self.failure_counted = Some(intent_id);
                 risk.on_order_failure(now);
             }
@@ -465,12 +468,27 @@ impl SymbolCore {
         actions
     }
 
-    /// Compares the book with the gateway's view of this symbol (`None` = flat there):
-    /// agreement resumes trading, disagreement halts it.
+    /// Compares the book with the gateway's view of this symbol (`None` = flat there).
+    /// - Reconciling (start-up) or Halted: agreement resumes trading, disagreement halts.
+    /// - Flat or Open: agreement changes nothing (the open trade keeps its rules and hold
+    ///   timer); disagreement halts.
+    /// - An order on the wire (or an orphan of a halt) is left alone: its own report or
+    ///   status query settles it first.
     pub fn reconcile(&mut self, gateway: Option<(Direction, Qty)>, now: TimeNs, risk: &PortfolioRisk) -> Vec<Action> {
         let mut actions = Vec::new();
+        if self.has_unresolved_order() {
+            return actions;
+        }
         let local = self.book.position().map(|p| (p.direction, p.qty));
-        let event = if local == gateway {
+        let agree = local == gateway;
+        match *self.efsm.state() {
+            ExecState::Flat | ExecState::Open { .. } if agree => return actions,
+            ExecState::Halted { .. } => {
+                self.apply(ExecEvent::BeginReconcile { at: now }, &mut actions);
+            }
+            _ => {}
+        }
+        let event = if agree {
             ExecEvent::Reconciled { position: local.map(|(d, _)| d), rules: self.config.reconcile_rules, at: now }
         } else {
             ExecEvent::Halt { reason: HaltReason::ReconcileMismatch }
@@ -478,6 +496,12 @@ impl SymbolCore {
         self.apply(event, &mut actions);
         self.sync_exposure(risk);
         actions
+    }
+
+    /// True while an order's outcome is still open: on the wire, Unknown, or left over from
+    /// a halt.
+    pub fn has_unresolved_order(&self) -> bool {
+        self.efsm.state().order_in_flight().is_some() || self.orphan.is_some()
     }
 
     // ----- decisions ----------------------------------------------------------------
@@ -526,7 +550,7 @@ impl SymbolCore {
         }
         self.entry_estimate = estimate;
         if admission == Admission::Probe {
-            self.probe = Some(intent_id);
+            self.probe = Some((intent_id, now));
         }
         self.trail = TrailState::default();
         self.trade_net = Money::ZERO;
@@ -615,7 +639,13 @@ impl SymbolCore {
         match self.efsm.apply(&event) {
             Ok((from, to)) => {
                 if let (Some(intent), ExecState::Halted { .. }) = (from.order_in_flight(), to) {
-                    self.orphan = Some(OrphanOrder { intent, timed_out: matches!(from, ExecState::Unknown { .. }) });
+                    let entry = match from {
+                        ExecState::EntryPending { direction, .. } => Some(direction),
+                        ExecState::Unknown { order: PendingOrder::Entry { direction, .. }, .. } => Some(direction),
+                        _ => None,
+                    };
+                    let timed_out = matches!(from, ExecState::Unknown { .. }) || self.failure_counted == Some(intent);
+                    self.orphan = Some(OrphanOrder { intent, timed_out, entry });
                 }
                 actions.push(Action::Transition { from: from.name(), to: to.name(), event: event.name() });
                 true
@@ -632,10 +662,15 @@ impl SymbolCore {
         actions.push(Action::Refused(refusal));
     }
 
+    fn is_probe(&self, intent: IntentId) -> bool {
+        self.probe.is_some_and(|(probe, _)| probe == intent)
+    }
+
     fn pending_entry_direction(&self) -> Option<Direction> {
         match self.efsm.state() {
             ExecState::EntryPending { direction, .. } => Some(*direction),
             ExecState::Unknown { order: PendingOrder::Entry { direction, .. }, .. } => Some(*direction),
+            ExecState::Halted { .. } => self.orphan.and_then(|o| o.entry),
             _ => None,
         }
     }
@@ -700,9 +735,9 @@ impl SymbolCore {
         if !filled_any && report.ord_status == OrdStatus::Rejected && report.reject_code != RejectCode::UnknownOrder {
             self.counters.rejects += 1;
         }
-        if self.probe == Some(report.intent_id) {
+        if let Some((_, granted_at)) = self.probe.filter(|(intent, _)| *intent == report.intent_id) {
             self.probe = None;
-            risk.on_probe_outcome(filled_any, now);
+            risk.on_probe_outcome(filled_any, granted_at, now);
         } else if filled_any {
             risk.on_order_success();
         } else if !already_failed {

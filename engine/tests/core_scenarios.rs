@@ -388,14 +388,16 @@ fn only_the_probe_decides_a_half_open_breaker() {
     b.now += 2 * SEC;
     // After the cool-off another symbol's entry takes the probe permit (taken here directly).
     let exit = only_order(&b.signal(exit_both(), "100000")).unwrap();
-    assert!(b.risk.admit_entry(protocol::Money::ZERO, b.now).is_ok());
+    let granted_at = b.now;
+    assert!(b.risk.admit_entry(protocol::Money::ZERO, granted_at).is_ok());
     let fill = b.fill_report(&exit, "100000", "0");
     b.report(&fill);
     assert!(
         matches!(b.risk.breaker_state(), BreakerState::HalfOpen { .. }),
         "an exit fill does not close a half-open breaker"
     );
-    assert!(b.risk.on_probe_outcome(true, b.now));
+    assert!(!b.risk.on_probe_outcome(true, granted_at - 1, b.now), "another probe's result is ignored");
+    assert!(b.risk.on_probe_outcome(true, granted_at, b.now));
     assert!(matches!(b.risk.breaker_state(), BreakerState::Closed { .. }));
 }
 
@@ -419,4 +421,51 @@ fn an_order_counts_as_one_failure_however_many_times_it_times_out() {
     assert_eq!(h.core.state().name(), "flat");
     assert_eq!(h.risk.breaker_state(), BreakerState::Closed { consecutive_failures: 1 });
     assert_eq!(h.core.efsm_errors(), 0);
+}
+
+#[test]
+fn a_halted_symbol_with_an_order_on_the_wire_is_not_reconciled() {
+    let mut h = Harness::new();
+    let entry = only_order(&h.signal(enter(Direction::Long), "100000")).unwrap();
+    h.core.halt(engine::efsm::HaltReason::Manual);
+    // A snapshot says flat (the entry has not filled yet): nothing changes while it is live.
+    assert!(h.core.reconcile(None, h.now, &h.risk).is_empty());
+    assert_eq!(h.core.state().name(), "halted");
+    // The entry fills: booked, still halted, no EFSM error; now reconciliation may run.
+    let fill = h.fill_report(&entry, "100000.5", "0");
+    h.report(&fill);
+    assert_eq!(h.core.efsm_errors(), 0);
+    assert!(!h.core.has_unresolved_order());
+    h.core.reconcile(Some((Direction::Long, qty("0.01"))), h.now, &h.risk);
+    assert_eq!(h.core.state().name(), "open");
+}
+
+#[test]
+fn a_report_that_halts_its_own_symbol_leaves_no_orphan() {
+    let mut h = Harness::new();
+    let entry = only_order(&h.signal(enter(Direction::Long), "100000")).unwrap();
+    let mut wrong = h.fill_report(&entry, "100000", "0");
+    wrong.side = Side::Sell;
+    h.report(&wrong);
+    assert_eq!(h.core.state().name(), "halted");
+    assert!(!h.core.has_unresolved_order(), "the order that halted it is done");
+    h.core.reconcile(Some((Direction::Short, qty("0.01"))), h.now, &h.risk);
+    assert_eq!(h.core.state().name(), "open");
+    // A replay of that report later is stale, not an error.
+    let mut replay = wrong.clone();
+    replay.poss_dup = true;
+    h.report(&replay);
+    assert_eq!(h.core.efsm_errors(), 0);
+}
+
+#[test]
+fn an_agreeing_snapshot_leaves_an_open_trade_untouched() {
+    let mut h = Harness::new();
+    h.open_long();
+    let before = *h.core.state();
+    h.now += 5 * SEC;
+    assert!(h.core.reconcile(Some((Direction::Long, qty("0.01"))), h.now, &h.risk).is_empty());
+    assert_eq!(*h.core.state(), before, "same trade, same hold timer");
+    h.core.reconcile(None, h.now, &h.risk);
+    assert_eq!(h.core.state().name(), "halted", "a disagreeing snapshot halts");
 }

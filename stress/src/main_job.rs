@@ -304,6 +304,9 @@ async fn run_actors(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // Nothing more may go out (no time-limit exit after the drain), so what is flushed to the
+    // state file is final.
+    risk.set_flags(ControlFlags { global_lock: true, ..risk.flags() });
     // Let the last reports reach the symbols and the metrics.
     tokio::time::sleep(Duration::from_millis(100)).await;
     let snapshot = engine.bridge.send(FetchSnapshot { timeout: Duration::from_secs(2) }).await.ok().flatten();

@@ -262,6 +262,11 @@ impl BridgeActor {
     }
 
     fn on_snapshot(&mut self, snapshot: PositionSnapshot) {
+        if let Some(waiter) = self.snapshot_waiters.remove(&snapshot.request_id) {
+            // Fetched for a report (e.g. the final ledger), not for reconciliation.
+            let _ = waiter.send(snapshot);
+            return;
+        }
         for (symbol, route) in &self.routes {
             let position = snapshot
                 .positions
@@ -269,9 +274,6 @@ impl BridgeActor {
                 .find(|p| p.symbol == *symbol && !p.qty.is_zero())
                 .map(|p| (engine::Direction::from_entry_side(p.side), p.qty));
             route.reconcile.do_send(Reconcile { gateway_position: position });
-        }
-        if let Some(waiter) = self.snapshot_waiters.remove(&snapshot.request_id) {
-            let _ = waiter.send(snapshot);
         }
     }
 

@@ -128,10 +128,11 @@ impl CircuitBreaker {
         false
     }
 
-    /// The probe's outcome: success closes a half-open breaker, failure re-opens it.
-    /// Returns true if the state changed.
-    pub fn on_probe_outcome(&mut self, success: bool, now: TimeNs) -> bool {
-        if !matches!(self.state, BreakerState::HalfOpen { .. }) {
+    /// The outcome of the probe granted at `granted_at`: success closes a half-open
+    /// breaker, failure re-opens it. The result of an older probe (one that went silent and
+    /// was given up) is ignored. Returns true if the state changed.
+    pub fn on_probe_outcome(&mut self, success: bool, granted_at: TimeNs, now: TimeNs) -> bool {
+        if !matches!(self.state, BreakerState::HalfOpen { since, .. } if since == granted_at) {
             return false;
         }
         if success {
@@ -188,7 +189,7 @@ mod tests {
         assert_eq!(b.admit(104), Err(Refusal::BreakerOpen));
         b.on_success();
         assert!(!b.on_failure(50));
-        assert!(!b.on_probe_outcome(true, 50), "no probe while open");
+        assert!(!b.on_probe_outcome(true, 0, 50), "no probe while open");
         assert_eq!(b.state(), BreakerState::Open { since: 5 });
         // Open -> HalfOpen after the cool-off: one probe only.
         assert_eq!(b.admit(105), Ok(Admission::Probe));
@@ -198,7 +199,7 @@ mod tests {
         b.on_failure(107);
         assert_eq!(b.state(), BreakerState::HalfOpen { probe_in_flight: true, since: 105 });
         // HalfOpen -> Open when the probe fails; the cool-off restarts.
-        assert!(b.on_probe_outcome(false, 110));
+        assert!(b.on_probe_outcome(false, 105, 110));
         assert_eq!(b.state(), BreakerState::Open { since: 110 });
         assert_eq!(b.admit(150), Err(Refusal::BreakerOpen));
         // An unused probe permit goes back.
@@ -206,7 +207,8 @@ mod tests {
         b.return_probe();
         assert_eq!(b.admit(211), Ok(Admission::Probe));
         // HalfOpen -> Closed when the probe succeeds.
-        assert!(b.on_probe_outcome(true, 212));
+        assert!(!b.on_probe_outcome(true, 105, 212), "a stale probe's result is ignored");
+        assert!(b.on_probe_outcome(true, 211, 212));
         assert_eq!(b.state(), BreakerState::Closed { consecutive_failures: 0 });
         assert_eq!(b.admit(213), Ok(Admission::Normal));
         assert_eq!(b.trips(), 2);
@@ -232,6 +234,6 @@ mod tests {
         assert!(b.on_drawdown(Money::from_raw_signed(1_000), 2));
         assert!(!b.on_drawdown(Money::from_raw_signed(5_000), 3), "already open");
         assert_eq!(b.admit(102), Ok(Admission::Probe));
-        assert!(b.on_probe_outcome(true, 103));
+        assert!(b.on_probe_outcome(true, 102, 103));
     }
 }

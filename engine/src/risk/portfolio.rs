@@ -188,9 +188,10 @@ impl PortfolioRisk {
         lock(&self.breaker).on_failure(now)
     }
 
-    /// The breaker's probe order resolved. Returns true if the breaker changed state.
-    pub fn on_probe_outcome(&self, success: bool, now: TimeNs) -> bool {
-        lock(&self.breaker).on_probe_outcome(success, now)
+    /// The breaker's probe order (granted at `granted_at`) resolved. Returns true if the
+    /// breaker changed state.
+    pub fn on_probe_outcome(&self, success: bool, granted_at: TimeNs, now: TimeNs) -> bool {
+        lock(&self.breaker).on_probe_outcome(success, granted_at, now)
     }
 
     /// Books net realized PnL into equity and checks drawdown. Returns true if it tripped.

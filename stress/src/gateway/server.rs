@@ -306,8 +306,9 @@ impl Server {
                 let text = format!("expected 1 payload frame, got {}", parts.len() - 1);
                 self.counters.session_rejects += 1;
                 let identity = identity.clone();
+                let codec = parts.get(1).map_or(self.config.market_data_codec, |frame| Codec::detect(frame));
                 self.peers.entry(identity.clone()).or_insert(Peer {
-                    codec: self.config.market_data_codec,
+                    codec,
                     seq_out: 0,
                     last_seq_in: 0,
                     last_seen: Instant::now(),
@@ -381,7 +382,10 @@ impl Server {
                 let replies = self.venue.status_query(&query);
                 if let (Some(journal), Some(intent)) = (&mut self.journal, query.intent_id) {
                     if replies.first().is_some_and(|r| r.reject_code == RejectCode::UnknownOrder) {
-                        let _ = journal.record_unknown(intent);
+                        // On disk before the answer: the intent stays refused after a restart.
+                        if let Err(e) = journal.record_unknown(intent).and_then(|()| journal.flush()) {
+                            warn!(target: "gateway", error = %e, "journal write failed");
+                        }
                     }
                 }
                 for report in replies {
