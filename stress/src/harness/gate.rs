@@ -3,7 +3,8 @@
 //! 1. locks balanced: every ACQUIRE released, no orphan, no per-symbol overlap (from the log);
 //! 2. no EFSM errors (with faults too: timeouts, rejects, dropped replies and restarts are
 //!    all legal EFSM paths, so none of them may produce one);
-//! 3. total PnL (folded) == sum of per-symbol PnL (books) == gateway ledger, exactly;
+//! 3. total PnL (folded) == sum of per-symbol PnL (books) == gateway ledger, exactly, and
+//!    every PnL delta folded exactly once (no gap, duplicate, error or inconsistent fold);
 //! 4. no tick or fill lost: ticks published == received == taken by the symbols, fills at
 //!    the gateway == fills booked (a restart loses the ticks published while the engine
 //!    reconnects: an expected, documented path, reported but not gated);
@@ -72,6 +73,18 @@ pub fn judge(options: &StressOptions, job: &JobSummary, audit: &LockAudit, dumps
         format!("total {} sum_symbols {} gateway {}", total, books, ledger.map_or("-".into(), |l| l.to_string())),
         "total == sum_symbols == gateway_ledger",
         pnl_equal,
+    ));
+
+    let m = &job.metrics;
+    let fold_clean = m.gaps == 0 && m.duplicates == 0 && m.fold_errors == 0 && m.inconsistencies == 0;
+    c.push(criterion(
+        "pnl_deltas_exactly_once",
+        format!(
+            "gaps {} duplicates {} fold errors {} inconsistent folds {}",
+            m.gaps, m.duplicates, m.fold_errors, m.inconsistencies
+        ),
+        "all 0",
+        fold_clean,
     ));
 
     let published = sum_u64(dumps, |d| d["counters"]["ticks_published"].as_u64().unwrap_or(0));
