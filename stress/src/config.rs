@@ -218,6 +218,20 @@ fn endpoint(key: &str, text: &str) -> Result<String, ConfigError> {
     Ok(text.to_string())
 }
 
+/// Longest duration any flag accepts (a year): beyond it, clock arithmetic could overflow.
+pub const MAX_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
+
+/// A number of seconds from the command line: finite, not negative, at most a year; zero
+/// only where `allow_zero`. The error names the flag.
+pub fn seconds(flag: &str, value: f64, allow_zero: bool) -> Result<Duration, ConfigError> {
+    let ok = value.is_finite() && value <= MAX_SECONDS && (value > 0.0 || (allow_zero && value == 0.0));
+    if !ok {
+        let least = if allow_zero { "0" } else { "more than 0" };
+        return Err(bad(flag, format!("{value} is not a number of seconds ({least} up to {MAX_SECONDS})")));
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
 /// Parses `MIN..MAX` milliseconds.
 pub fn interval(key: &str, text: &str) -> Result<IntervalMs, ConfigError> {
     let (lo, hi) = text.split_once("..").ok_or_else(|| bad(key, format!("{text:?} is not MIN..MAX")))?;
@@ -548,6 +562,16 @@ mod tests {
         b.apply(toml::from_str("[strategy]\nkind = \"breakout\"\nwindow = 30\nexit_window = 7").unwrap()).unwrap();
         b.apply(FileConfig::default()).unwrap();
         assert_eq!(b.strategy, StrategyChoice::Breakout { window: 30, exit_window: 7 });
+    }
+
+    #[test]
+    fn seconds_are_bounded_and_never_panic() {
+        for bad_value in [f64::NAN, f64::INFINITY, -1.0, 1e30, MAX_SECONDS * 2.0] {
+            assert_eq!(seconds("--duration", bad_value, true).unwrap_err().key, "--duration");
+        }
+        assert!(seconds("--duration", 0.0, false).is_err());
+        assert_eq!(seconds("--duration", 0.0, true), Ok(Duration::ZERO));
+        assert_eq!(seconds("--duration", 1.5, false), Ok(Duration::from_millis(1_500)));
     }
 
     #[test]

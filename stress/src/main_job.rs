@@ -78,8 +78,6 @@ pub struct JobSummary {
     pub gateway_ledger_net: Option<Money>,
     pub gateway: Option<GatewayOutcome>,
     pub efsm_errors: u64,
-    pub ticks_received: u64,
-    pub ticks_dropped: u64,
     pub feed: FeedSummary,
     /// Tick received → order decided, µs: p50, p90, p99, p999, max, count.
     pub tick_to_intent_us: [u64; 6],
@@ -373,7 +371,7 @@ async fn run_actors(
             FeedCounters::get(&c.last_tick_ns).saturating_sub(FeedCounters::get(&c.first_tick_ns)),
         ),
     });
-    let (ticks_received, ticks_dropped) = (feed.dispatched, feed.dropped);
+
     System::current().stop();
     Ok(JobSummary {
         symbols,
@@ -382,8 +380,6 @@ async fn run_actors(
         gateway_ledger_net,
         gateway: None,
         efsm_errors,
-        ticks_received,
-        ticks_dropped,
         feed,
         tick_to_intent_us: ::actors::bridge::summarize(&tick_to_intent),
         tick_to_intent_by_symbol,
@@ -483,8 +479,8 @@ pub fn print_summary(summary: &JobSummary) {
         b.locks_acquired,
         b.locks_released,
         summary.efsm_errors,
-        summary.ticks_received,
-        summary.ticks_dropped,
+        summary.feed.dispatched,
+        summary.feed.dropped,
         summary.elapsed.as_secs_f64()
     );
     println!(

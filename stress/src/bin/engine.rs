@@ -164,13 +164,12 @@ fn run(args: RunArgs) -> i32 {
             return 2;
         }
     };
-    let duration = match args.duration {
-        Some(d) if d.is_finite() && d > 0.0 => Some(Duration::from_secs_f64(d)),
-        Some(d) => {
-            eprintln!("engine: --duration: {d} is not a positive number of seconds");
+    let duration = match args.duration.map(|d| stress::config::seconds("--duration", d, false)).transpose() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("engine: {e}");
             return 2;
         }
-        None => None,
     };
     let run_dir = PathBuf::from(&config.log_dir).join(stress::run_id::run_id());
     let log = match stress::logging::init(Some(&run_dir), "info,locks=warn") {

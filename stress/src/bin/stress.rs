@@ -93,13 +93,7 @@ fn options(cli: &Cli) -> anyhow::Result<StressOptions> {
         "churn" => StrategyChoice::Churn,
         other => anyhow::bail!("--strategy: {other:?} is not zscore, breakout or churn"),
     };
-    let secs = |name: &str, v: f64| {
-        if v.is_finite() && v > 0.0 {
-            Ok(Duration::from_secs_f64(v))
-        } else {
-            Err(anyhow::anyhow!("{name}: {v} is not a positive number of seconds"))
-        }
-    };
+    let secs = |name: &str, v: f64| stress::config::seconds(name, v, false);
     for (name, rate) in [("--reject-rate", cli.reject_rate), ("--drop-reply-rate", cli.drop_reply_rate)] {
         anyhow::ensure!((0.0..=1.0).contains(&rate), "{name}: {rate} is outside 0..=1");
     }

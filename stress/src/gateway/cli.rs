@@ -85,11 +85,7 @@ pub fn parse_symbols(text: &str) -> Result<Vec<Symbol>, String> {
 }
 
 fn seconds(name: &str, v: f64) -> Result<Duration, String> {
-    if v.is_finite() && v >= 0.0 {
-        Ok(Duration::from_secs_f64(v))
-    } else {
-        Err(format!("{name}: {v} is not a duration"))
-    }
+    crate::config::seconds(name, v, true).map_err(|e| e.to_string())
 }
 
 impl GatewayArgs {
