@@ -140,6 +140,22 @@ impl PositionBook {
         PositionBook { position, realized, fees, fills, seen: RecentIds::default() }
     }
 
+    /// Remembers an exec id without booking it (a report refused as a discrepancy), so that
+    /// its replays are duplicates rather than new discrepancies.
+    pub fn mark_seen(&mut self, exec_id: ExecId) {
+        if !self.seen.contains(exec_id) {
+            self.seen.insert(exec_id);
+        }
+    }
+
+    /// Takes the venue's position and this session's realized PnL and fees (an operator's
+    /// `adopt`), keeping the exec ids already seen.
+    pub fn adopt(&mut self, position: Option<Position>, realized: Money, fees: Money) {
+        self.position = position;
+        self.realized = realized;
+        self.fees = fees;
+    }
+
     /// Books one fill, unless its exec id was already booked. Either the whole fill is
     /// booked or, on an arithmetic error, nothing changes.
     pub fn apply_fill(

@@ -16,6 +16,7 @@
 use protocol::{IntentId, Side};
 
 use crate::clock::TimeNs;
+use crate::discrepancy::DiscrepancyCode;
 use crate::intent::ExitRules;
 
 /// Direction of a one-way position.
@@ -90,10 +91,10 @@ impl ExitReason {
 /// Why a symbol is halted. Leaving `Halted` always goes through reconciliation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HaltReason {
-    /// Operator command.
+    /// Operator command (or a caught panic in the core).
     Manual,
-    /// A fill arrived that the state machine did not expect.
-    UnexpectedFill,
+    /// A report contradicted the order it answers (never booked): see [`DiscrepancyCode`].
+    Discrepancy(DiscrepancyCode),
     /// A fill turned the position to the other direction.
     PositionFlipped,
     /// Local state and the gateway's snapshot disagree.
@@ -104,10 +105,16 @@ impl HaltReason {
     pub const fn as_str(self) -> &'static str {
         match self {
             HaltReason::Manual => "manual",
-            HaltReason::UnexpectedFill => "unexpected_fill",
+            HaltReason::Discrepancy(code) => code.as_str(),
             HaltReason::PositionFlipped => "position_flipped",
             HaltReason::ReconcileMismatch => "reconcile_mismatch",
         }
+    }
+
+    /// Only an operator's `resume` ends such a halt (after the books follow the venue); a
+    /// snapshot that agrees does not resume trading by itself.
+    pub const fn needs_operator(self) -> bool {
+        !matches!(self, HaltReason::ReconcileMismatch)
     }
 }
 

@@ -6,23 +6,27 @@
 //!
 //! Layout:
 //! - [`efsm`]: the per-symbol execution state machine, one transition table.
+//! - [`discrepancy`]: vetting reports against the orders they answer; discrepancy codes.
 //! - [`book`]: the one-way position book (cost basis, realized PnL, fees, fill dedupe).
 //! - [`intent`]: intents and exit rules, validated (never clamped).
 //! - [`exits`]: take-profit, stop-loss, trailing stop, time limit, cooldowns.
 //! - [`risk`]: limits, circuit breaker, control flags, and the shared portfolio guard.
 //! - [`strategy`]: the `Strategy` trait and the z-score, breakout and churn strategies.
 //! - [`symbol_core`]: `SymbolCore`, which ties the above together per symbol.
+//! - [`reconcile`]: the book against the venue's snapshot, over the same span.
 //! - [`ledger`]: the exactly-once PnL fold used by the metrics actor.
 //! - [`feed`]: a seeded synthetic tick generator; [`registry`]: known symbols and aliases.
 //! - [`clock`]: nanosecond time and the `Clock` trait.
 
 pub mod book;
 pub mod clock;
+pub mod discrepancy;
 pub mod efsm;
 pub mod exits;
 pub mod feed;
 pub mod intent;
 pub mod ledger;
+pub mod reconcile;
 pub mod registry;
 pub mod risk;
 pub mod strategy;

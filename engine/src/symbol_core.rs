@@ -12,12 +12,16 @@ use protocol::{ExecReport, ExecType, IntentId, Money, OrdStatus, OrdType, Price,
 
 use crate::book::{FillOutcome, Position, PositionBook};
 use crate::clock::TimeNs;
+use crate::discrepancy::{
+    vet_fill, Discrepancy, DiscrepancyCode, DiscrepancyCounts, FinishedIntents, PriceBand, ReportFacts, SentOrder,
+};
 use crate::efsm::{
     Direction, Efsm, ExecEvent, ExecState, ExitReason, HaltReason, InvalidTransition, PendingOrder, ReportOutcome,
 };
 use crate::exits::{exit_due, Cooldowns, TrailState};
 use crate::intent::{ExitRules, Intent, IntentLimits};
 use crate::ledger::PnlDelta;
+use crate::reconcile::{compare, Mismatch, VenueBaseline, VenueView};
 use crate::risk::breaker::Admission;
 use crate::risk::control::ControlFlags;
 use crate::risk::limits::RateLimit;
@@ -38,6 +42,8 @@ pub struct CoreConfig {
     pub resync_ticks: u32,
     /// Exit rules given to a position rebuilt by reconciliation.
     pub reconcile_rules: ExitRules,
+    /// How far from the market a fill may be before it is a discrepancy.
+    pub price_band: PriceBand,
 }
 
 impl CoreConfig {
@@ -48,6 +54,7 @@ impl CoreConfig {
             stale_after_ns: 2_000_000_000,
             resync_ticks: 3,
             reconcile_rules: ExitRules::default(),
+            price_band: PriceBand::default(),
         }
     }
 }
@@ -99,10 +106,23 @@ pub enum Action {
     EfsmError(InvalidTransition),
     /// A decision was refused.
     Refused(Refusal),
-    /// A fill arrived for an order that was not in flight; the symbol halted.
-    UnexpectedFill {
-        intent_id: IntentId,
-    },
+    /// A report contradicted what was asked: not booked, the symbol halted (log at ERROR).
+    Discrepancy(Discrepancy),
+    /// The book and the venue's snapshot disagree (log at ERROR).
+    ReconcileMismatch(Mismatch),
+    /// Ask the gateway for a position snapshot (after a discrepancy).
+    RequestSnapshot,
+}
+
+/// Why an operator's `adopt` or `resume` was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OperatorError {
+    #[error("the symbol is not halted (state {0})")]
+    NotHalted(&'static str),
+    #[error("an order of this symbol is still unresolved; wait for its report or status query")]
+    OrderUnresolved,
+    #[error("the books do not follow the venue ({}); adopt the venue's position first", .0.field.as_str())]
+    BooksDiffer(Mismatch),
 }
 
 /// Health of this symbol's market data. Entries need `Ok`.
@@ -139,7 +159,6 @@ pub struct CoreCounters {
     pub timeouts: u64,
     pub refusals: u64,
     pub stale_reports: u64,
-    pub unexpected_fills: u64,
     pub trades: u64,
     pub wins: u64,
     pub losses: u64,
@@ -159,6 +178,14 @@ pub struct SymbolStatus {
     pub feed: FeedHealth,
     pub efsm_errors: u64,
     pub counters: CoreCounters,
+    /// Why the symbol is halted, when it is.
+    pub halt_reason: Option<HaltReason>,
+    pub discrepancies: DiscrepancyCounts,
+    pub last_discrepancy: Option<DiscrepancyCode>,
+    /// The venue's PnL and fees before this session (set at first contact).
+    pub venue_baseline: Option<VenueBaseline>,
+    /// Whether the last snapshot agreed with the book (`None`: none seen yet).
+    pub venue_agrees: Option<bool>,
 }
 
 /// The per-symbol core.
@@ -191,6 +218,14 @@ pub struct SymbolCore {
     /// An order that was on the wire when the symbol halted: its outcome is still booked
     /// and counted (and asked for after a timeout).
     orphan: Option<OrphanOrder>,
+    /// The order on the wire (or orphaned), as its reports are vetted against it.
+    sent: Option<SentOrder>,
+    /// Orders already done (a new fill for one is a discrepancy).
+    finished: FinishedIntents,
+    discrepancies: DiscrepancyCounts,
+    last_discrepancy: Option<DiscrepancyCode>,
+    venue_baseline: Option<VenueBaseline>,
+    venue_agrees: Option<bool>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -224,6 +259,12 @@ impl SymbolCore {
             probe: None,
             failure_counted: None,
             orphan: None,
+            sent: None,
+            finished: FinishedIntents::default(),
+            discrepancies: DiscrepancyCounts::default(),
+            last_discrepancy: None,
+            venue_baseline: None,
+            venue_agrees: None,
         }
     }
 
@@ -285,6 +326,14 @@ impl SymbolCore {
             feed: self.feed,
             efsm_errors: self.efsm.errors(),
             counters: self.counters,
+            halt_reason: match self.efsm.state() {
+                ExecState::Halted { reason } => Some(*reason),
+                _ => None,
+            },
+            discrepancies: self.discrepancies,
+            last_discrepancy: self.last_discrepancy,
+            venue_baseline: self.venue_baseline,
+            venue_agrees: self.venue_agrees,
         }
     }
 
@@ -376,28 +425,33 @@ impl SymbolCore {
             self.counters.stale_reports += 1;
             return actions;
         }
-        let orphan = self.orphan.filter(|o| o.intent == report.intent_id);
-        let in_flight = self.efsm.state().order_in_flight() == Some(report.intent_id) || orphan.is_some();
         let new_fill = report.is_fill() && !self.book.has_seen(report.exec_id);
         if report.is_fill() && !new_fill {
             self.counters.duplicate_fills += 1;
         }
-        if !in_flight && !matches!(self.efsm.state(), ExecState::Halted { .. }) {
-            if new_fill {
-                // Money moved for an order we were not waiting for: book it, then halt.
-                self.counters.unexpected_fills += 1;
-                self.book_fill(report, now, risk, &mut actions);
-                self.apply(ExecEvent::Halt { reason: HaltReason::UnexpectedFill }, &mut actions);
-                actions.push(Action::UnexpectedFill { intent_id: report.intent_id });
-                self.sync_exposure(risk);
-            } else {
-                // A replay or a late report of something already resolved.
-                self.counters.stale_reports += 1;
+        if new_fill {
+            // Nothing is booked before it is vetted against the order it answers.
+            let order = self.sent.filter(|o| o.intent == report.intent_id);
+            let finished = self.finished.contains(report.intent_id);
+            let reference = self.last_tick.map(|t| touch_for(report.side, &t));
+            if let Err(code) = vet_fill(order.as_ref(), finished, report, self.config.price_band, reference) {
+                self.discrepancy(code, report, reference, now, risk, &mut actions);
+                return actions;
             }
+        }
+        let orphan = self.orphan.filter(|o| o.intent == report.intent_id);
+        let in_flight = self.efsm.state().order_in_flight() == Some(report.intent_id) || orphan.is_some();
+        if !in_flight {
+            // A replay or a late report of something already resolved (a new fill cannot get
+            // here: vetting refused it).
+            self.counters.stale_reports += 1;
             return actions;
         }
         let entry_direction = self.pending_entry_direction();
         if new_fill {
+            if let Some(order) = self.sent.as_mut() {
+                order.filled = order.filled.checked_add(report.last_qty).unwrap_or(order.qty);
+            }
             self.book_fill(report, now, risk, &mut actions);
         }
         let done = report.ord_status.is_terminal();
@@ -410,9 +464,7 @@ impl SymbolCore {
         if done && in_flight {
             let already_failed = self.failure_counted == Some(report.intent_id) || orphan.is_some_and(|o| o.timed_out);
             self.finish_order(report, already_failed, entry_direction, now, risk);
-            if self.orphan.is_some_and(|o| o.intent == report.intent_id) {
-                self.orphan = None;
-            }
+            self.forget_order(report.intent_id);
         }
         self.sync_exposure(risk);
         actions
@@ -468,34 +520,105 @@ impl SymbolCore {
         actions
     }
 
-    /// Compares the book with the gateway's view of this symbol (`None` = flat there).
-    /// - Reconciling (start-up) or Halted: agreement resumes trading, disagreement halts.
+    /// Compares the book with the venue's snapshot of this symbol (position absolutely,
+    /// PnL and fees over this session: see [`crate::reconcile`]). The first snapshot fixes
+    /// the venue baseline.
+    /// - Reconciling (start-up), or Halted for a reconcile mismatch: agreement resumes
+    ///   trading, disagreement halts.
+    /// - Halted for any other reason: nothing changes (only an operator resumes it); the
+    ///   verdict is shown in status.
     /// - Flat or Open: agreement changes nothing (the open trade keeps its rules and hold
     ///   timer); disagreement halts.
     /// - An order on the wire (or an orphan of a halt) is left alone: its own report or
     ///   status query settles it first.
-    pub fn reconcile(&mut self, gateway: Option<(Direction, Qty)>, now: TimeNs, risk: &PortfolioRisk) -> Vec<Action> {
+    pub fn reconcile(&mut self, venue: &VenueView, now: TimeNs, risk: &PortfolioRisk) -> Vec<Action> {
         let mut actions = Vec::new();
         if self.has_unresolved_order() {
             return actions;
         }
-        let local = self.book.position().map(|p| (p.direction, p.qty));
-        let agree = local == gateway;
-        match *self.efsm.state() {
-            ExecState::Flat | ExecState::Open { .. } if agree => return actions,
-            ExecState::Halted { .. } => {
-                self.apply(ExecEvent::BeginReconcile { at: now }, &mut actions);
+        let baseline = *self.venue_baseline.get_or_insert_with(|| VenueBaseline::between(venue, &self.book));
+        let verdict = compare(&self.book, venue, &baseline);
+        self.venue_agrees = Some(verdict.is_ok());
+        match (*self.efsm.state(), verdict) {
+            (ExecState::Flat | ExecState::Open { .. }, Ok(())) => {}
+            (ExecState::Halted { reason }, Ok(())) if reason.needs_operator() => {}
+            (ExecState::Halted { .. }, Ok(())) | (ExecState::Reconciling { .. }, Ok(())) => {
+                self.resume_trading(now, &mut actions);
             }
-            _ => {}
+            // Unreachable with no unresolved order; nothing to do if it ever happens.
+            (ExecState::EntryPending { .. } | ExecState::ExitPending { .. } | ExecState::Unknown { .. }, Ok(())) => {}
+            (state, Err(mismatch)) => {
+                actions.push(Action::ReconcileMismatch(mismatch));
+                let keep = matches!(state, ExecState::Halted { reason } if reason.needs_operator());
+                if !keep {
+                    self.discrepancies.record(DiscrepancyCode::SnapshotMismatch);
+                    self.last_discrepancy = Some(DiscrepancyCode::SnapshotMismatch);
+                    self.apply(ExecEvent::Halt { reason: HaltReason::ReconcileMismatch }, &mut actions);
+                }
+            }
         }
-        let event = if agree {
-            ExecEvent::Reconciled { position: local.map(|(d, _)| d), rules: self.config.reconcile_rules, at: now }
-        } else {
-            ExecEvent::Halt { reason: HaltReason::ReconcileMismatch }
-        };
-        self.apply(event, &mut actions);
         self.sync_exposure(risk);
         actions
+    }
+
+    /// Operator: make the books follow the venue. A halted symbol with no unresolved order
+    /// takes the venue's position (side, qty, cost basis) and this session's realized PnL
+    /// and fees; the difference is folded as a PnL delta, so the metrics follow too. The
+    /// symbol stays halted until `resume`.
+    pub fn adopt(&mut self, venue: &VenueView, now: TimeNs, risk: &PortfolioRisk) -> Result<Vec<Action>, OperatorError> {
+        self.operator_preconditions()?;
+        let mut actions = Vec::new();
+        let baseline = *self.venue_baseline.get_or_insert_with(|| VenueBaseline::between(venue, &self.book));
+        let (realized, fees) = baseline.session(venue).unwrap_or((self.book.realized(), self.book.fees()));
+        let d_realized = realized.checked_sub(self.book.realized()).unwrap_or(Money::ZERO);
+        let d_fees = fees.checked_sub(self.book.fees()).unwrap_or(Money::ZERO);
+        self.book.adopt(venue.position, realized, fees);
+        self.venue_agrees = Some(compare(&self.book, venue, &baseline).is_ok());
+        self.pnl_seq += 1;
+        risk.record_realized(d_realized.checked_sub(d_fees).unwrap_or(Money::ZERO), now);
+        actions.push(Action::Pnl(PnlDelta {
+            symbol: self.config.symbol,
+            seq: self.pnl_seq,
+            realized: d_realized,
+            fee: d_fees,
+            closed_trade: None,
+            exposure_after: self.book.exposure(),
+        }));
+        self.trade_net = Money::ZERO;
+        self.sync_exposure(risk);
+        Ok(actions)
+    }
+
+    /// Operator: resume a halted symbol, if the books follow the venue's snapshot.
+    pub fn resume(&mut self, venue: &VenueView, now: TimeNs, risk: &PortfolioRisk) -> Result<Vec<Action>, OperatorError> {
+        self.operator_preconditions()?;
+        let baseline = *self.venue_baseline.get_or_insert_with(|| VenueBaseline::between(venue, &self.book));
+        let verdict = compare(&self.book, venue, &baseline);
+        self.venue_agrees = Some(verdict.is_ok());
+        verdict.map_err(OperatorError::BooksDiffer)?;
+        let mut actions = Vec::new();
+        self.resume_trading(now, &mut actions);
+        self.sync_exposure(risk);
+        Ok(actions)
+    }
+
+    fn operator_preconditions(&self) -> Result<(), OperatorError> {
+        if !matches!(self.efsm.state(), ExecState::Halted { .. }) {
+            return Err(OperatorError::NotHalted(self.efsm.state().name()));
+        }
+        if self.has_unresolved_order() {
+            return Err(OperatorError::OrderUnresolved);
+        }
+        Ok(())
+    }
+
+    /// Halted or Reconciling → trading, with the book's position.
+    fn resume_trading(&mut self, now: TimeNs, actions: &mut Vec<Action>) {
+        if matches!(self.efsm.state(), ExecState::Halted { .. }) {
+            self.apply(ExecEvent::BeginReconcile { at: now }, actions);
+        }
+        let position = self.book.position().map(|p| p.direction);
+        self.apply(ExecEvent::Reconciled { position, rules: self.config.reconcile_rules, at: now }, actions);
     }
 
     /// True while an order's outcome is still open: on the wire, Unknown, or left over from
@@ -619,6 +742,9 @@ impl SymbolCore {
     ) {
         self.rate.record(now);
         self.counters.orders += 1;
+        if let Some(previous) = self.sent.replace(SentOrder { intent: intent_id, side, qty, filled: Qty::ZERO }) {
+            self.finished.insert(previous.intent);
+        }
         let symbol = self.config.symbol;
         let order =
             OrderRequest { intent_id, symbol, side, qty, ord_type: OrdType::Market, limit_price: None, purpose };
@@ -715,8 +841,56 @@ impl SymbolCore {
             Ok(FillOutcome::Duplicate) => self.counters.duplicate_fills += 1,
             Err(_) => {
                 // Arithmetic overflow on a fill is not something to trade through.
-                self.apply(ExecEvent::Halt { reason: HaltReason::UnexpectedFill }, actions);
+                let code = DiscrepancyCode::Unbookable;
+                self.discrepancies.record(code);
+                self.last_discrepancy = Some(code);
+                self.apply(ExecEvent::Halt { reason: HaltReason::Discrepancy(code) }, actions);
+                let expected = self.sent;
+                let report = ReportFacts::of(report);
+                actions.push(Action::Discrepancy(Discrepancy { code, expected, reference: None, report }));
+                actions.push(Action::RequestSnapshot);
             }
+        }
+    }
+
+    /// A report that contradicts what was asked: never booked. The symbol halts with the
+    /// code, the snapshot is asked for, and the order (if the report ended it) is done.
+    fn discrepancy(
+        &mut self,
+        code: DiscrepancyCode,
+        report: &ExecReport,
+        reference: Option<Price>,
+        now: TimeNs,
+        risk: &PortfolioRisk,
+        actions: &mut Vec<Action>,
+    ) {
+        self.discrepancies.record(code);
+        self.last_discrepancy = Some(code);
+        self.book.mark_seen(report.exec_id);
+        let expected = self.sent;
+        self.apply(ExecEvent::Halt { reason: HaltReason::Discrepancy(code) }, actions);
+        actions.push(Action::Discrepancy(Discrepancy { code, expected, reference, report: ReportFacts::of(report) }));
+        actions.push(Action::RequestSnapshot);
+        if report.ord_status.is_terminal() && expected.is_some_and(|o| o.intent == report.intent_id) {
+            // The venue says the order is over: nothing more will come for it.
+            if let Some((_, granted_at)) = self.probe.filter(|(intent, _)| *intent == report.intent_id) {
+                self.probe = None;
+                risk.on_probe_outcome(false, granted_at, now);
+            }
+            self.entry_estimate = Money::ZERO;
+            self.forget_order(report.intent_id);
+        }
+        self.sync_exposure(risk);
+    }
+
+    /// The order of `intent` is done: no longer on the wire nor orphaned.
+    fn forget_order(&mut self, intent: IntentId) {
+        if self.orphan.is_some_and(|o| o.intent == intent) {
+            self.orphan = None;
+        }
+        if self.sent.is_some_and(|o| o.intent == intent) {
+            self.sent = None;
+            self.finished.insert(intent);
         }
     }
 
@@ -757,6 +931,14 @@ impl SymbolCore {
             risk.adjust_exposure(delta);
             self.reserved = target;
         }
+    }
+}
+
+/// The touch a fill on `side` trades against: the ask for a buy, the bid for a sell.
+pub fn touch_for(side: Side, tick: &Tick) -> Price {
+    match side {
+        Side::Buy => tick.ask,
+        Side::Sell => tick.bid,
     }
 }
 

@@ -3,6 +3,10 @@
 
 mod common;
 
+use engine::discrepancy::DiscrepancyCode;
+use engine::reconcile::{MismatchField, VenueView};
+use engine::symbol_core::OperatorError;
+use engine::Position;
 use common::*;
 use engine::efsm::Direction;
 use engine::risk::ControlFlags;
@@ -138,7 +142,7 @@ fn duplicate_fill_reports_are_booked_once() {
 }
 
 #[test]
-fn a_fill_nobody_waited_for_is_booked_and_halts() {
+fn a_fill_nobody_waited_for_is_a_discrepancy_and_never_booked() {
     let mut h = Harness::new();
     let ghost = engine::symbol_core::OrderRequest {
         intent_id: IntentId(999_999),
@@ -151,10 +155,18 @@ fn a_fill_nobody_waited_for_is_booked_and_halts() {
     };
     let report = h.fill_report(&ghost, "100", "0");
     let actions = h.report(&report);
-    assert!(actions.contains(&Action::UnexpectedFill { intent_id: IntentId(999_999) }));
+    assert_eq!(discrepancies(&actions), vec![DiscrepancyCode::UnknownIntent]);
+    assert!(actions.contains(&Action::RequestSnapshot));
     assert_eq!(h.core.state().name(), "halted");
-    assert_eq!(h.core.book().position().unwrap().qty, qty("1"), "money moved, so the book shows it");
+    assert_eq!(h.core.book().position(), None, "the books follow the venue only through a snapshot");
     assert!(orders(&h.signal(enter(Direction::Long), "100")).is_empty());
+    // A second such fill while halted is a discrepancy too: logged, counted, not booked.
+    let second = h.fill_report(&ghost, "100", "0");
+    assert_eq!(discrepancies(&h.report(&second)), vec![DiscrepancyCode::UnknownIntent]);
+    assert_eq!(h.core.status().discrepancies.get(DiscrepancyCode::UnknownIntent), 2);
+    assert_eq!(h.core.book().position(), None);
+    // Its replay is a duplicate, not a third discrepancy.
+    assert!(discrepancies(&h.report(&second)).is_empty());
 }
 
 #[test]
@@ -162,10 +174,11 @@ fn reconcile_resumes_on_agreement_and_halts_on_mismatch() {
     let mut h = Harness::new();
     h.open_long();
     h.core.begin_reconcile(h.now);
-    h.core.reconcile(Some((Direction::Long, qty("0.01"))), h.now, &h.risk);
+    let venue = agreeing(&h.core);
+    h.core.reconcile(&venue, h.now, &h.risk);
     assert_eq!(h.core.state().name(), "open");
     h.core.begin_reconcile(h.now);
-    h.core.reconcile(None, h.now, &h.risk);
+    h.core.reconcile(&VenueView::default(), h.now, &h.risk);
     assert_eq!(h.core.state().name(), "halted");
 }
 
@@ -334,14 +347,16 @@ fn a_restarted_feed_resyncs_instead_of_looking_out_of_order() {
 }
 
 #[test]
-fn an_entry_filled_the_wrong_way_is_booked_and_halts() {
+fn an_entry_filled_the_wrong_way_is_a_discrepancy_not_a_short() {
     let mut h = Harness::new();
     let entry = only_order(&h.signal(enter(Direction::Long), "100000")).unwrap();
     let mut wrong = h.fill_report(&entry, "100000", "0");
     wrong.side = Side::Sell;
-    h.report(&wrong);
+    let actions = h.report(&wrong);
+    assert_eq!(discrepancies(&actions), vec![DiscrepancyCode::WrongSide]);
     assert_eq!(h.core.state().name(), "halted");
-    assert_eq!(h.core.book().position().unwrap().direction, Direction::Short, "the real position is booked");
+    assert_eq!(h.core.status().halt_reason.map(|r| r.as_str()), Some("WRONG_SIDE"));
+    assert_eq!(h.core.book().position(), None, "the engine never ends short on a buy");
     assert_eq!(h.core.efsm_errors(), 0);
 }
 
@@ -429,32 +444,51 @@ fn a_halted_symbol_with_an_order_on_the_wire_is_not_reconciled() {
     let entry = only_order(&h.signal(enter(Direction::Long), "100000")).unwrap();
     h.core.halt(engine::efsm::HaltReason::Manual);
     // A snapshot says flat (the entry has not filled yet): nothing changes while it is live.
-    assert!(h.core.reconcile(None, h.now, &h.risk).is_empty());
+    assert!(h.core.reconcile(&VenueView::default(), h.now, &h.risk).is_empty());
     assert_eq!(h.core.state().name(), "halted");
+    assert!(h.core.resume(&VenueView::default(), h.now, &h.risk).is_err(), "not while an order is live");
     // The entry fills: booked, still halted, no EFSM error; now reconciliation may run.
     let fill = h.fill_report(&entry, "100000.5", "0");
     h.report(&fill);
     assert_eq!(h.core.efsm_errors(), 0);
     assert!(!h.core.has_unresolved_order());
-    h.core.reconcile(Some((Direction::Long, qty("0.01"))), h.now, &h.risk);
+    let venue = agreeing(&h.core);
+    h.core.reconcile(&venue, h.now, &h.risk);
+    assert_eq!(h.core.state().name(), "halted", "an operator's halt ends only by resume");
+    h.core.resume(&venue, h.now, &h.risk).expect("books agree");
     assert_eq!(h.core.state().name(), "open");
 }
 
 #[test]
 fn a_report_that_halts_its_own_symbol_leaves_no_orphan() {
     let mut h = Harness::new();
+    h.core.reconcile(&VenueView::default(), h.now, &h.risk); // first contact: the baseline
     let entry = only_order(&h.signal(enter(Direction::Long), "100000")).unwrap();
     let mut wrong = h.fill_report(&entry, "100000", "0");
     wrong.side = Side::Sell;
-    h.report(&wrong);
+    let actions = h.report(&wrong);
+    assert_eq!(discrepancies(&actions), vec![DiscrepancyCode::WrongSide]);
     assert_eq!(h.core.state().name(), "halted");
+    assert_eq!(h.core.book().position(), None, "a wrong-side fill is never booked");
     assert!(!h.core.has_unresolved_order(), "the order that halted it is done");
-    h.core.reconcile(Some((Direction::Short, qty("0.01"))), h.now, &h.risk);
+    // The venue is long (it did what was asked; its report was wrong).
+    let venue = VenueView {
+        position: Some(Position { direction: Direction::Long, qty: qty("0.01"), cost: money("1000") }),
+        realized: Money::ZERO,
+        fees: money("0.25"),
+    };
+    h.core.reconcile(&venue, h.now, &h.risk);
+    assert_eq!(h.core.state().name(), "halted", "a discrepancy halt waits for an operator");
+    assert!(matches!(h.core.resume(&venue, h.now, &h.risk), Err(OperatorError::BooksDiffer(_))));
+    let adopted = h.core.adopt(&venue, h.now, &h.risk).expect("adopt");
+    assert!(adopted.iter().any(|a| matches!(a, Action::Pnl(d) if d.fee == money("0.25"))), "the fold follows");
+    h.core.resume(&venue, h.now, &h.risk).expect("books follow the venue");
     assert_eq!(h.core.state().name(), "open");
-    // A replay of that report later is stale, not an error.
+    assert_eq!(h.core.book().position(), venue.position);
+    // A replay of that report later is a duplicate, not an error or a new discrepancy.
     let mut replay = wrong.clone();
     replay.poss_dup = true;
-    h.report(&replay);
+    assert!(discrepancies(&h.report(&replay)).is_empty());
     assert_eq!(h.core.efsm_errors(), 0);
 }
 
@@ -464,8 +498,79 @@ fn an_agreeing_snapshot_leaves_an_open_trade_untouched() {
     h.open_long();
     let before = *h.core.state();
     h.now += 5 * SEC;
-    assert!(h.core.reconcile(Some((Direction::Long, qty("0.01"))), h.now, &h.risk).is_empty());
+    let venue = agreeing(&h.core);
+    assert!(h.core.reconcile(&venue, h.now, &h.risk).is_empty());
     assert_eq!(*h.core.state(), before, "same trade, same hold timer");
-    h.core.reconcile(None, h.now, &h.risk);
+    h.core.reconcile(&VenueView::default(), h.now, &h.risk);
     assert_eq!(h.core.state().name(), "halted", "a disagreeing snapshot halts");
+}
+
+#[test]
+fn an_overfill_is_refused_and_halts_and_so_is_a_fill_after_the_terminal_one() {
+    let mut h = Harness::new();
+    let entry = only_order(&h.signal(enter(Direction::Long), "100000")).unwrap();
+    let mut partial = h.fill_report(&entry, "100000.5", "0");
+    partial.exec_type = ExecType::PartialFill;
+    partial.ord_status = OrdStatus::PartiallyFilled;
+    partial.last_qty = qty("0.005");
+    partial.cum_qty = qty("0.005");
+    assert!(discrepancies(&h.report(&partial)).is_empty());
+    // A fill with cum_qty twice the order.
+    let mut over = h.fill_report(&entry, "100000.5", "0");
+    over.cum_qty = qty("0.02");
+    let actions = h.report(&over);
+    assert_eq!(discrepancies(&actions), vec![DiscrepancyCode::Overfill]);
+    assert_eq!(h.core.book().position().unwrap().qty, qty("0.005"), "only what was asked is booked");
+    assert_eq!(h.core.state().name(), "halted");
+}
+
+#[test]
+fn a_new_fill_after_the_terminal_report_is_a_discrepancy() {
+    let mut h = Harness::new();
+    let entry = h.open_long();
+    let late = h.fill_report(&entry, "100000.5", "0");
+    assert_eq!(discrepancies(&h.report(&late)), vec![DiscrepancyCode::FillAfterTerminal]);
+    assert_eq!(h.core.book().position().unwrap().qty, qty("0.01"));
+    assert_eq!(h.core.state().name(), "halted");
+}
+
+#[test]
+fn a_fill_far_from_the_market_is_a_discrepancy() {
+    let mut h = Harness::new();
+    let entry = only_order(&h.signal(enter(Direction::Long), "100000")).unwrap();
+    let absurd = h.fill_report(&entry, "100000000", "0");
+    let actions = h.report(&absurd);
+    assert_eq!(discrepancies(&actions), vec![DiscrepancyCode::PriceOutOfBand]);
+    assert_eq!(h.core.book().realized(), Money::ZERO);
+    assert_eq!(h.core.book().position(), None);
+    assert_eq!(h.risk.breaker_state().name(), "closed", "nothing was booked, so no drawdown");
+}
+
+#[test]
+fn a_stale_cost_basis_does_not_reconcile() {
+    let mut h = Harness::new();
+    h.open_long();
+    h.core.begin_reconcile(h.now);
+    let mut venue = agreeing(&h.core);
+    if let Some(p) = venue.position.as_mut() {
+        p.cost = p.cost.checked_add(money("0.01")).unwrap();
+    }
+    let actions = h.core.reconcile(&venue, h.now, &h.risk);
+    assert!(actions.iter().any(|a| matches!(a, Action::ReconcileMismatch(m) if m.field == MismatchField::Cost)));
+    assert_eq!(h.core.state().name(), "halted");
+}
+
+#[test]
+fn the_first_snapshot_fixes_the_baseline_of_an_all_time_ledger() {
+    let mut h = Harness::new();
+    // The venue's ledger made 700 and paid 30 in fees before this session.
+    let before = VenueView { position: None, realized: money("700"), fees: money("30") };
+    h.core.reconcile(&before, h.now, &h.risk);
+    h.open_long();
+    let mut venue = agreeing(&h.core);
+    venue.realized = venue.realized.checked_add(money("700")).unwrap();
+    venue.fees = venue.fees.checked_add(money("30")).unwrap();
+    let actions = h.core.reconcile(&venue, h.now, &h.risk);
+    assert!(actions.is_empty(), "{actions:?}");
+    assert_eq!(h.core.status().venue_agrees, Some(true));
 }

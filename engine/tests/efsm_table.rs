@@ -92,7 +92,7 @@ const SHORT: Option<Direction> = Some(Direction::Short);
 #[case::halt_from_exit_pending(exit_pending(), halt(), halted())]
 #[case::halt_from_unknown(unknown_exit(), halt(), halted())]
 #[case::halt_from_reconciling(reconciling(), halt(), halted())]
-#[case::halt_again(halted(), ExecEvent::Halt { reason: HaltReason::UnexpectedFill }, ExecState::Halted { reason: HaltReason::UnexpectedFill })]
+#[case::halt_again(halted(), ExecEvent::Halt { reason: HaltReason::ReconcileMismatch }, ExecState::Halted { reason: HaltReason::ReconcileMismatch })]
 #[case::halted_books_late_report(halted(), done(I, LONG), halted())]
 #[case::halted_absorbs_timeout(halted(), timeout(I), halted())]
 #[case::reconcile_from_flat(ExecState::Flat, begin_reconcile(), ExecState::Reconciling { since: 9 })]

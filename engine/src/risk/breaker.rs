@@ -7,9 +7,16 @@
 //! Open ──(admit after cool-off)──▶ HalfOpen{probe in flight}
 //! HalfOpen ──probe success──▶ Closed   HalfOpen ──probe failure──▶ Open (cool-off restarts)
 //! HalfOpen ──(probe silent for a cool-off)──▶ Open
+//! any ──operator reset──▶ Closed
 //! ```
+//! A breaker tripped by drawdown stays open while the drawdown lasts: it half-opens only
+//! once the drawdown is back inside `max_drawdown` (and the cool-off has passed), or when an
+//! operator resets it. Every transition is recorded ([`BreakerTransition`]) for the shell
+//! to log and count.
 //! Only the probe's outcome moves a half-open breaker: a late result of an order sent
 //! before the trip, or an exit, does not.
+
+use std::collections::VecDeque;
 
 use protocol::Money;
 
@@ -57,16 +64,98 @@ pub enum Admission {
     Probe,
 }
 
+/// Why the breaker moved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BreakerCause {
+    Failures,
+    Drawdown,
+    CoolOffOver,
+    ProbeSucceeded,
+    ProbeFailed,
+    ProbeSilent,
+    OperatorReset,
+}
+
+impl BreakerCause {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            BreakerCause::Failures => "consecutive_failures",
+            BreakerCause::Drawdown => "drawdown",
+            BreakerCause::CoolOffOver => "cool_off_over",
+            BreakerCause::ProbeSucceeded => "probe_succeeded",
+            BreakerCause::ProbeFailed => "probe_failed",
+            BreakerCause::ProbeSilent => "probe_silent",
+            BreakerCause::OperatorReset => "operator_reset",
+        }
+    }
+}
+
+/// One state change of the breaker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BreakerTransition {
+    pub from: &'static str,
+    pub to: &'static str,
+    pub cause: BreakerCause,
+    pub at: TimeNs,
+    /// The drawdown when it happened (for drawdown trips and holds).
+    pub drawdown: Money,
+}
+
+/// How many transitions wait for the shell to log them (older ones are dropped, still
+/// counted).
+pub const MAX_PENDING_TRANSITIONS: usize = 64;
+
 #[derive(Clone, Debug)]
 pub struct CircuitBreaker {
     config: BreakerConfig,
     state: BreakerState,
     trips: u64,
+    /// Tripped by drawdown: no half-open while the drawdown is at or beyond the limit.
+    drawdown_hold: bool,
+    transitions: u64,
+    pending: VecDeque<BreakerTransition>,
 }
 
 impl CircuitBreaker {
     pub fn new(config: BreakerConfig) -> CircuitBreaker {
-        CircuitBreaker { config, state: BreakerState::Closed { consecutive_failures: 0 }, trips: 0 }
+        CircuitBreaker {
+            config,
+            state: BreakerState::Closed { consecutive_failures: 0 },
+            trips: 0,
+            drawdown_hold: false,
+            transitions: 0,
+            pending: VecDeque::new(),
+        }
+    }
+    /// State changes so far.
+    pub fn transitions(&self) -> u64 {
+        self.transitions
+    }
+    /// Takes the transitions not yet logged.
+    pub fn drain_transitions(&mut self) -> Vec<BreakerTransition> {
+        self.pending.drain(..).collect()
+    }
+    /// True while a drawdown trip keeps the breaker open.
+    pub fn held_by_drawdown(&self) -> bool {
+        self.drawdown_hold
+    }
+
+    fn move_to(&mut self, next: BreakerState, cause: BreakerCause, at: TimeNs, drawdown: Money) {
+        let from = self.state.name();
+        self.state = next;
+        if from != next.name() || cause == BreakerCause::ProbeFailed {
+            self.transitions += 1;
+            if self.pending.len() == MAX_PENDING_TRANSITIONS {
+                self.pending.pop_front();
+            }
+            self.pending.push_back(BreakerTransition { from, to: next.name(), cause, at, drawdown });
+        }
+    }
+
+    /// Operator: close the breaker now (a drawdown is then measured from here by the owner).
+    pub fn reset(&mut self, now: TimeNs) {
+        self.drawdown_hold = false;
+        self.move_to(BreakerState::Closed { consecutive_failures: 0 }, BreakerCause::OperatorReset, now, Money::ZERO);
     }
     pub fn state(&self) -> BreakerState {
         self.state
@@ -75,12 +164,18 @@ impl CircuitBreaker {
         self.trips
     }
 
-    /// May a new entry order go out now?
-    pub fn admit(&mut self, now: TimeNs) -> Result<Admission, Refusal> {
+    /// May a new entry order go out now? `drawdown`: the current drawdown from the peak.
+    pub fn admit(&mut self, now: TimeNs, drawdown: Money) -> Result<Admission, Refusal> {
+        if self.drawdown_hold {
+            if drawdown >= self.config.max_drawdown {
+                return Err(Refusal::BreakerOpen);
+            }
+            self.drawdown_hold = false;
+        }
         match self.state {
             BreakerState::Closed { .. } => Ok(Admission::Normal),
             BreakerState::Open { since } if now.saturating_sub(since) >= self.config.cooloff_ns => {
-                self.state = BreakerState::HalfOpen { probe_in_flight: true, since: now };
+                self.move_to(BreakerState::HalfOpen { probe_in_flight: true, since: now }, BreakerCause::CoolOffOver, now, drawdown);
                 Ok(Admission::Probe)
             }
             BreakerState::Open { .. } => Err(Refusal::BreakerOpen),
@@ -89,7 +184,7 @@ impl CircuitBreaker {
             BreakerState::HalfOpen { probe_in_flight: true, since }
                 if now.saturating_sub(since) >= self.config.cooloff_ns =>
             {
-                self.trip(now);
+                self.trip(now, BreakerCause::ProbeSilent, drawdown);
                 Err(Refusal::BreakerOpen)
             }
             BreakerState::HalfOpen { probe_in_flight: true, .. } => Err(Refusal::BreakerProbeInFlight),
@@ -120,7 +215,7 @@ impl CircuitBreaker {
         if let BreakerState::Closed { consecutive_failures } = self.state {
             let failures = consecutive_failures + 1;
             if failures >= self.config.max_consecutive_failures {
-                self.trip(now);
+                self.trip(now, BreakerCause::Failures, Money::ZERO);
                 return true;
             }
             self.state = BreakerState::Closed { consecutive_failures: failures };
@@ -136,24 +231,28 @@ impl CircuitBreaker {
             return false;
         }
         if success {
-            self.state = BreakerState::Closed { consecutive_failures: 0 };
+            self.move_to(BreakerState::Closed { consecutive_failures: 0 }, BreakerCause::ProbeSucceeded, now, Money::ZERO);
         } else {
-            self.trip(now);
+            self.trip(now, BreakerCause::ProbeFailed, Money::ZERO);
         }
         true
     }
 
     /// Equity fell `drawdown` below its high-water mark. Returns true if this tripped.
     pub fn on_drawdown(&mut self, drawdown: Money, now: TimeNs) -> bool {
-        if drawdown >= self.config.max_drawdown && !matches!(self.state, BreakerState::Open { .. }) {
-            self.trip(now);
-            return true;
+        if drawdown < self.config.max_drawdown {
+            return false;
         }
-        false
+        self.drawdown_hold = true;
+        if matches!(self.state, BreakerState::Open { .. }) {
+            return false;
+        }
+        self.trip(now, BreakerCause::Drawdown, drawdown);
+        true
     }
 
-    fn trip(&mut self, now: TimeNs) {
-        self.state = BreakerState::Open { since: now };
+    fn trip(&mut self, now: TimeNs, cause: BreakerCause, drawdown: Money) {
+        self.move_to(BreakerState::Open { since: now }, cause, now, drawdown);
         self.trips += 1;
     }
 }
@@ -186,14 +285,14 @@ mod tests {
         assert!(b.on_failure(5));
         assert_eq!(b.state(), BreakerState::Open { since: 5 });
         // Open refuses during the cool-off; late outcomes of older orders change nothing.
-        assert_eq!(b.admit(104), Err(Refusal::BreakerOpen));
+        assert_eq!(b.admit(104, Money::ZERO), Err(Refusal::BreakerOpen));
         b.on_success();
         assert!(!b.on_failure(50));
         assert!(!b.on_probe_outcome(true, 0, 50), "no probe while open");
         assert_eq!(b.state(), BreakerState::Open { since: 5 });
         // Open -> HalfOpen after the cool-off: one probe only.
-        assert_eq!(b.admit(105), Ok(Admission::Probe));
-        assert_eq!(b.admit(106), Err(Refusal::BreakerProbeInFlight));
+        assert_eq!(b.admit(105, Money::ZERO), Ok(Admission::Probe));
+        assert_eq!(b.admit(106, Money::ZERO), Err(Refusal::BreakerProbeInFlight));
         // Outcomes of orders that are not the probe do not move it.
         b.on_success();
         b.on_failure(107);
@@ -201,16 +300,16 @@ mod tests {
         // HalfOpen -> Open when the probe fails; the cool-off restarts.
         assert!(b.on_probe_outcome(false, 105, 110));
         assert_eq!(b.state(), BreakerState::Open { since: 110 });
-        assert_eq!(b.admit(150), Err(Refusal::BreakerOpen));
+        assert_eq!(b.admit(150, Money::ZERO), Err(Refusal::BreakerOpen));
         // An unused probe permit goes back.
-        assert_eq!(b.admit(210), Ok(Admission::Probe));
+        assert_eq!(b.admit(210, Money::ZERO), Ok(Admission::Probe));
         b.return_probe();
-        assert_eq!(b.admit(211), Ok(Admission::Probe));
+        assert_eq!(b.admit(211, Money::ZERO), Ok(Admission::Probe));
         // HalfOpen -> Closed when the probe succeeds.
         assert!(!b.on_probe_outcome(true, 105, 212), "a stale probe's result is ignored");
         assert!(b.on_probe_outcome(true, 211, 212));
         assert_eq!(b.state(), BreakerState::Closed { consecutive_failures: 0 });
-        assert_eq!(b.admit(213), Ok(Admission::Normal));
+        assert_eq!(b.admit(213, Money::ZERO), Ok(Admission::Normal));
         assert_eq!(b.trips(), 2);
     }
 
@@ -220,20 +319,57 @@ mod tests {
         for t in 0..3 {
             b.on_failure(t);
         }
-        assert_eq!(b.admit(200), Ok(Admission::Probe));
+        assert_eq!(b.admit(200, Money::ZERO), Ok(Admission::Probe));
         // The probe's outcome never comes back.
-        assert_eq!(b.admit(250), Err(Refusal::BreakerProbeInFlight));
-        assert_eq!(b.admit(300), Err(Refusal::BreakerOpen), "silent for a cool-off: failed");
-        assert_eq!(b.admit(400), Ok(Admission::Probe), "and a new probe after the next cool-off");
+        assert_eq!(b.admit(250, Money::ZERO), Err(Refusal::BreakerProbeInFlight));
+        assert_eq!(b.admit(300, Money::ZERO), Err(Refusal::BreakerOpen), "silent for a cool-off: failed");
+        assert_eq!(b.admit(400, Money::ZERO), Ok(Admission::Probe), "and a new probe after the next cool-off");
     }
 
     #[test]
-    fn drawdown_trips_and_recovers_the_same_way() {
+    fn a_drawdown_trip_holds_while_the_drawdown_lasts() {
         let mut b = breaker();
-        assert!(!b.on_drawdown(Money::from_raw_signed(999), 1));
-        assert!(b.on_drawdown(Money::from_raw_signed(1_000), 2));
-        assert!(!b.on_drawdown(Money::from_raw_signed(5_000), 3), "already open");
-        assert_eq!(b.admit(102), Ok(Admission::Probe));
-        assert!(b.on_probe_outcome(true, 102, 103));
+        let dd = Money::from_raw_signed;
+        assert!(!b.on_drawdown(dd(999), 1));
+        assert!(b.on_drawdown(dd(1_000), 2));
+        assert!(!b.on_drawdown(dd(5_000), 3), "already open");
+        // Long after the cool-off, still refused while the drawdown is twice the limit.
+        assert_eq!(b.admit(10_000, dd(2_000)), Err(Refusal::BreakerOpen));
+        assert!(b.held_by_drawdown());
+        // Back inside the limit: the normal half-open recovery.
+        assert_eq!(b.admit(10_001, dd(999)), Ok(Admission::Probe));
+        assert!(b.on_probe_outcome(true, 10_001, 10_002));
+        assert_eq!(b.state(), BreakerState::Closed { consecutive_failures: 0 });
+    }
+
+    #[test]
+    fn an_operator_reset_ends_a_drawdown_hold() {
+        let mut b = breaker();
+        assert!(b.on_drawdown(Money::from_raw_signed(3_000), 1));
+        b.reset(2);
+        assert_eq!(b.admit(3, Money::ZERO), Ok(Admission::Normal));
+    }
+
+    #[test]
+    fn every_transition_is_recorded_with_its_cause() {
+        let mut b = breaker();
+        for t in 0..3 {
+            b.on_failure(t);
+        }
+        assert_eq!(b.admit(200, Money::ZERO), Ok(Admission::Probe));
+        assert!(b.on_probe_outcome(false, 200, 201));
+        b.reset(300);
+        let causes: Vec<_> = b.drain_transitions().iter().map(|t| (t.from, t.to, t.cause)).collect();
+        assert_eq!(
+            causes,
+            vec![
+                ("closed", "open", BreakerCause::Failures),
+                ("open", "half_open", BreakerCause::CoolOffOver),
+                ("half_open", "open", BreakerCause::ProbeFailed),
+                ("open", "closed", BreakerCause::OperatorReset),
+            ]
+        );
+        assert_eq!(b.transitions(), 4);
+        assert!(b.drain_transitions().is_empty());
     }
 }

@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use protocol::{IntentId, Money, Ppm, Qty};
 
-use super::breaker::{Admission, BreakerConfig, BreakerState, CircuitBreaker};
+use super::breaker::{Admission, BreakerConfig, BreakerState, BreakerTransition, CircuitBreaker};
 use super::control::{AtomicFlags, ControlFlags};
 use super::limits::{ExposureBudget, RateLimit};
 use super::Refusal;
@@ -62,6 +62,9 @@ pub struct PortfolioRisk {
     exposure: ExposureBudget,
     equity: Mutex<Equity>,
     next_intent: AtomicU64,
+    /// Transitions counted so far / set when some wait to be drained and logged.
+    breaker_seen: AtomicU64,
+    breaker_pending: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -83,6 +86,8 @@ impl PortfolioRisk {
             exposure: ExposureBudget::default(),
             equity: Mutex::new(Equity { realized_net: Money::ZERO, high_water: Money::ZERO }),
             next_intent: AtomicU64::new(first_intent_id.max(1)),
+            breaker_seen: AtomicU64::new(0),
+            breaker_pending: AtomicU64::new(0),
         }
     }
 
@@ -149,7 +154,10 @@ impl PortfolioRisk {
         if !self.exposure.try_reserve(notional, self.total_exposure_limit()) {
             return Err(Refusal::TotalExposure);
         }
-        match lock(&self.breaker).admit(now) {
+        let drawdown = self.drawdown();
+        let admitted = lock(&self.breaker).admit(now, drawdown);
+        self.note_breaker_transitions();
+        match admitted {
             Ok(admission) => {
                 rate.record(now);
                 Ok(admission)
@@ -185,13 +193,17 @@ impl PortfolioRisk {
 
     /// An order (not the breaker's probe) failed. Returns true if this tripped the breaker.
     pub fn on_order_failure(&self, now: TimeNs) -> bool {
-        lock(&self.breaker).on_failure(now)
+        let tripped = lock(&self.breaker).on_failure(now);
+        self.note_breaker_transitions();
+        tripped
     }
 
     /// The breaker's probe order (granted at `granted_at`) resolved. Returns true if the
     /// breaker changed state.
     pub fn on_probe_outcome(&self, success: bool, granted_at: TimeNs, now: TimeNs) -> bool {
-        lock(&self.breaker).on_probe_outcome(success, granted_at, now)
+        let changed = lock(&self.breaker).on_probe_outcome(success, granted_at, now);
+        self.note_breaker_transitions();
+        changed
     }
 
     /// Books net realized PnL into equity and checks drawdown. Returns true if it tripped.
@@ -204,15 +216,46 @@ impl PortfolioRisk {
             }
             eq.high_water.checked_sub(eq.realized_net).unwrap_or(Money::ZERO)
         };
-        let mut breaker = lock(&self.breaker);
-        let tripped = breaker.on_drawdown(drawdown, now);
-        if tripped {
-            // Measure the next drawdown from here, so that recovery through the half-open
-            // probe is possible (the breaker must never be stuck open).
+        let tripped = lock(&self.breaker).on_drawdown(drawdown, now);
+        self.note_breaker_transitions();
+        tripped
+    }
+
+    /// The current drawdown: how far realized net PnL is below its high-water mark.
+    pub fn drawdown(&self) -> Money {
+        let eq = lock(&self.equity);
+        eq.high_water.checked_sub(eq.realized_net).unwrap_or(Money::ZERO)
+    }
+
+    /// Operator: close the breaker, and measure drawdown from the current equity on.
+    pub fn reset_breaker(&self, now: TimeNs) {
+        {
             let mut eq = lock(&self.equity);
             eq.high_water = eq.realized_net;
         }
-        tripped
+        lock(&self.breaker).reset(now);
+        self.note_breaker_transitions();
+    }
+
+    /// Breaker transitions not yet logged (cheap when there are none).
+    pub fn drain_breaker_transitions(&self) -> Vec<BreakerTransition> {
+        if self.breaker_pending.load(Ordering::Acquire) == 0 {
+            return Vec::new();
+        }
+        self.breaker_pending.store(0, Ordering::Release);
+        lock(&self.breaker).drain_transitions()
+    }
+
+    /// Breaker state changes since start.
+    pub fn breaker_transitions(&self) -> u64 {
+        lock(&self.breaker).transitions()
+    }
+
+    fn note_breaker_transitions(&self) {
+        let total = lock(&self.breaker).transitions();
+        if total != self.breaker_seen.swap(total, Ordering::AcqRel) {
+            self.breaker_pending.store(1, Ordering::Release);
+        }
     }
 }
 
@@ -265,6 +308,23 @@ mod tests {
         assert!(!r.record_realized(Money::units(-99).unwrap(), 2));
         assert!(r.record_realized(Money::units(-1).unwrap(), 3));
         assert_eq!(r.breaker_state().name(), "open");
+    }
+
+    #[test]
+    fn a_drawdown_trip_does_not_half_open_while_the_drawdown_lasts() {
+        let r = risk();
+        assert!(r.record_realized(Money::units(-200).unwrap(), 1));
+        let cooloff = r.config().breaker.cooloff_ns;
+        assert_eq!(r.admit_entry(Money::ZERO, 10 * cooloff), Err(Refusal::BreakerOpen));
+        assert_eq!(r.drawdown(), Money::units(200).unwrap());
+        let logged = r.drain_breaker_transitions();
+        assert_eq!(logged.len(), 1);
+        assert_eq!((logged[0].to, logged[0].drawdown), ("open", Money::units(200).unwrap()));
+        // An operator reset measures drawdown from here and closes the breaker.
+        r.reset_breaker(11 * cooloff);
+        assert_eq!(r.admit_entry(Money::ZERO, 11 * cooloff + 1), Ok(Admission::Normal));
+        assert_eq!(r.drain_breaker_transitions().len(), 1);
+        assert!(r.drain_breaker_transitions().is_empty());
     }
 
     #[test]

@@ -156,6 +156,17 @@ impl Harness {
     }
 }
 
+/// The venue's view that agrees with the core's book exactly.
+pub fn agreeing(core: &SymbolCore) -> engine::reconcile::VenueView {
+    let book = core.book();
+    engine::reconcile::VenueView { position: book.position(), realized: book.realized(), fees: book.fees() }
+}
+
+/// The discrepancy codes among the actions.
+pub fn discrepancies(actions: &[Action]) -> Vec<engine::discrepancy::DiscrepancyCode> {
+    actions.iter().filter_map(|a| if let Action::Discrepancy(d) = a { Some(d.code) } else { None }).collect()
+}
+
 pub fn orders(actions: &[Action]) -> Vec<OrderRequest> {
     actions.iter().filter_map(|a| if let Action::PlaceOrder(o) = a { Some(*o) } else { None }).collect()
 }
