@@ -1,11 +1,18 @@
 //! The stress binary end to end: the gateway as a separate process, the gate, and the
 //! report files. A clean run and a faulted run (rejects, dropped replies, a gateway
-//! restart) must both pass the gate.
+//! restart) must both pass the gate; a run that fills nothing, and one where every order
+//! times out, must fail it.
 
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::Mutex;
+
+/// One stress run at a time: parallel runs on a small machine would stretch the tick
+/// intervals that the gate measures.
+static ONE_RUN_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn run_stress(args: &[&str]) -> (String, serde_json::Value, PathBuf) {
+    let _turn = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let dir = std::env::temp_dir().join(format!("stress-bin-{}-{}", std::process::id(), args.len()));
     let output = Command::new(env!("CARGO_BIN_EXE_stress"))
         .args(args)
@@ -85,5 +92,39 @@ fn a_faulted_run_with_a_gateway_restart_still_balances() {
     assert!(outcomes["timeout"].as_u64().unwrap_or(0) > 0, "timeouts happened: {outcomes}");
     assert_eq!(report["efsm_errors"], 0);
     assert_eq!(report["total_pnl"], report["gateway_ledger_pnl"]);
+    let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+}
+
+#[test]
+fn a_run_whose_every_order_is_rejected_fails_the_gate() {
+    let (stdout, report, dir) =
+        run_stress(&["--symbols", "2", "--duration", "2", "--strategy", "churn", "--reject-rate", "1.0"]);
+    let last = stdout.trim_end().lines().last().unwrap_or_default();
+    assert!(last.starts_with("GATE FAIL:") && last.contains("fills_booked"), "{stdout}");
+    assert!(report["orders"]["sent"].as_u64().unwrap_or(0) > 0, "orders went out");
+    assert_eq!(report["gate"]["pass"], false);
+    let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+}
+
+#[test]
+fn a_run_whose_every_order_times_out_fails_and_shows_n_0() {
+    let (stdout, report, dir) = run_stress(&[
+        "--symbols",
+        "2",
+        "--duration",
+        "2",
+        "--strategy",
+        "churn",
+        "--latency-ms",
+        "600",
+        "--order-timeout-ms",
+        "100",
+    ]);
+    let last = stdout.trim_end().lines().last().unwrap_or_default();
+    assert!(last.starts_with("GATE FAIL:") && last.contains("orders_answered"), "{stdout}");
+    assert_eq!(report["latency_us"]["round_trip"]["count"], 0);
+    assert!(report["latency_us"]["round_trip"]["p50"].is_null(), "no 0 µs percentile");
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap_or_default();
+    assert!(md.contains("| round_trip | n = 0 |"), "{md}");
     let _ = std::fs::remove_dir_all(dir.parent().unwrap());
 }

@@ -246,3 +246,39 @@ pub fn run(options: &StressOptions, run_dir: &Path, log: crate::logging::LogGuar
     let gate = gate::judge(options, &job, &audit, &dumps);
     Ok(StressOutcome { run_dir: run_dir.to_path_buf(), job, audit, gateway: dumps, peak_rss_kib, gate })
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A paced, fault-free run of three symbols with this strategy.
+    pub fn options(strategy: StrategyChoice) -> StressOptions {
+        StressOptions {
+            symbols: ["BTCUSD.s", "ETHUSD.s", "XAUUSD.s"].iter().filter_map(|s| Symbol::new(s).ok()).collect(),
+            duration: Some(Duration::from_secs(5)),
+            ticks_per_symbol: None,
+            interval: IntervalMs { min: 1, max: 49 },
+            max_rate: false,
+            seed: 42,
+            strategy,
+            codec: Codec::Bincode,
+            reject_rate: 0.0,
+            drop_reply_rate: 0.0,
+            latency_ms: 0,
+            restart_at: None,
+            in_process: false,
+            symbol_threads: None,
+            order_timeout: Duration::from_millis(1000),
+            log_dir: PathBuf::from("logs"),
+            command_line: "stress".into(),
+        }
+    }
+
+    #[test]
+    fn faults_are_named_by_the_options() {
+        let mut o = options(StrategyChoice::Churn);
+        assert!(!o.faults());
+        o.latency_ms = 1;
+        assert!(o.faults());
+    }
+}

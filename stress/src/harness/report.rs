@@ -9,8 +9,22 @@ use serde_json::{json, Value};
 
 use super::{StressOptions, StressOutcome};
 
+/// A latency summary (p50, p90, p99, p999, max, count) as JSON. With no sample the
+/// percentiles are `null`, not 0: an empty histogram measured nothing.
 fn pct(p: &[u64; 6]) -> Value {
+    if p[5] == 0 {
+        return json!({"p50": null, "p90": null, "p99": null, "p999": null, "max": null, "count": 0});
+    }
     json!({"p50": p[0], "p90": p[1], "p99": p[2], "p999": p[3], "max": p[4], "count": p[5]})
+}
+
+/// One percentile of a JSON latency summary for a table cell: the number, or `n = 0` when
+/// the histogram is empty or absent (never a 0 µs that was not measured).
+fn percentile_cell(summary: &Value, key: &str) -> String {
+    match (summary["count"].as_u64(), summary[key].as_u64()) {
+        (Some(n), Some(v)) if n > 0 => v.to_string(),
+        _ => "n = 0".to_string(),
+    }
 }
 
 fn per_second(n: u64, secs: f64) -> f64 {
@@ -146,15 +160,18 @@ pub fn markdown_report(report: &Value) -> String {
         "\n## Latency (µs)\n\n| path | p50 | p90 | p99 | p99.9 | max | n |\n|---|---|---|---|---|---|---|"
     );
     for (name, l) in report["latency_us"].as_object().into_iter().flatten() {
-        let _ = writeln!(
-            md,
-            "| {name} | {} | {} | {} | {} | {} | {} |",
-            l["p50"], l["p90"], l["p99"], l["p999"], l["max"], l["count"]
-        );
+        let n = l["count"].as_u64().unwrap_or(0);
+        let cells: Vec<String> = if n == 0 {
+            // One "n = 0" instead of five percentiles that were never measured.
+            vec!["n = 0".into(), "-".into(), "-".into(), "-".into(), "-".into()]
+        } else {
+            ["p50", "p90", "p99", "p999", "max"].iter().map(|k| percentile_cell(l, k)).collect()
+        };
+        let _ = writeln!(md, "| {name} | {} | {n} |", cells.join(" | "));
     }
     let _ = writeln!(md, "\n## Per symbol\n\n| symbol | trades | wins | losses | win rate | realized (net) | unrealized | exposure | orders | fills | ticks | rtt p50 | rtt p99 |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for s in report["symbols"].as_array().into_iter().flatten() {
-        let rtt = |k: &str| s["round_trip_us"][k].as_u64().map_or("-".to_string(), |v| v.to_string());
+        let rtt = |k: &str| percentile_cell(&s["round_trip_us"], k);
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -178,7 +195,8 @@ pub fn markdown_report(report: &Value) -> String {
 }
 
 /// An SVG chart: per symbol (up to 40, the slowest by p99 when there are more), the round
-/// trip's p50/p99/p99.9 and the tick→intent p99, on a log scale.
+/// trip's p50/p99/p99.9 and the tick→intent p99, on a log scale. A symbol whose round trip
+/// has n = 0 (no order answered in time) has no percentile to draw and is left out.
 pub fn latency_svg(report: &Value) -> String {
     let mut rows: Vec<(String, [f64; 4])> = report["symbols"]
         .as_array()
@@ -257,4 +275,68 @@ pub fn write_all(options: &StressOptions, out: &StressOutcome, dir: &Path) -> st
     std::fs::write(dir.join("report.md"), markdown_report(&report))?;
     std::fs::write(dir.join("latency.svg"), latency_svg(&report))?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report_with(round_trip: [u64; 6], symbol_rtt: Option<[u64; 6]>) -> Value {
+        json!({
+            "run_id": "r",
+            "command_line": "stress",
+            "gate": {"pass": false, "criteria": []},
+            "throughput": {},
+            "memory": {},
+            "latency_us": {
+                "tick_to_intent": pct(&[5, 9, 12, 20, 31, 1000]),
+                "round_trip": pct(&round_trip),
+            },
+            "symbols": [{
+                "symbol": "BTCUSD.s",
+                "round_trip_us": symbol_rtt.map(|p| pct(&p)),
+                "tick_to_intent_us": pct(&[5, 9, 12, 20, 31, 100]),
+            }],
+        })
+    }
+
+    #[test]
+    fn an_empty_histogram_has_no_percentiles_in_json() {
+        let p = pct(&[0, 0, 0, 0, 0, 0]);
+        assert_eq!(p["count"], 0);
+        for k in ["p50", "p90", "p99", "p999", "max"] {
+            assert!(p[k].is_null(), "{k}: {p}");
+        }
+        assert_eq!(pct(&[7, 8, 9, 10, 11, 3])["p50"], 7);
+    }
+
+    #[test]
+    fn markdown_says_n_0_instead_of_a_0_us_percentile() {
+        // Every order timed out: the round trip measured nothing.
+        let md = markdown_report(&report_with([0; 6], Some([0; 6])));
+        assert!(md.contains("| round_trip | n = 0 | - | - | - | - | 0 |"), "{md}");
+        assert!(md.contains("| tick_to_intent | 5 | 9 | 12 | 20 | 31 | 1000 |"), "{md}");
+        let row = md.lines().find(|l| l.starts_with("| BTCUSD.s")).unwrap_or_default();
+        assert!(row.ends_with("| n = 0 | n = 0 |"), "{row}");
+        // A symbol that sent no order at all reads the same.
+        let md = markdown_report(&report_with([0; 6], None));
+        let row = md.lines().find(|l| l.starts_with("| BTCUSD.s")).unwrap_or_default();
+        assert!(row.ends_with("| n = 0 | n = 0 |"), "{row}");
+    }
+
+    #[test]
+    fn markdown_prints_measured_percentiles() {
+        let md = markdown_report(&report_with([100, 200, 300, 400, 500, 9], Some([100, 200, 300, 400, 500, 9])));
+        assert!(md.contains("| round_trip | 100 | 200 | 300 | 400 | 500 | 9 |"), "{md}");
+        let row = md.lines().find(|l| l.starts_with("| BTCUSD.s")).unwrap_or_default();
+        assert!(row.ends_with("| 100 | 300 |"), "{row}");
+    }
+
+    #[test]
+    fn the_chart_leaves_out_symbols_with_n_0() {
+        let svg = latency_svg(&report_with([0; 6], Some([0; 6])));
+        assert!(!svg.contains("BTCUSD.s"), "{svg}");
+        let svg = latency_svg(&report_with([1; 6], Some([100, 200, 300, 400, 500, 9])));
+        assert!(svg.contains("BTCUSD.s rtt p50: 100 µs"), "{svg}");
+    }
 }
