@@ -17,3 +17,4 @@ pub mod lock_log;
 pub mod logging;
 pub mod main_job;
 pub mod run_id;
+pub mod signals;

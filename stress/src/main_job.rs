@@ -261,11 +261,15 @@ async fn run_actors(
     let deadline = options.duration.map(|d| Instant::now() + d);
     let feed_counters = engine.market_data.as_ref().map(|m| Arc::clone(&m.counters));
     let mut ticker = tokio::time::interval(options.status_every.unwrap_or(Duration::from_secs(1)));
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    // Ctrl-C, SIGTERM and SIGHUP all stop the same way: out of this loop into the drain.
+    let mut stop_signals = crate::signals::StopSignals::listen();
     loop {
         tokio::select! {
-            _ = &mut ctrl_c => { info!(target: "engine", "Ctrl-C: stopping"); break; }            _ = ticker.tick() => {
+            signal = stop_signals.recv() => {
+                info!(target: "engine", signal = signal.name(), "stop signal: stopping");
+                break;
+            }
+            _ = ticker.tick() => {
                 let taken = feed_counters.as_ref().map_or(0, |c| FeedCounters::get(&c.dispatched));
                 if options.status_every.is_some() {
                     let stats = engine.bridge.send(GetBridgeStats).await.ok();
