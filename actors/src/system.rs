@@ -1,6 +1,7 @@
-//! Wiring: starts the bridge, metrics, state store, control (and its endpoint) and one actor
-//! per symbol (each on its own arbiter thread, or `symbol_threads` threads shared
-//! round-robin), connects the market-data feed, and hands back the handles.
+//! Wiring: binds the control endpoint first (failing to bind it fails the start), then
+//! starts the bridge, metrics, state store, control and one actor per symbol (each on its
+//! own arbiter thread, or `symbol_threads` threads shared round-robin), connects the
+//! market-data feed, and hands back the handles.
 //! Must be called inside a running actix `System`.
 
 use std::collections::HashMap;
@@ -14,7 +15,7 @@ use engine::symbol_core::{CoreConfig, SymbolCore};
 use protocol::Symbol;
 
 use crate::bridge::{BridgeActor, BridgeConfig, SymbolRoute};
-use crate::control::{self, ControlActor, ControlEndpoint};
+use crate::control::{self, ControlActor, ControlEndpoint, ControlError, ControlSettings};
 use crate::market_data::{self, MarketData};
 use crate::messages::RequestSnapshot;
 use crate::metrics::MetricsActor;
@@ -26,8 +27,8 @@ use crate::symbol_actor::{SymbolActor, SymbolOutputs};
 pub struct WiringConfig {
     pub bridge: BridgeConfig,
     pub market_data_endpoint: String,
-    /// `None` disables the control endpoint.
-    pub control_bind: Option<String>,
+    /// The control endpoint and its token; `None` (control "off") runs without one.
+    pub control_bind: Option<ControlSettings>,
     /// Per-symbol core settings.
     pub core: Arc<dyn Fn(Symbol) -> CoreConfig + Send + Sync>,
     /// Durable state file (`None`: nothing persisted) and what was loaded from it.
@@ -58,6 +59,8 @@ pub struct Engine {
 pub enum StartError {
     #[error("market data {endpoint}: {source}")]
     MarketData { endpoint: String, source: zmq::Error },
+    #[error("control: {0}")]
+    Control(#[source] ControlError),
 }
 
 impl Engine {
@@ -84,6 +87,10 @@ pub fn start(
     strategy: &dyn Fn(&SymbolSpec) -> Box<dyn Strategy>,
     session_id: u64,
 ) -> Result<Engine, StartError> {
+    // The kill switch first: an engine whose control endpoint cannot be bound does not
+    // start (only control "off" runs without one), and nothing has started yet to undo.
+    let control_socket =
+        config.control_bind.as_ref().map(|c| control::bind(zmq, c)).transpose().map_err(StartError::Control)?;
     // Start the run's monotonic clock now, so lock events count from engine start.
     crate::time::mono_us();
     let board = StatusBoard::default();
@@ -143,17 +150,14 @@ pub fn start(
 
     let flag_routes = symbols.iter().map(|(s, a)| (*s, a.clone().recipient())).collect();
     let control = ControlActor::new(Arc::clone(&risk), flag_routes, board.clone()).start();
-    // Without its control endpoint the engine still trades (degraded, loudly logged):
-    // flags keep their current values and `engine ctl` cannot reach it.
-    let control_endpoint = match &config.control_bind {
-        Some(bind) => match control::serve(zmq, bind, control.clone()) {
-            Ok(endpoint) => Some(endpoint),
-            Err(source) => {
-                tracing::error!(target: "control", endpoint = %bind, error = %source, "CONTROL_UNAVAILABLE: control endpoint not bound; running without runtime control");
-                None
+    let control_endpoint = match control_socket.map(|s| s.serve(control.clone().recipient())).transpose() {
+        Ok(endpoint) => endpoint,
+        Err(e) => {
+            for arbiter in &arbiters {
+                arbiter.stop();
             }
-        },
-        None => None,
+            return Err(StartError::Control(e));
+        }
     };
 
     let tick_routes = symbols.iter().map(|(s, a)| (*s, a.clone().recipient())).collect();

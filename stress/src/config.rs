@@ -1,9 +1,15 @@
 //! Run settings: built-in defaults, then `engine.toml`, then command-line flags. Every key
-//! is validated at start and an error names the key (`risk.max_drawdown: ...`).
+//! is validated at start and an error names the key (`risk.max_drawdown: ...`). The control
+//! token comes last, from the environment or a file, never from a flag
+//! ([`RunConfig::resolve_control`]).
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::ffi::OsString;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use actors::control::{self, ControlError, ControlSettings, ControlToken, TOKEN_ENV, TOKEN_FILE_ENV};
 
 use engine::feed::IntervalMs;
 use engine::intent::{ExitRules, Trailing};
@@ -48,6 +54,9 @@ pub struct EngineSection {
     pub gateway: Option<String>,
     pub market_data: Option<String>,
     pub control: Option<String>,
+    /// File holding the control token (one line); `ENGINE_CONTROL_TOKEN` and
+    /// `ENGINE_CONTROL_TOKEN_FILE` take precedence.
+    pub control_token_file: Option<String>,
     pub identity: Option<String>,
     pub order_timeout_ms: Option<u64>,
     pub heartbeat_interval_ms: Option<u64>,
@@ -127,7 +136,11 @@ pub struct RunConfig {
     /// `None`: run the embedded paper gateway.
     pub gateway: Option<String>,
     pub market_data: Option<String>,
-    pub control: Option<String>,
+    /// The control endpoint and its token (`None`: control "off"). The token is filled in
+    /// by [`RunConfig::resolve_control`].
+    pub control: Option<ControlSettings>,
+    /// `engine.control_token_file` as given.
+    pub control_token_file: Option<PathBuf>,
     pub identity: String,
     pub order_timeout: Duration,
     pub heartbeat_interval: Duration,
@@ -163,7 +176,8 @@ impl Default for RunConfig {
             codec: Codec::Bincode,
             gateway: None,
             market_data: None,
-            control: Some("tcp://127.0.0.1:5557".into()),
+            control: Some(ControlSettings::without_token("tcp://127.0.0.1:5557")),
+            control_token_file: None,
             identity: "engine-main".into(),
             order_timeout: Duration::from_millis(1_000),
             heartbeat_interval: Duration::from_millis(1_000),
@@ -245,7 +259,63 @@ pub fn interval(key: &str, text: &str) -> Result<IntervalMs, ConfigError> {
     Ok(IntervalMs { min, max })
 }
 
+/// Largest control token file read (a token is at most 1024 bytes).
+const MAX_TOKEN_FILE_BYTES: u64 = 4096;
+
+/// The control token, from the first source that is set: `ENGINE_CONTROL_TOKEN` (the
+/// token), `ENGINE_CONTROL_TOKEN_FILE` (a file holding it), then `token_file`
+/// (`engine.control_token_file`). Both variables set at once is an error. `env` looks a
+/// variable up (`std::env::var_os` in the binaries). The `engine` and `engine ctl` share it.
+pub fn control_token(
+    env: &dyn Fn(&str) -> Option<OsString>,
+    token_file: Option<&Path>,
+) -> Result<Option<ControlToken>, ConfigError> {
+    match (env(TOKEN_ENV), env(TOKEN_FILE_ENV)) {
+        (Some(_), Some(_)) => Err(bad(TOKEN_ENV, format!("both {TOKEN_ENV} and {TOKEN_FILE_ENV} are set: use one"))),
+        (Some(text), None) => {
+            let text = text.into_string().map_err(|_| bad(TOKEN_ENV, "is not UTF-8"))?;
+            ControlToken::new(text.trim()).map(Some).map_err(|e| bad(TOKEN_ENV, e))
+        }
+        (None, Some(path)) => read_token_file(TOKEN_FILE_ENV, Path::new(&path)).map(Some),
+        (None, None) => token_file.map(|path| read_token_file("engine.control_token_file", path)).transpose(),
+    }
+}
+
+/// Reads a token file: at most 4 KiB, surrounding whitespace (the final newline) ignored.
+fn read_token_file(key: &str, path: &Path) -> Result<ControlToken, ConfigError> {
+    let cannot = |e: std::io::Error| bad(key, format!("cannot read {}: {e}", path.display()));
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(cannot)?
+        .take(MAX_TOKEN_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_TOKEN_FILE_BYTES {
+        return Err(bad(
+            key,
+            format!("{} is over {MAX_TOKEN_FILE_BYTES} bytes: it must hold only the token", path.display()),
+        ));
+    }
+    let text = std::str::from_utf8(&bytes).map_err(|_| bad(key, format!("{} is not UTF-8", path.display())))?;
+    ControlToken::new(text.trim()).map_err(|e| bad(key, format!("{}: {e}", path.display())))
+}
+
 impl RunConfig {
+    /// Completes the control settings once every layer is applied: takes the token from
+    /// the environment or `engine.control_token_file` ([`control_token`]), and refuses a
+    /// control endpoint that is not loopback when there is no token. Nothing to do when
+    /// control is off.
+    pub fn resolve_control(&mut self, env: &dyn Fn(&str) -> Option<OsString>) -> Result<(), ConfigError> {
+        let Some(settings) = &mut self.control else { return Ok(()) };
+        if let Some(token) = control_token(env, self.control_token_file.as_deref())? {
+            settings.token = Some(token);
+        }
+        if settings.token.is_none() && !control::is_local_endpoint(&settings.bind) {
+            return Err(bad("engine.control", ControlError::NotLoopback { endpoint: settings.bind.clone() }));
+        }
+        Ok(())
+    }
+
     /// Where durable state lives for this run, if anywhere.
     pub fn state_path(&self) -> Option<std::path::PathBuf> {
         match self.state_file.as_deref() {
@@ -283,7 +353,19 @@ impl RunConfig {
             self.market_data = Some(endpoint("engine.market_data", &m)?);
         }
         if let Some(c) = e.control {
-            self.control = if c.is_empty() || c == "off" { None } else { Some(endpoint("engine.control", &c)?) };
+            self.control = if c.is_empty() || c == "off" {
+                None
+            } else {
+                // A token already resolved stays with the new endpoint.
+                let token = self.control.take().and_then(|old| old.token);
+                Some(ControlSettings { bind: endpoint("engine.control", &c)?, token })
+            };
+        }
+        if let Some(path) = e.control_token_file {
+            if path.is_empty() {
+                return Err(bad("engine.control_token_file", "must be a path"));
+            }
+            self.control_token_file = Some(path.into());
         }
         if let Some(id) = e.identity {
             if id.is_empty() || id.len() > 255 {
@@ -572,6 +654,80 @@ mod tests {
         assert!(seconds("--duration", 0.0, false).is_err());
         assert_eq!(seconds("--duration", 0.0, true), Ok(Duration::ZERO));
         assert_eq!(seconds("--duration", 1.5, false), Ok(Duration::from_millis(1_500)));
+    }
+
+    /// An environment with only these variables.
+    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |key| vars.iter().find(|(k, _)| k == key).map(|(_, v)| OsString::from(v))
+    }
+
+    /// A token file in a fresh temporary directory.
+    fn token_file(name: &str, content: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("engine-config-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("control.token");
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+
+    const TOKEN: &str = "0123456789abcdef-token";
+
+    #[test]
+    fn the_control_token_comes_from_the_environment_then_the_file_key() {
+        let from_file = token_file("sources", &format!("{TOKEN}-file\n"));
+        let file = from_file.to_str().unwrap();
+        let token = |vars: &[(&str, &str)], key: Option<&Path>| {
+            control_token(&env(vars), key).map(|t| t.map(|t| t.expose().to_string()))
+        };
+        assert_eq!(token(&[], None), Ok(None));
+        assert_eq!(token(&[(TOKEN_ENV, TOKEN)], Some(&from_file)), Ok(Some(TOKEN.into())));
+        assert_eq!(token(&[(TOKEN_FILE_ENV, file)], None), Ok(Some(format!("{TOKEN}-file"))));
+        assert_eq!(token(&[], Some(&from_file)), Ok(Some(format!("{TOKEN}-file"))), "the final newline is ignored");
+        let both = token(&[(TOKEN_ENV, TOKEN), (TOKEN_FILE_ENV, file)], None).unwrap_err();
+        assert!(both.reason.contains("use one"), "{both}");
+        assert_eq!(token(&[(TOKEN_ENV, "")], None).unwrap_err().key, TOKEN_ENV);
+        assert_eq!(token(&[(TOKEN_ENV, "short")], None).unwrap_err().key, TOKEN_ENV);
+        assert_eq!(token(&[(TOKEN_FILE_ENV, "/nonexistent/token")], None).unwrap_err().key, TOKEN_FILE_ENV);
+        let missing = token(&[], Some(Path::new("/nonexistent/token"))).unwrap_err();
+        assert_eq!(missing.key, "engine.control_token_file");
+        let big = token_file("big", &"x".repeat(5_000));
+        assert!(token(&[], Some(&big)).unwrap_err().reason.contains("only the token"));
+        let errors = [both, missing];
+        assert!(errors.iter().all(|e| !e.to_string().contains(TOKEN)), "an error never shows the token");
+    }
+
+    #[test]
+    fn a_non_loopback_control_endpoint_needs_a_token() {
+        let mut open = apply("[engine]\ncontrol = \"tcp://0.0.0.0:5557\"").unwrap();
+        let err = open.resolve_control(&env(&[])).unwrap_err();
+        assert_eq!(err.key, "engine.control", "{err}");
+        assert!(err.reason.contains("not loopback"), "{err}");
+        open.resolve_control(&env(&[(TOKEN_ENV, TOKEN)])).unwrap();
+        assert!(open.control.unwrap().token.is_some_and(|t| t.expose() == TOKEN));
+
+        let mut local = RunConfig::default();
+        local.resolve_control(&env(&[])).unwrap();
+        assert!(local.control.unwrap().token.is_none(), "loopback without a token: read-only, allowed");
+        let mut off = apply("[engine]\ncontrol = \"off\"").unwrap();
+        off.resolve_control(&env(&[(TOKEN_ENV, "short")])).unwrap();
+        assert!(off.control.is_none());
+    }
+
+    #[test]
+    fn the_token_file_key_is_read_after_every_layer() {
+        let path = token_file("layers", TOKEN);
+        let text = format!("[engine]\ncontrol = \"off\"\ncontrol_token_file = {:?}", path.display().to_string());
+        let mut c = apply(&text).unwrap();
+        // The flag layer turns control on again: the file's token still applies.
+        let mut flags = FileConfig::default();
+        flags.engine.control = Some("tcp://0.0.0.0:5999".into());
+        c.apply(flags).unwrap();
+        c.resolve_control(&env(&[])).unwrap();
+        let control = c.control.unwrap();
+        assert_eq!(control.bind, "tcp://0.0.0.0:5999");
+        assert!(control.token.is_some_and(|t| t.expose() == TOKEN));
+        assert_eq!(apply("[engine]\ncontrol_token_file = \"\"").unwrap_err().key, "engine.control_token_file");
     }
 
     #[test]

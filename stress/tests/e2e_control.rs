@@ -1,18 +1,25 @@
 //! Control flags through the real endpoint take effect on the next decision: a global lock
 //! stops every order at once, lifting it resumes trading, and a per-symbol entry switch
-//! affects only that symbol.
+//! affects only that symbol. The engine runs with a control token read from a token file
+//! (named by `engine.control_token_file`); a change without the token, or with a wrong one,
+//! from the library client or the real `engine ctl` binary, is refused and changes nothing.
 
 mod common;
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
-use ::actors::control::{client_request, ControlRequest, Flag};
+use ::actors::control::{client_request, ControlRequest, ControlToken, Credentials, Flag, TOKEN_ENV, TOKEN_FILE_ENV};
 use common::*;
+use stress::config::control_token;
 use stress::main_job::{self, JobOptions};
 
-fn orders_by_symbol(endpoint: &str) -> Vec<(String, u64)> {
-    let reply = client_request(endpoint, &ControlRequest::Status, Duration::from_secs(2)).expect("status");
-    assert!(reply.ok);
+const TOKEN: &str = "e2e-control-token-5f0c9a71d2";
+
+fn orders_by_symbol(endpoint: &str, auth: &Credentials) -> Vec<(String, u64)> {
+    let reply = client_request(endpoint, &ControlRequest::Status, auth, Duration::from_secs(2)).expect("status");
+    assert!(reply.ok, "{:?}", reply.error);
     reply
         .status
         .unwrap_or_default()
@@ -25,38 +32,104 @@ fn total(orders: &[(String, u64)]) -> u64 {
     orders.iter().map(|(_, n)| n).sum()
 }
 
-fn set(endpoint: &str, scope: &str, flag: Flag, value: bool) -> bool {
-    let reply =
-        client_request(endpoint, &ControlRequest::Set { scope: scope.into(), flag, value }, Duration::from_secs(2))
-            .expect("set");
+fn set(endpoint: &str, auth: &Credentials, scope: &str, flag: Flag, value: bool) -> bool {
+    let request = ControlRequest::Set { scope: scope.into(), flag, value };
+    let reply = client_request(endpoint, &request, auth, Duration::from_secs(2)).expect("set");
     assert!(reply.ok, "{:?}", reply.error);
     assert_eq!(reply.new, Some(value));
     reply.old.unwrap_or_default()
 }
 
+fn global_lock(endpoint: &str, auth: &Credentials) -> bool {
+    let reply = client_request(endpoint, &ControlRequest::Get, auth, Duration::from_secs(2)).expect("get");
+    assert!(reply.ok, "{:?}", reply.error);
+    reply.flags.expect("flags")["global"].global_lock
+}
+
+/// A token file (mode 0600) and an engine.toml naming it, in a fresh temporary directory.
+fn settings_files(endpoint: &str) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("e2e-control-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let token = dir.join("control.token");
+    std::fs::write(&token, format!("{TOKEN}\n")).expect("token file");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).expect("chmod 600");
+    }
+    let toml = dir.join("engine.toml");
+    let text = format!("[engine]\ncontrol = {endpoint:?}\ncontrol_token_file = {:?}\n", token.display().to_string());
+    std::fs::write(&toml, text).expect("engine.toml");
+    (token, toml)
+}
+
+/// Runs the real `engine ctl` binary with only the given token variable set; its exit
+/// code and output.
+fn engine_ctl(endpoint: &str, token_file: Option<&Path>, args: &[&str]) -> (i32, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_engine"));
+    command.args(["ctl", "--endpoint", endpoint]).args(args).env_remove(TOKEN_ENV).env_remove(TOKEN_FILE_ENV);
+    command.env("USER", "e2e-operator");
+    if let Some(path) = token_file {
+        command.env(TOKEN_FILE_ENV, path);
+    }
+    let output = command.output().expect("engine ctl runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.code().unwrap_or(-1), text)
+}
+
 #[test]
 fn control_flags_take_effect_at_once() {
     let endpoint = format!("tcp://127.0.0.1:{}", free_port());
+    let (token_file, toml) = settings_files(&endpoint);
     let mut config = fast_config(&names(&["BTCUSD.s", "ETHUSD.s", "XAUUSD.s"]));
-    config.control = Some(endpoint.clone());
+    config.apply_file(&toml).expect("engine.toml");
+    // No token variable in this "environment": the engine's token comes from the file key.
+    config.resolve_control(&|_| None).expect("control settings");
+    assert!(config.control.as_ref().is_some_and(|c| c.token.is_some()), "the engine runs with a token");
+    // The client reads the same file through ENGINE_CONTROL_TOKEN_FILE.
+    let env = |key: &str| (key == TOKEN_FILE_ENV).then(|| token_file.clone().into_os_string());
+    let auth = Credentials { token: control_token(&env, None).expect("token"), who: Some("e2e-operator".into()) };
+    assert!(auth.token.is_some());
     let engine = std::thread::spawn(move || {
-        main_job::run(JobOptions::new(config, Some(Duration::from_secs(8)))).expect("job runs")
+        main_job::run(JobOptions::new(config, Some(Duration::from_secs(10)))).expect("job runs")
     });
     std::thread::sleep(Duration::from_millis(2_000));
-    assert!(total(&orders_by_symbol(&endpoint)) > 0, "trading before the lock");
+    let before = orders_by_symbol(&endpoint, &auth);
+    assert!(total(&before) > 0, "trading before the lock");
 
-    // Global lock: after the orders already on the wire finish (deadline 400 ms), nothing.
-    assert!(!set(&endpoint, "global", Flag::GlobalLock, true));
+    // Without the token, or with a wrong one, a change is refused and changes nothing:
+    // the lock stays off and trading goes on.
+    let lock = ControlRequest::Set { scope: "global".into(), flag: Flag::GlobalLock, value: true };
+    let wrong = Credentials { token: ControlToken::new("not-the-token-0123456789").ok(), who: Some("mallory".into()) };
+    for (who, credentials) in [("no token", Credentials::default()), ("wrong token", wrong)] {
+        let reply = client_request(&endpoint, &lock, &credentials, Duration::from_secs(2)).expect("reply");
+        assert!(!reply.ok && reply.error.as_deref().is_some_and(|e| e.starts_with("unauthorized: ")), "{who}");
+        let read = client_request(&endpoint, &ControlRequest::Status, &credentials, Duration::from_secs(2));
+        assert!(!read.expect("reply").ok, "{who}: status needs the token too");
+    }
+    let (code, text) = engine_ctl(&endpoint, None, &["set", "global", "global_lock", "true"]);
+    assert_eq!(code, 1, "engine ctl without a token: {text}");
+    assert!(text.contains("unauthorized"), "{text}");
+    assert!(!global_lock(&endpoint, &auth), "a refused change changed nothing");
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(total(&orders_by_symbol(&endpoint, &auth)) > total(&before), "still trading after refused locks");
+
+    // Global lock with the token (the real `engine ctl`, token file through the
+    // environment): after the orders already on the wire finish (deadline 400 ms), nothing.
+    let (code, text) = engine_ctl(&endpoint, Some(&token_file), &["set", "global", "global_lock", "true"]);
+    assert_eq!(code, 0, "engine ctl with the token: {text}");
+    assert!(global_lock(&endpoint, &auth));
     std::thread::sleep(Duration::from_millis(500));
-    let locked = orders_by_symbol(&endpoint);
+    let locked = orders_by_symbol(&endpoint, &auth);
     std::thread::sleep(Duration::from_millis(1_500));
-    assert_eq!(total(&orders_by_symbol(&endpoint)), total(&locked), "no order while globally locked");
+    assert_eq!(total(&orders_by_symbol(&endpoint, &auth)), total(&locked), "no order while globally locked");
 
     // Unlock globally, but switch entries off for one symbol.
-    assert!(set(&endpoint, "BTCUSD.s", Flag::EntryEnabled, false));
-    assert!(set(&endpoint, "global", Flag::GlobalLock, false));
+    assert!(set(&endpoint, &auth, "BTCUSD.s", Flag::EntryEnabled, false));
+    assert!(set(&endpoint, &auth, "global", Flag::GlobalLock, false));
     std::thread::sleep(Duration::from_millis(2_000));
-    let after = orders_by_symbol(&endpoint);
+    let after = orders_by_symbol(&endpoint, &auth);
     let moved = |symbol: &str| {
         let get = |list: &[(String, u64)]| list.iter().find(|(s, _)| s == symbol).map_or(0, |(_, n)| *n);
         get(&after) - get(&locked)
@@ -69,6 +142,7 @@ fn control_flags_take_effect_at_once() {
     let bad = client_request(
         &endpoint,
         &ControlRequest::Set { scope: "NOPE.s".into(), flag: Flag::EntryEnabled, value: false },
+        &auth,
         Duration::from_secs(2),
     )
     .expect("reply");

@@ -3,12 +3,14 @@
 //! With no arguments it runs the embedded default: a paper gateway on loopback, the
 //! synthetic feed, BTCUSD.s, ETHUSD.s and XAUUSD.s, the z-score strategy with TP/SL/time
 //! exits, a status line per symbol every second, and a summary at Ctrl-C.
-//! `engine ctl ...` talks to a running engine's control endpoint.
+//! `engine ctl ...` talks to a running engine's control endpoint, sending the control token
+//! (from `ENGINE_CONTROL_TOKEN`, `ENGINE_CONTROL_TOKEN_FILE` or `--config`'s
+//! `engine.control_token_file`, never from an argument) and `$USER` as `who`.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use actors::control::{client_request, ControlRequest, Flag};
+use actors::control::{check_who, client_request, ControlRequest, Credentials, Flag};
 use clap::{Args as ClapArgs, Parser, Subcommand};
 use stress::config::RunConfig;
 use stress::main_job::{self, JobOptions};
@@ -45,7 +47,9 @@ struct RunArgs {
     /// Seed of the embedded gateway's synthetic market.
     #[arg(long)]
     seed: Option<u64>,
-    /// Control endpoint to bind (or "off").
+    /// Control endpoint to bind (or "off"). Changes need the control token, which is read
+    /// from ENGINE_CONTROL_TOKEN, ENGINE_CONTROL_TOKEN_FILE or engine.control_token_file,
+    /// never from a flag; without one the endpoint is read-only and must be loopback.
     #[arg(long)]
     control: Option<String>,
     /// Directory for logs/<run-id>/.
@@ -64,6 +68,10 @@ enum Command {
         /// The engine's control endpoint.
         #[arg(long, default_value = "tcp://127.0.0.1:5557")]
         endpoint: String,
+        /// engine.toml whose engine.control_token_file holds the token (used when neither
+        /// ENGINE_CONTROL_TOKEN nor ENGINE_CONTROL_TOKEN_FILE is set).
+        #[arg(long)]
+        config: Option<PathBuf>,
         #[command(subcommand)]
         action: CtlAction,
     },
@@ -89,13 +97,36 @@ enum CtlAction {
 fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
-        Some(Command::Ctl { endpoint, action }) => ctl(&endpoint, action),
+        Some(Command::Ctl { endpoint, config, action }) => ctl(&endpoint, config.as_deref(), action),
         None => run(cli.run),
     };
     std::process::exit(code);
 }
 
-fn ctl(endpoint: &str, action: CtlAction) -> i32 {
+/// The token and operator name `engine ctl` sends.
+fn credentials(config: Option<&std::path::Path>) -> Result<Credentials, String> {
+    let token_file = match config {
+        Some(path) => {
+            let mut file = RunConfig::default();
+            file.apply_file(path).map_err(|e| e.to_string())?;
+            file.control_token_file
+        }
+        None => None,
+    };
+    let token = stress::config::control_token(&|key| std::env::var_os(key), token_file.as_deref())
+        .map_err(|e| e.to_string())?;
+    let who = ["USER", "LOGNAME"].iter().find_map(|key| std::env::var(key).ok()).filter(|w| check_who(w).is_ok());
+    Ok(Credentials { token, who })
+}
+
+fn ctl(endpoint: &str, config: Option<&std::path::Path>, action: CtlAction) -> i32 {
+    let credentials = match credentials(config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("engine ctl: {e}");
+            return 2;
+        }
+    };
     let request = match action {
         CtlAction::Set { scope, flag, value } => {
             let flag = match flag.as_str() {
@@ -116,7 +147,7 @@ fn ctl(endpoint: &str, action: CtlAction) -> i32 {
         CtlAction::Get => ControlRequest::Get,
         CtlAction::Status => ControlRequest::Status,
     };
-    match client_request(endpoint, &request, Duration::from_secs(3)) {
+    match client_request(endpoint, &request, &credentials, Duration::from_secs(3)) {
         Ok(reply) => {
             println!("{}", serde_json::to_string_pretty(&reply).unwrap_or_default());
             if reply.ok {
@@ -153,6 +184,8 @@ fn build_config(args: &RunArgs) -> Result<RunConfig, String> {
         format!("--{}", e.to_string().trim_start_matches("engine.").trim_start_matches("gateway.").replace('_', "-"))
     })?;
     config.aliases = aliases;
+    // Last, from the environment or engine.control_token_file: never from a flag.
+    config.resolve_control(&|key| std::env::var_os(key)).map_err(|e| e.to_string())?;
     Ok(config)
 }
 
