@@ -3,9 +3,10 @@
 
 use actix::prelude::*;
 use engine::ledger::PnlDelta;
+use engine::reconcile::VenueView;
 use engine::risk::ControlFlags;
 use engine::symbol_core::OrderRequest;
-use protocol::{ExecReport, IntentId, PositionSnapshot, Qty, Symbol, Tick};
+use protocol::{ExecReport, IntentId, PositionSnapshot, Symbol, Tick};
 
 /// feed → symbol: a market-data tick.
 #[derive(Message, Clone, Copy, Debug)]
@@ -47,12 +48,41 @@ pub struct RequestTimedOut {
     pub intent_id: IntentId,
 }
 
-/// bridge → symbol: the gateway's position for this symbol after a (re)connect.
+/// bridge → symbol: the gateway's ledger for this symbol (a snapshot after a (re)connect
+/// or a discrepancy).
 #[derive(Message, Clone, Copy, Debug)]
 #[rtype(result = "()")]
 pub struct Reconcile {
-    /// `None` = flat at the gateway.
-    pub gateway_position: Option<(engine::Direction, Qty)>,
+    pub venue: VenueView,
+}
+
+/// What an operator asks of a halted symbol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OperatorAction {
+    /// Take the venue's position, PnL and fees into the book (stays halted).
+    Adopt,
+    /// Resume trading, if the book follows the venue.
+    Resume,
+}
+
+impl OperatorAction {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OperatorAction::Adopt => "adopt",
+            OperatorAction::Resume => "resume",
+        }
+    }
+}
+
+/// control → symbol: an operator's adopt or resume, with a fresh snapshot of the venue.
+/// The answer says what happened, or why it was refused.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "Result<String, String>")]
+pub struct OperatorCommand {
+    pub action: OperatorAction,
+    pub venue: VenueView,
+    /// Who asked (logged with the outcome).
+    pub who: String,
 }
 
 /// symbol → metrics: a PnL delta to fold.

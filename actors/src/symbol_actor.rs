@@ -14,6 +14,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use engine::efsm::HaltReason;
 use engine::risk::PortfolioRisk;
+use engine::discrepancy::Discrepancy;
 use engine::symbol_core::{Action, SymbolCore};
 use protocol::Symbol;
 use tracing::{debug, error, info, warn};
@@ -30,6 +31,8 @@ pub struct SymbolOutputs {
     pub pnl: Recipient<FoldPnl>,
     /// Where durable state goes (`None`: not persisted).
     pub state: Option<Recipient<crate::state_store::SaveSymbolState>>,
+    /// Where a snapshot is asked for after a discrepancy (the reply reconciles every symbol).
+    pub snapshots: Recipient<RequestSnapshot>,
 }
 
 pub struct SymbolActor {
@@ -110,10 +113,26 @@ impl SymbolActor {
                 Action::Refused(refusal) => {
                     debug!(target: "risk", symbol = %symbol, reason = refusal.code(), "REFUSED");
                 }
-                Action::UnexpectedFill { intent_id } => {
-                    warn!(target: "symbol", symbol = %symbol, intent_id = intent_id.0, "UNEXPECTED_FILL: booked, symbol halted until reconciliation");
+                Action::Discrepancy(d) => log_discrepancy(symbol, &d),
+                Action::ReconcileMismatch(m) => {
+                    error!(
+                        target: "symbol",
+                        symbol = %symbol,
+                        field = m.field.as_str(),
+                        local = %position_text(m.local),
+                        venue = %position_text(m.venue),
+                        local_realized = %m.local_session.0,
+                        venue_realized = %m.venue_session.0,
+                        local_fees = %m.local_session.1,
+                        venue_fees = %m.venue_session.1,
+                        "RECONCILE_MISMATCH: the book and the venue's snapshot differ; symbol halted"
+                    );
                 }
+                Action::RequestSnapshot => self.outputs.snapshots.do_send(RequestSnapshot),
             }
+        }
+        for t in self.risk.drain_breaker_transitions() {
+            warn!(target: "risk", from = t.from, to = t.to, cause = t.cause.as_str(), drawdown = %t.drawdown, at_ns = t.at, "BREAKER_TRANSITION");
         }
     }
 
@@ -127,6 +146,37 @@ impl SymbolActor {
             store.do_send(crate::state_store::SaveSymbolState { symbol: self.symbol(), state: self.core.durable() });
         }
     }
+}
+
+/// One discrepancy at ERROR: the order the engine sent and the report, side by side.
+fn log_discrepancy(symbol: Symbol, d: &Discrepancy) {
+    let (asked_intent, asked_side, asked_qty, asked_filled) = match d.expected {
+        Some(o) => (o.intent.0, o.side.to_string(), o.qty.to_string(), o.filled.to_string()),
+        None => (0, "-".to_string(), "-".to_string(), "-".to_string()),
+    };
+    let r = &d.report;
+    error!(
+        target: "symbol",
+        symbol = %symbol,
+        code = d.code.as_str(),
+        asked_intent,
+        asked_side = %asked_side,
+        asked_qty = %asked_qty,
+        asked_filled_before = %asked_filled,
+        report_intent = r.intent.0,
+        report_exec_id = r.exec_id,
+        report_side = %r.side,
+        report_last_qty = %r.last_qty,
+        report_last_px = %r.last_px,
+        report_cum_qty = %r.cum_qty,
+        report_terminal = r.terminal,
+        reference_px = %d.reference.map_or("-".to_string(), |p| p.to_string()),
+        "DISCREPANCY: report contradicts the order; not booked, symbol halted, snapshot requested"
+    );
+}
+
+fn position_text(p: Option<engine::Position>) -> String {
+    p.map_or("flat".to_string(), |p| format!("{} {} cost {}", p.direction.as_str(), p.qty, p.cost))
 }
 
 impl Actor for SymbolActor {
@@ -201,17 +251,44 @@ impl Handler<SetSymbolFlags> for SymbolActor {
     }
 }
 
-/// Compare with the gateway's position after a (re)connect. Symbols with an order in flight
-/// skip it: their status query resolves them.
+/// Compare with the gateway's ledger (a snapshot after a (re)connect or a discrepancy).
+/// Symbols with an order in flight skip it: their status query resolves them.
 impl Handler<Reconcile> for SymbolActor {
     type Result = ();
     fn handle(&mut self, msg: Reconcile, _: &mut Context<Self>) {
         let now = wall_ns();
-        self.step("reconcile", |core, risk| core.reconcile(msg.gateway_position, now, risk));
+        self.step("reconcile", |core, risk| core.reconcile(&msg.venue, now, risk));
         self.persist();
-        if self.core.state().name() == "halted" {
-            warn!(target: "symbol", symbol = %self.symbol(), local = ?self.core.book().position(), gateway = ?msg.gateway_position, "RECONCILE_MISMATCH: symbol halted");
-        }
         self.publish();
+    }
+}
+
+/// An operator's adopt or resume of this (halted) symbol, logged with who asked.
+impl Handler<OperatorCommand> for SymbolActor {
+    type Result = Result<String, String>;
+    fn handle(&mut self, msg: OperatorCommand, _: &mut Context<Self>) -> Self::Result {
+        let now = wall_ns();
+        let risk = Arc::clone(&self.risk);
+        let result = match msg.action {
+            OperatorAction::Adopt => self.core.adopt(&msg.venue, now, &risk),
+            OperatorAction::Resume => self.core.resume(&msg.venue, now, &risk),
+        };
+        let symbol = self.symbol();
+        let answer = match result {
+            Ok(actions) => {
+                self.carry_out(actions);
+                let s = self.core.status();
+                let position = position_text(s.position);
+                warn!(target: "control", symbol = %symbol, action = msg.action.as_str(), who = %msg.who, state = s.state, position = %position, realized = %s.realized, fees = %s.fees, "OPERATOR_COMMAND: done");
+                Ok(format!("{} {}: state {}, position {}", msg.action.as_str(), symbol, s.state, position))
+            }
+            Err(e) => {
+                warn!(target: "control", symbol = %symbol, action = msg.action.as_str(), who = %msg.who, error = %e, "OPERATOR_COMMAND: refused");
+                Err(format!("{} {}: {e}", msg.action.as_str(), symbol))
+            }
+        };
+        self.persist();
+        self.publish();
+        answer
     }
 }

@@ -120,6 +120,7 @@ pub fn start(
         queries: bridge.clone().recipient(),
         pnl: metrics.clone().recipient(),
         state: state.clone().map(Addr::recipient),
+        snapshots: bridge.clone().recipient(),
     };
     let mut symbols = HashMap::new();
     let threads = if config.symbol_threads == 0 { specs.len() } else { config.symbol_threads.min(specs.len()) };

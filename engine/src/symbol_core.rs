@@ -693,6 +693,9 @@ impl SymbolCore {
         if !risk.gateway_up() {
             return Err(Refusal::GatewayDown);
         }
+        if risk.venue_reconciling() {
+            return Err(Refusal::VenueReconciling);
+        }
         match self.feed {
             FeedHealth::Ok => {}
             FeedHealth::Resyncing { after: FeedFault::Gap, .. } => return Err(Refusal::FeedGap),
@@ -718,6 +721,10 @@ impl SymbolCore {
         }
         if !flags.exit_enabled {
             self.refuse(Refusal::ExitDisabled, actions);
+            return;
+        }
+        if risk.venue_reconciling() {
+            self.refuse(Refusal::VenueReconciling, actions);
             return;
         }
         let Some(position) = self.book.position() else { return };

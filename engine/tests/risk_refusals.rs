@@ -35,6 +35,7 @@ fn primed_with(config: RiskConfig) -> Harness {
 #[case::entry_disabled(|| { let h = primed(); h.risk.set_flags(ControlFlags { entry_enabled: false, ..Default::default() }); h }, Refusal::EntryDisabled)]
 #[case::symbol_entry_disabled(|| { let mut h = primed(); h.core.set_flags(ControlFlags { entry_enabled: false, ..Default::default() }); h }, Refusal::EntryDisabled)]
 #[case::gateway_down(|| { let h = primed(); h.risk.set_gateway_up(false); h }, Refusal::GatewayDown)]
+#[case::venue_reconciling(|| { let h = primed(); h.risk.set_venue_reconciling(true); h }, Refusal::VenueReconciling)]
 #[case::feed_stale(|| { let mut h = primed(); h.now += 5 * SEC; let now = h.now; h.core.on_timer(now, &h.risk); h }, Refusal::FeedStale)]
 #[case::feed_gap(|| { let mut h = primed(); h.md_seq += 10; h }, Refusal::FeedGap)]
 #[case::breaker_open(|| { let h = primed(); for t in 0..5 { h.risk.on_order_failure(h.now + t); } h }, Refusal::BreakerOpen)]

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use actors::control::{self, ControlError, ControlSettings, ControlToken, TOKEN_ENV, TOKEN_FILE_ENV};
 
+use engine::discrepancy::PriceBand;
 use engine::feed::IntervalMs;
 use engine::intent::{ExitRules, Trailing};
 use engine::risk::{BreakerConfig, RiskConfig};
@@ -98,6 +99,7 @@ pub struct RiskSection {
     pub breaker_failures: Option<u32>,
     pub breaker_cooloff_secs: Option<u64>,
     pub max_drawdown: Option<String>,
+    pub max_fill_deviation_pct: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -151,6 +153,8 @@ pub struct RunConfig {
     pub exits: ExitRules,
     pub qty: Option<Qty>,
     pub risk: RiskConfig,
+    /// A fill further than this from the touch is a discrepancy (`risk.max_fill_deviation_pct`).
+    pub price_band: PriceBand,
     pub aliases: BTreeMap<String, String>,
     pub seed: u64,
     pub interval: IntervalMs,
@@ -194,6 +198,7 @@ impl Default for RunConfig {
             },
             qty: None,
             risk: RiskConfig::default(),
+            price_band: PriceBand::default(),
             aliases: BTreeMap::new(),
             seed: 42,
             interval: IntervalMs::default(),
@@ -401,6 +406,18 @@ impl RunConfig {
         self.apply_risk(file.risk)?;
         self.apply_gateway(file.gateway)?;
         self.aliases = file.aliases;
+        self.check_can_trade()
+    }
+
+    /// Settings that each pass on their own but together could never trade.
+    fn check_can_trade(&self) -> Result<(), ConfigError> {
+        let band = self.price_band.max_deviation_ppm;
+        if band != 0 && u64::from(self.slippage_ppm) >= band {
+            return Err(bad(
+                "gateway.slippage_ppm",
+                format!("{} ppm is not below risk.max_fill_deviation_pct ({band} ppm): every fill would be refused as a discrepancy", self.slippage_ppm),
+            ));
+        }
         Ok(())
     }
 
@@ -502,18 +519,43 @@ impl RunConfig {
         }
         if let Some(v) = r.max_position_qty {
             risk.max_position_qty = v.parse().map_err(|e| bad("risk.max_position_qty", e))?;
+            if risk.max_position_qty.is_zero() {
+                return Err(bad("risk.max_position_qty", "must be > 0 (0 could never trade)"));
+            }
         }
         if let Some(v) = r.max_symbol_exposure_pct {
             risk.max_symbol_exposure = pct("risk.max_symbol_exposure_pct", &v)?;
+            if risk.max_symbol_exposure.0 == 0 {
+                return Err(bad("risk.max_symbol_exposure_pct", "must be > 0 (0 could never trade)"));
+            }
         }
         if let Some(v) = r.max_total_exposure_pct {
             risk.max_total_exposure = pct("risk.max_total_exposure_pct", &v)?;
+            if risk.max_total_exposure.0 == 0 {
+                return Err(bad("risk.max_total_exposure_pct", "must be > 0 (0 could never trade)"));
+            }
         }
-        if let Some(v) = r.max_orders_per_sec_symbol {
-            risk.max_orders_per_sec_symbol = v;
+        for (key, value, slot) in [
+            ("risk.max_orders_per_sec_symbol", r.max_orders_per_sec_symbol, &mut risk.max_orders_per_sec_symbol),
+            ("risk.max_orders_per_sec_total", r.max_orders_per_sec_total, &mut risk.max_orders_per_sec_total),
+        ] {
+            if let Some(v) = value {
+                if v == 0 {
+                    return Err(bad(key, "must be >= 1 (0 could never trade)"));
+                }
+                *slot = v;
+            }
         }
-        if let Some(v) = r.max_orders_per_sec_total {
-            risk.max_orders_per_sec_total = v;
+        if let Some(v) = r.max_fill_deviation_pct {
+            self.price_band = if v == "off" {
+                PriceBand { max_deviation_ppm: 0 }
+            } else {
+                let ppm = pct("risk.max_fill_deviation_pct", &v)?;
+                if ppm.0 == 0 {
+                    return Err(bad("risk.max_fill_deviation_pct", "must be > 0, or \"off\""));
+                }
+                PriceBand { max_deviation_ppm: u64::from(ppm.0) }
+            };
         }
         if let Some(v) = r.breaker_failures {
             if v == 0 {
@@ -547,6 +589,9 @@ impl RunConfig {
             self.fee = Ppm(fee);
         }
         if let Some(s) = g.slippage_ppm {
+            if s > 100_000 {
+                return Err(bad("gateway.slippage_ppm", format!("{s} is above 100000 (10%)")));
+            }
             self.slippage_ppm = s;
         }
         for (key, value, slot) in [
@@ -626,6 +671,13 @@ mod tests {
             ("[risk]\ninitial_equity = \"-5\"", "risk.initial_equity"),
             ("[risk]\nmax_drawdown = \"1.123456789\"", "risk.max_drawdown"),
             ("[gateway]\nreject_rate = 2.0", "gateway.reject_rate"),
+            ("[gateway]\nslippage_ppm = 4000000000", "gateway.slippage_ppm"),
+            ("[gateway]\nslippage_ppm = 100000", "gateway.slippage_ppm"),
+            ("[risk]\nmax_orders_per_sec_symbol = 0", "risk.max_orders_per_sec_symbol"),
+            ("[risk]\nmax_orders_per_sec_total = 0", "risk.max_orders_per_sec_total"),
+            ("[risk]\nmax_position_qty = \"0\"", "risk.max_position_qty"),
+            ("[risk]\nmax_symbol_exposure_pct = \"0\"", "risk.max_symbol_exposure_pct"),
+            ("[risk]\nmax_fill_deviation_pct = \"0\"", "risk.max_fill_deviation_pct"),
             ("[gateway]\ninterval_ms = \"50..10\"", "gateway.interval_ms"),
         ];
         for (text, key) in cases {

@@ -20,6 +20,8 @@ use engine::strategy::breakout::{Breakout, BreakoutConfig};
 use engine::strategy::churn::Churn;
 use engine::strategy::zscore::{ZScore, ZScoreConfig};
 use engine::strategy::{IntentTemplate, Strategy};
+use engine::discrepancy::DiscrepancyCounts;
+use engine::reconcile::VenueView;
 use engine::symbol_core::{CoreConfig, SymbolStatus};
 use protocol::{Money, Symbol};
 use tracing::{info, warn};
@@ -66,7 +68,25 @@ pub struct FeedSummary {
 pub struct SymbolSummary {
     pub status: SymbolStatus,
     pub folded_net: Money,
+    /// The venue's net PnL over this session (its ledger less the first-contact baseline).
     pub gateway_net: Option<Money>,
+    /// The venue's ledger line for this symbol in the final snapshot.
+    pub venue: Option<VenueView>,
+}
+
+impl SymbolSummary {
+    /// False when the final snapshot shows another position (side, qty or cost basis).
+    pub fn position_matches(&self) -> Option<bool> {
+        self.venue.map(|v| v.position == self.status.position)
+    }
+}
+
+/// The venue's session net for a symbol: its all-time net less the baseline at first contact.
+fn session_net(all_time_realized: Money, all_time_fees: Money, status: &SymbolStatus) -> Money {
+    let base = status.venue_baseline.unwrap_or_default();
+    let realized = all_time_realized.checked_sub(base.realized).unwrap_or(Money::ZERO);
+    let fees = all_time_fees.checked_sub(base.fees).unwrap_or(Money::ZERO);
+    realized.checked_sub(fees).unwrap_or(Money::ZERO)
 }
 
 /// The result of a run.
@@ -78,6 +98,8 @@ pub struct JobSummary {
     pub gateway_ledger_net: Option<Money>,
     pub gateway: Option<GatewayOutcome>,
     pub efsm_errors: u64,
+    /// Discrepancies of every symbol, by code.
+    pub discrepancies: DiscrepancyCounts,
     pub feed: FeedSummary,
     /// Tick received → order decided, µs: p50, p90, p99, p999, max, count.
     pub tick_to_intent_us: [u64; 6],
@@ -88,13 +110,22 @@ pub struct JobSummary {
 }
 
 impl JobSummary {
-    /// True when the folded total, the sum of symbols and the gateway's ledger agree exactly
-    /// and no lock is left held.
+    /// True when the folded total, the sum of symbols and the gateway's ledger (over this
+    /// session) agree exactly, every position equals the venue's (side, qty, cost basis),
+    /// and no lock is left held. Without the gateway's final ledger nothing can be proved:
+    /// false.
     pub fn books_balance(&self) -> bool {
-        let ledger_ok = self.gateway_ledger_net.is_none_or(|g| g == self.metrics.total_net);
+        let ledger_ok = self.gateway_ledger_net.is_some_and(|g| g == self.metrics.total_net);
         self.metrics.total_net == self.metrics.sum_symbol_net
             && ledger_ok
+            && self.position_mismatches().is_empty()
             && self.bridge.locks_acquired == self.bridge.locks_released
+    }
+
+    /// Symbols whose position differs from the venue's final snapshot (or that have no
+    /// snapshot line to compare with).
+    pub fn position_mismatches(&self) -> Vec<Symbol> {
+        self.symbols.iter().filter(|r| r.position_matches() != Some(true)).map(|r| r.status.symbol).collect()
     }
 }
 
@@ -191,11 +222,14 @@ pub fn run(options: JobOptions) -> anyhow::Result<JobSummary> {
     let outcome = actix_rt::System::new().block_on(run_actors(options, registry, orders_endpoint, md_endpoint));
     let mut summary = outcome?;
     if let Some(handle) = gateway {
+        // The embedded gateway's own final ledger (it lived for this session only).
         let ledger = handle.stop();
-        summary.gateway_ledger_net = Some(ledger.total_net());
         for row in &mut summary.symbols {
-            row.gateway_net = Some(ledger.ledger.get(&row.status.symbol).map_or(Money::ZERO, |l| l.net()));
+            let line = ledger.ledger.get(&row.status.symbol);
+            let (realized, fees) = line.map_or((Money::ZERO, Money::ZERO), |l| (l.realized, l.fees));
+            row.gateway_net = Some(session_net(realized, fees, &row.status));
         }
+        summary.gateway_ledger_net = Money::checked_sum(summary.symbols.iter().filter_map(|r| r.gateway_net)).ok();
         summary.gateway = Some(ledger);
     }
     summary.elapsed = started.elapsed();
@@ -236,9 +270,10 @@ async fn run_actors(
         market_data_endpoint: market_data,
         control_bind: config.control.clone(),
         core: {
-            let (stale_after, exits) = (config.stale_after, config.exits);
+            let (stale_after, exits, price_band) = (config.stale_after, config.exits, config.price_band);
             Arc::new(move |symbol| CoreConfig {
                 stale_after_ns: u64::try_from(stale_after.as_nanos()).unwrap_or(u64::MAX),
+                price_band,
                 // A position restored at start keeps being managed by the configured exits.
                 reconcile_rules: exits,
                 ..CoreConfig::new(symbol)
@@ -334,31 +369,36 @@ async fn run_actors(
     tick_to_intent_by_symbol.sort_by(|a, b| a.0.cmp(&b.0));
     engine.stop_threads();
 
-    let gateway_ledger_net = snapshot.as_ref().map(|s| {
-        Money::checked_sum(s.positions.iter().map(|p| p.realized_pnl.checked_sub(p.fees).unwrap_or(Money::ZERO)))
-            .unwrap_or(Money::ZERO)
-    });
-    let symbols = statuses
+    // Like with like: positions absolutely, PnL and fees over this session (the venue's
+    // ledger may predate it; docs/PROTOCOL.md §12.2). Symbols this engine does not trade are
+    // not part of the comparison.
+    let symbols: Vec<SymbolSummary> = statuses
         .iter()
         .map(|status| {
             let folded_net =
                 metrics.per_symbol.iter().find(|(s, _)| *s == status.symbol).map_or(Money::ZERO, |(_, p)| p.net());
-            let gateway_net = snapshot.as_ref().map(|snap| {
-                snap.positions
-                    .iter()
-                    .find(|p| p.symbol == status.symbol)
-                    .map_or(Money::ZERO, |p| p.realized_pnl.checked_sub(p.fees).unwrap_or(Money::ZERO))
-            });
-            SymbolSummary { status: *status, folded_net, gateway_net }
+            let venue = snapshot
+                .as_ref()
+                .map(|snap| VenueView::from_entry(snap.positions.iter().find(|p| p.symbol == status.symbol)));
+            let gateway_net = venue.map(|v| session_net(v.realized, v.fees, status));
+            SymbolSummary { status: *status, folded_net, gateway_net, venue }
         })
         .collect();
+    let gateway_ledger_net = snapshot
+        .as_ref()
+        .and_then(|_| Money::checked_sum(symbols.iter().filter_map(|r| r.gateway_net)).ok());
     let efsm_errors = statuses.iter().map(|s| s.efsm_errors).sum::<u64>();
+    let mut discrepancies = DiscrepancyCounts::default();
+    for s in &statuses {
+        discrepancies.add(&s.discrepancies);
+    }
     info!(
         target: "engine",
         total_pnl = %metrics.total_net,
         sum_symbol_pnl = %metrics.sum_symbol_net,
         gateway_ledger_pnl = %gateway_ledger_net.map_or("-".to_string(), |m| m.to_string()),
         efsm_errors,
+        discrepancies = discrepancies.total(),
         locks_acquired = bridge.locks_acquired,
         locks_released = bridge.locks_released,
         "RUN_SUMMARY"
@@ -384,6 +424,7 @@ async fn run_actors(
         gateway_ledger_net,
         gateway: None,
         efsm_errors,
+        discrepancies,
         feed,
         tick_to_intent_us: ::actors::bridge::summarize(&tick_to_intent),
         tick_to_intent_by_symbol,
@@ -410,6 +451,10 @@ fn print_progress(elapsed: Duration, ticks: u64, expected: Option<u64>, bridge: 
     } else {
         let _ = writeln!(out, "{line}");
     }
+}
+
+fn position_text(p: Option<engine::Position>) -> String {
+    p.map_or("flat".to_string(), |p| format!("{} {} cost {}", p.direction.as_str(), p.qty, p.cost.to_fixed_string()))
 }
 
 fn print_status(statuses: &[SymbolStatus], bridge: Option<&BridgeStats>) {
@@ -496,5 +541,28 @@ pub fn print_summary(summary: &JobSummary) {
         b.round_trip_us[4],
         b.round_trip_us[5]
     );
+    let codes: Vec<String> = summary.discrepancies.nonzero().map(|(c, n)| format!("{c} {n}")).collect();
+    println!("discrepancies           {}", if codes.is_empty() { "0".to_string() } else { codes.join(", ") });
+    let halted: Vec<String> = summary
+        .symbols
+        .iter()
+        .filter_map(|r| r.status.halt_reason.map(|h| format!("{} ({})", r.status.symbol, h.as_str())))
+        .collect();
+    if !halted.is_empty() {
+        println!("halted                  {}", halted.join(", "));
+    }
+    let mismatches = summary.position_mismatches();
+    if mismatches.is_empty() {
+        println!("positions vs venue      all {} match (side, qty, cost basis)", summary.symbols.len());
+    } else {
+        for row in summary.symbols.iter().filter(|r| r.position_matches() != Some(true)) {
+            println!(
+                "POSITION MISMATCH       {}: engine {} venue {}",
+                row.status.symbol,
+                position_text(row.status.position),
+                row.venue.map_or("- (no snapshot)".to_string(), |v| position_text(v.position))
+            );
+        }
+    }
     println!("BOOKS {}", if summary.books_balance() { "BALANCE" } else { "DO NOT BALANCE" });
 }

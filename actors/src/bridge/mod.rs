@@ -18,12 +18,17 @@ use protocol::{
     OrderStatusQuery, PositionSnapshot, PositionSnapshotRequest, Qty, RejectCode, Side, Symbol,
 };
 use tokio::sync::oneshot;
-use tracing::{debug, error, info, warn};
+use tracing::{error, info, warn};
 
 use self::locks::{LockTable, Outcome, RequestKind};
 use self::socket::{FromSocket, SocketConfig, SocketHandle};
 use crate::messages::*;
 use crate::time::wall_ns;
+
+/// How often a reconciling snapshot that has not arrived is asked for again.
+const RECONCILE_RETRY: Duration = Duration::from_millis(50);
+/// How often the bridge checks whether to ask again.
+const RECONCILE_TICK: Duration = Duration::from_millis(10);
 
 /// Bridge settings.
 #[derive(Clone, Debug)]
@@ -57,6 +62,11 @@ pub struct BridgeStats {
     pub session_rejects: u64,
     pub unroutable_reports: u64,
     pub mismatched_reports: u64,
+    /// Order-channel frames whose `seq` skipped ahead / did not advance (same gateway session).
+    pub seq_gaps: u64,
+    pub seq_repeats: u64,
+    /// Snapshot requests sent to reconcile (start-up, gateway restart, discrepancy).
+    pub reconcile_requests: u64,
     pub locks_acquired: u64,
     pub locks_released: u64,
     pub locks_held: usize,
@@ -122,6 +132,14 @@ pub struct BridgeActor {
     gateway_up: bool,
     next_request_id: u64,
     snapshot_waiters: HashMap<u64, oneshot::Sender<PositionSnapshot>>,
+    /// A reconciling snapshot is awaited (start-up or gateway restart): asked again every
+    /// `RECONCILE_RETRY` until it arrives, so that a request lost while the DEALER was still
+    /// connecting costs milliseconds, not a heartbeat interval.
+    reconcile_pending: bool,
+    last_reconcile_request: Option<Instant>,
+    /// Sequence anomalies not yet reported in a (rate-limited) WARN line.
+    seq_unreported: u64,
+    last_seq_warn: Option<Instant>,
     /// Orders in flight: when each was submitted (for the round trip) and its side.
     submitted: HashMap<IntentId, (Instant, Side)>,
     frame: Vec<u8>,
@@ -166,6 +184,10 @@ impl BridgeActor {
             gateway_up: true,
             next_request_id: 1,
             snapshot_waiters: HashMap::new(),
+            reconcile_pending: true,
+            last_reconcile_request: None,
+            seq_unreported: 0,
+            last_seq_warn: None,
             submitted: HashMap::new(),
             frame: Vec::with_capacity(256),
             round_trip: histogram(),
@@ -263,17 +285,46 @@ impl BridgeActor {
 
     fn on_snapshot(&mut self, snapshot: PositionSnapshot) {
         if let Some(waiter) = self.snapshot_waiters.remove(&snapshot.request_id) {
-            // Fetched for a report (e.g. the final ledger), not for reconciliation.
+            // Fetched for a report (e.g. the final ledger) or an operator, not for
+            // reconciliation.
             let _ = waiter.send(snapshot);
             return;
         }
+        self.reconcile_pending = false;
         for (symbol, route) in &self.routes {
-            let position = snapshot
-                .positions
-                .iter()
-                .find(|p| p.symbol == *symbol && !p.qty.is_zero())
-                .map(|p| (engine::Direction::from_entry_side(p.side), p.qty));
-            route.reconcile.do_send(Reconcile { gateway_position: position });
+            let entry = snapshot.positions.iter().find(|p| p.symbol == *symbol);
+            route.reconcile.do_send(Reconcile { venue: engine::reconcile::VenueView::from_entry(entry) });
+        }
+        if self.risk.set_venue_reconciling(false) {
+            info!(target: "bridge", "VENUE_RECONCILED: the gateway's snapshot reached every symbol; orders resume");
+        }
+    }
+
+    /// Asks again for the reconciling snapshot while it has not arrived.
+    fn retry_reconcile(&mut self) {
+        if !self.reconcile_pending || self.socket.is_none() {
+            return;
+        }
+        if self.last_reconcile_request.is_some_and(|at| at.elapsed() < RECONCILE_RETRY) {
+            return;
+        }
+        self.last_reconcile_request = Some(Instant::now());
+        self.stats.reconcile_requests += 1;
+        self.request_snapshot();
+    }
+
+    /// Counts a sequence anomaly and logs at WARN at most once a second.
+    fn note_seq_anomaly(&mut self, expected: u64, got: u64) {
+        if got > expected {
+            self.stats.seq_gaps += 1;
+        } else {
+            self.stats.seq_repeats += 1;
+        }
+        self.seq_unreported += 1;
+        if self.last_seq_warn.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+            warn!(target: "bridge", expected, got, since_last_warning = self.seq_unreported, gaps = self.stats.seq_gaps, repeats = self.stats.seq_repeats, "GATEWAY_SEQ_ANOMALY: order-channel sequence gap or repeat (reports are de-duplicated by exec_id; lost ones are recovered by deadlines and status queries)");
+            self.last_seq_warn = Some(Instant::now());
+            self.seq_unreported = 0;
         }
     }
 
@@ -361,6 +412,7 @@ impl Actor for BridgeActor {
         self.last_inbound = Instant::now();
         let sweep = (self.config.request_timeout / 20).clamp(Duration::from_millis(1), Duration::from_millis(20));
         ctx.run_interval(sweep, |act, _| act.sweep_deadlines());
+        ctx.run_interval(RECONCILE_TICK, |act, _| act.retry_reconcile());
         ctx.run_interval(self.config.heartbeat_interval, |act, _| act.heartbeat());
     }
 
@@ -467,14 +519,21 @@ impl Handler<FromSocket> for BridgeActor {
                             info!(target: "bridge", session = header.session_id, "first contact with the gateway; reconciling")
                         }
                     }
+                    if self.gateway_session.is_some() {
+                        // No order (entry or exit) until the new session's snapshot has been
+                        // compared with the books.
+                        self.risk.set_venue_reconciling(true);
+                        self.reconcile_pending = true;
+                    }
                     // Our start-up request may have gone nowhere (no connection yet): ask again.
-                    self.request_snapshot();
+                    self.last_reconcile_request = None;
+                    self.retry_reconcile();
                     self.gateway_session = Some(header.session_id);
                     self.stats.gateway_sessions += 1;
                     self.last_seq_in = 0;
                 }
                 if header.seq != self.last_seq_in + 1 && self.last_seq_in != 0 {
-                    debug!(target: "bridge", expected = self.last_seq_in + 1, got = header.seq, "gateway sequence gap");
+                    self.note_seq_anomaly(self.last_seq_in + 1, header.seq);
                 }
                 self.last_seq_in = header.seq;
                 match envelope.body {

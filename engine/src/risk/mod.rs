@@ -26,6 +26,8 @@ pub enum Refusal {
     EntryDisabled,
     ExitDisabled,
     GatewayDown,
+    /// The gateway restarted: no order until its snapshot has been compared with the books.
+    VenueReconciling,
     FeedStale,
     FeedGap,
     BreakerOpen,
@@ -50,6 +52,7 @@ impl Refusal {
             Refusal::EntryDisabled => "entry_disabled",
             Refusal::ExitDisabled => "exit_disabled",
             Refusal::GatewayDown => "gateway_down",
+            Refusal::VenueReconciling => "venue_reconciling",
             Refusal::FeedStale => "feed_stale",
             Refusal::FeedGap => "feed_gap",
             Refusal::BreakerOpen => "breaker_open",

@@ -57,6 +57,7 @@ pub struct PortfolioRisk {
     config: RiskConfig,
     flags: AtomicFlags,
     gateway_up: AtomicBool,
+    venue_reconciling: AtomicBool,
     breaker: Mutex<CircuitBreaker>,
     global_rate: Mutex<RateLimit>,
     exposure: ExposureBudget,
@@ -81,6 +82,7 @@ impl PortfolioRisk {
             config,
             flags: AtomicFlags::new(ControlFlags::default()),
             gateway_up: AtomicBool::new(true),
+            venue_reconciling: AtomicBool::new(false),
             breaker: Mutex::new(CircuitBreaker::new(config.breaker)),
             global_rate: Mutex::new(RateLimit::per_second(config.max_orders_per_sec_total)),
             exposure: ExposureBudget::default(),
@@ -110,6 +112,16 @@ impl PortfolioRisk {
     /// Records gateway health, returning the previous value.
     pub fn set_gateway_up(&self, up: bool) -> bool {
         self.gateway_up.swap(up, Ordering::AcqRel)
+    }
+
+    /// True from a gateway restart until its snapshot has reached every symbol: no order
+    /// (entry or exit) goes out meanwhile.
+    pub fn venue_reconciling(&self) -> bool {
+        self.venue_reconciling.load(Ordering::Acquire)
+    }
+    /// Sets the flag above, returning the previous value.
+    pub fn set_venue_reconciling(&self, reconciling: bool) -> bool {
+        self.venue_reconciling.swap(reconciling, Ordering::AcqRel)
     }
 
     /// A fresh intent id, unique in this process.
