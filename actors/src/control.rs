@@ -31,7 +31,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::{debug, error, info, warn};
 
-use crate::messages::SetSymbolFlags;
+use crate::messages::{OperatorAction, SetSymbolFlags};
+use crate::operator::{self, OperatorRoutes};
+use engine::discrepancy::DiscrepancyCounts;
+use std::future::Future;
+use std::pin::Pin;
 use crate::status::StatusBoard;
 
 /// Largest control frame the endpoint accepts (ZMQ_MAXMSGSIZE). A real request is under
@@ -213,6 +217,12 @@ pub enum ControlRequest {
     Set { scope: String, flag: Flag, value: bool },
     Get,
     Status,
+    /// A halted symbol's book takes the venue's position, PnL and fees (stays halted).
+    Adopt { symbol: String },
+    /// A halted symbol trades again, if its book follows the venue.
+    Resume { symbol: String },
+    /// Close the circuit breaker now (a drawdown is measured from here on).
+    ResetBreaker,
 }
 
 impl ControlRequest {
@@ -220,7 +230,10 @@ impl ControlRequest {
     /// no wildcard), and every change needs the control token.
     pub fn is_change(&self) -> bool {
         match self {
-            ControlRequest::Set { .. } => true,
+            ControlRequest::Set { .. }
+            | ControlRequest::Adopt { .. }
+            | ControlRequest::Resume { .. }
+            | ControlRequest::ResetBreaker => true,
             ControlRequest::Get | ControlRequest::Status => false,
         }
     }
@@ -230,6 +243,9 @@ impl ControlRequest {
             ControlRequest::Set { .. } => "set",
             ControlRequest::Get => "get",
             ControlRequest::Status => "status",
+            ControlRequest::Adopt { .. } => "adopt",
+            ControlRequest::Resume { .. } => "resume",
+            ControlRequest::ResetBreaker => "reset_breaker",
         }
     }
 }
@@ -327,6 +343,12 @@ pub struct ControlResponse {
     pub flags: Option<BTreeMap<String, ControlFlags>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<Vec<serde_json::Value>>,
+    /// Portfolio-wide state in `status`: breaker, drawdown, gateway, discrepancies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub portfolio: Option<serde_json::Value>,
+    /// What an operator command did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 impl ControlResponse {
@@ -345,6 +367,8 @@ pub struct ControlActor {
     symbols: HashMap<Symbol, Recipient<SetSymbolFlags>>,
     per_symbol: HashMap<Symbol, ControlFlags>,
     board: StatusBoard,
+    /// Where `adopt` and `resume` go (`None`: not wired, refused).
+    operator: Option<OperatorRoutes>,
 }
 
 impl ControlActor {
@@ -354,7 +378,67 @@ impl ControlActor {
         board: StatusBoard,
     ) -> ControlActor {
         let per_symbol = symbols.keys().map(|s| (*s, ControlFlags::default())).collect();
-        ControlActor { risk, symbols, per_symbol, board }
+        ControlActor { risk, symbols, per_symbol, board, operator: None }
+    }
+
+    /// Wires `adopt` and `resume`.
+    pub fn with_operator(mut self, routes: OperatorRoutes) -> ControlActor {
+        self.operator = Some(routes);
+        self
+    }
+
+    /// Answers a request: at once, or (adopt, resume) after the gateway's snapshot and the
+    /// symbol's decision.
+    fn dispatch(&mut self, request: ControlRequest, caller: Caller) -> Pin<Box<dyn Future<Output = ControlResponse>>> {
+        let (action, symbol) = match request {
+            ControlRequest::Adopt { symbol } => (OperatorAction::Adopt, symbol),
+            ControlRequest::Resume { symbol } => (OperatorAction::Resume, symbol),
+            other => return Box::pin(std::future::ready(self.apply(other, &caller))),
+        };
+        let Some(routes) = self.operator.clone() else {
+            return Box::pin(std::future::ready(ControlResponse::error("operator commands are not wired here")));
+        };
+        let who = format!("{} (identity {}, peer {})", caller.who.as_deref().unwrap_or("-"), caller.identity, caller.peer.as_deref().unwrap_or("-"));
+        Box::pin(async move {
+            match operator::execute(routes, action, symbol, who).await {
+                Ok(message) => ControlResponse { ok: true, message: Some(message), ..Default::default() },
+                Err(e) => ControlResponse::error(e),
+            }
+        })
+    }
+
+    fn reset_breaker(&mut self, caller: &Caller) -> ControlResponse {
+        let before = self.risk.breaker_state();
+        self.risk.reset_breaker(crate::time::wall_ns());
+        warn!(
+            target: "control",
+            before = before.name(),
+            drawdown_before_reset = %self.risk.drawdown(),
+            identity = %caller.identity,
+            peer = caller.peer.as_deref(),
+            who = caller.who.as_deref(),
+            "BREAKER_RESET by an operator"
+        );
+        ControlResponse { ok: true, message: Some(format!("breaker {} -> closed", before.name())), ..Default::default() }
+    }
+
+    fn portfolio(&self) -> serde_json::Value {
+        let statuses = self.board.snapshot();
+        let mut discrepancies = DiscrepancyCounts::default();
+        for s in &statuses {
+            discrepancies.add(&s.discrepancies);
+        }
+        let by_code: BTreeMap<&str, u64> = discrepancies.nonzero().map(|(c, n)| (c.as_str(), n)).collect();
+        serde_json::json!({
+            "breaker": self.risk.breaker_state().name(),
+            "breaker_trips": self.risk.breaker_trips(),
+            "breaker_transitions": self.risk.breaker_transitions(),
+            "drawdown": self.risk.drawdown().to_string(),
+            "gateway_up": self.risk.gateway_up(),
+            "venue_reconciling": self.risk.venue_reconciling(),
+            "discrepancies": by_code,
+            "halted": statuses.iter().filter(|s| s.halt_reason.is_some()).count(),
+        })
     }
 
     fn set(&mut self, scope: &str, flag: Flag, value: bool, caller: &Caller) -> ControlResponse {
@@ -419,14 +503,18 @@ pub struct ControlFromEndpoint {
 impl Handler<ControlFromEndpoint> for ControlActor {
     type Result = ();
     fn handle(&mut self, msg: ControlFromEndpoint, _: &mut Context<Self>) {
-        let _ = msg.reply.send(self.apply(msg.request, &msg.caller));
+        let answer = self.dispatch(msg.request, msg.caller);
+        let reply = msg.reply;
+        actix::spawn(async move {
+            let _ = reply.send(answer.await);
+        });
     }
 }
 
 impl Handler<Control> for ControlActor {
-    type Result = MessageResult<Control>;
+    type Result = ResponseFuture<ControlResponse>;
     fn handle(&mut self, msg: Control, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.apply(msg.0, &Caller::in_process()))
+        self.dispatch(msg.0, Caller::in_process())
     }
 }
 
@@ -435,24 +523,36 @@ impl ControlActor {
         match request {
             ControlRequest::Set { scope, flag, value } => self.set(&scope, flag, value, caller),
             ControlRequest::Get => ControlResponse { ok: true, flags: Some(self.flags()), ..Default::default() },
+            ControlRequest::ResetBreaker => self.reset_breaker(caller),
+            ControlRequest::Adopt { .. } | ControlRequest::Resume { .. } => {
+                ControlResponse::error("adopt and resume are answered asynchronously")
+            }
             ControlRequest::Status => {
                 let status = self
                     .board
                     .snapshot()
                     .iter()
                     .map(|s| {
+                        let discrepancies: BTreeMap<&str, u64> =
+                            s.discrepancies.nonzero().map(|(c, n)| (c.as_str(), n)).collect();
                         serde_json::json!({
                             "symbol": s.symbol.as_str(),
                             "state": s.state,
+                            "halt_reason": s.halt_reason.map(|h| h.as_str()),
                             "position": s.position.map(|p| format!("{} {}", p.direction.as_str(), p.qty)),
+                            "cost": s.position.map(|p| p.cost.to_string()),
                             "realized": s.realized.to_string(),
                             "fees": s.fees.to_string(),
                             "orders": s.counters.orders,
                             "lock_held": s.order_in_flight.is_some(),
+                            "discrepancies": discrepancies,
+                            "last_discrepancy": s.last_discrepancy.map(|c| c.as_str()),
+                            "venue_agrees": s.venue_agrees,
                         })
                     })
                     .collect();
-                ControlResponse { ok: true, status: Some(status), ..Default::default() }
+                let portfolio = Some(self.portfolio());
+                ControlResponse { ok: true, status: Some(status), portfolio, ..Default::default() }
             }
         }
     }

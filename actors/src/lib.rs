@@ -8,6 +8,7 @@
 //!   with the per-symbol lock table and the `ZMQ_LOCK_ACQUIRE`/`ZMQ_LOCK_RELEASE` events.
 //! - [`metrics`]: `MetricsActor`, the exact PnL fold.
 //! - [`control`]: `ControlActor` and its ZMQ ROUTER endpoint for runtime flags.
+//! - [`operator`]: an operator's `adopt` and `resume` of a halted symbol.
 //! - [`market_data`]: the SUB-socket thread that routes ticks to symbol actors.
 //! - [`state_store`]: durable per-symbol state (position, cooldowns), written off-thread.
 //! - [`status`]: the shared per-symbol status board (for the status line and reports).
@@ -19,6 +20,7 @@ pub mod control;
 pub mod market_data;
 pub mod messages;
 pub mod metrics;
+pub mod operator;
 pub mod state_store;
 pub mod status;
 pub mod symbol_actor;

@@ -90,8 +90,15 @@ enum CtlAction {
     },
     /// Show every flag.
     Get,
-    /// Show every symbol's state.
+    /// Show every symbol's state, the breaker and the discrepancies.
     Status,
+    /// A halted symbol's book takes the venue's position, PnL and fees (it stays halted):
+    /// `engine ctl adopt BTCUSD.s`.
+    Adopt { symbol: String },
+    /// A halted symbol trades again, if its book follows the venue: `engine ctl resume BTCUSD.s`.
+    Resume { symbol: String },
+    /// Close the circuit breaker now (for example after a drawdown trip).
+    ResetBreaker,
 }
 
 fn main() {
@@ -146,6 +153,9 @@ fn ctl(endpoint: &str, config: Option<&std::path::Path>, action: CtlAction) -> i
         }
         CtlAction::Get => ControlRequest::Get,
         CtlAction::Status => ControlRequest::Status,
+        CtlAction::Adopt { symbol } => ControlRequest::Adopt { symbol },
+        CtlAction::Resume { symbol } => ControlRequest::Resume { symbol },
+        CtlAction::ResetBreaker => ControlRequest::ResetBreaker,
     };
     match client_request(endpoint, &request, &credentials, Duration::from_secs(3)) {
         Ok(reply) => {

@@ -91,6 +91,13 @@ fn seconds(name: &str, v: f64) -> Result<Duration, String> {
 impl GatewayArgs {
     pub fn to_config(&self) -> Result<GatewayConfig, String> {
         let symbols = parse_symbols(&self.symbols)?;
+        // The same ranges as engine.toml's [gateway] section.
+        if self.fee_ppm > 100_000 {
+            return Err(format!("--fee-ppm: {} is above 100000 (10%)", self.fee_ppm));
+        }
+        if self.slippage_ppm > 100_000 {
+            return Err(format!("--slippage-ppm: {} is above 100000 (10%)", self.slippage_ppm));
+        }
         Ok(GatewayConfig {
             orders_bind: self.orders.clone(),
             market_data_bind: self.market_data.clone(),
@@ -177,4 +184,27 @@ fn stop_on_ctrl_c(stop: Arc<AtomicBool>) {
             stop.store(true, Ordering::Release);
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: super::GatewayArgs,
+    }
+
+    fn config(extra: &[&str]) -> Result<super::GatewayConfig, String> {
+        let argv = ["paper-gateway"].iter().chain(extra.iter()).copied();
+        Wrap::try_parse_from(argv).map_err(|e| e.to_string())?.args.to_config()
+    }
+
+    #[test]
+    fn absurd_fees_and_slippage_are_refused_by_name() {
+        assert!(config(&["--slippage-ppm", "4000000000"]).unwrap_err().contains("--slippage-ppm"));
+        assert!(config(&["--fee-ppm", "100001"]).unwrap_err().contains("--fee-ppm"));
+        assert!(config(&["--slippage-ppm", "100000", "--fee-ppm", "250"]).is_ok());
+    }
 }
