@@ -11,12 +11,14 @@
 //! - [`operator`]: an operator's `adopt` and `resume` of a halted symbol.
 //! - [`market_data`]: the SUB-socket thread that routes ticks to symbol actors.
 //! - [`state_store`]: durable per-symbol state (position, cooldowns), written off-thread.
+//! - [`journal`]: the write-ahead journal of that state, appended before the next order.
 //! - [`status`]: the shared per-symbol status board (for the status line and reports).
 //! - [`time`]: the wall clock and the run's monotonic clock.
 //! - [`system`]: wiring: starts every actor for a set of symbols.
 
 pub mod bridge;
 pub mod control;
+pub mod journal;
 pub mod market_data;
 pub mod messages;
 pub mod metrics;

@@ -138,6 +138,7 @@ mod tests {
                 cost: "50000.12345678".parse().unwrap(),
             }),
             cooldowns: Default::default(),
+            pending: None,
         };
         let mut store = StateStore::new(path.clone(), BTreeMap::new());
         store.latest.insert(symbol, state);

@@ -15,7 +15,10 @@ use actix::prelude::*;
 use engine::efsm::HaltReason;
 use engine::risk::PortfolioRisk;
 use engine::discrepancy::Discrepancy;
-use engine::symbol_core::{Action, SymbolCore};
+use engine::symbol_core::{Action, DurableSymbol, SymbolCore};
+
+use crate::bridge::local_reject_report;
+use crate::journal::Journal;
 use protocol::Symbol;
 use tracing::{debug, error, info, warn};
 
@@ -33,6 +36,8 @@ pub struct SymbolOutputs {
     pub state: Option<Recipient<crate::state_store::SaveSymbolState>>,
     /// Where a snapshot is asked for after a discrepancy (the reply reconciles every symbol).
     pub snapshots: Recipient<RequestSnapshot>,
+    /// The write-ahead journal (`None`: nothing persisted).
+    pub journal: Option<Arc<Journal>>,
 }
 
 pub struct SymbolActor {
@@ -45,6 +50,8 @@ pub struct SymbolActor {
     feed_session: Option<u64>,
     /// Tick received → order decided, µs; allocated on the first decision.
     tick_to_intent: Option<hdrhistogram::Histogram<u64>>,
+    /// The durable state last appended to the journal.
+    journaled: DurableSymbol,
 }
 
 /// Ask a symbol actor for its tick → intent latencies.
@@ -61,6 +68,7 @@ impl Handler<GetTickToIntent> for SymbolActor {
 
 impl SymbolActor {
     pub fn new(core: SymbolCore, risk: Arc<PortfolioRisk>, outputs: SymbolOutputs, board: StatusBoard) -> SymbolActor {
+        let core_durable = core.durable();
         SymbolActor {
             core,
             risk,
@@ -70,6 +78,7 @@ impl SymbolActor {
             panics: 0,
             feed_session: None,
             tick_to_intent: None,
+            journaled: core_durable,
         }
     }
 
@@ -82,12 +91,48 @@ impl SymbolActor {
         let risk = Arc::clone(&self.risk);
         let result = catch_unwind(AssertUnwindSafe(|| f(&mut self.core, &risk)));
         match result {
-            Ok(actions) => self.carry_out(actions),
+            Ok(actions) => {
+                let actions = self.make_durable(actions);
+                self.carry_out(actions)
+            }
             Err(_) => {
                 self.panics += 1;
                 error!(target: "symbol", symbol = %self.symbol(), input = what, "SYMBOL_PANIC: core panicked; symbol halted");
                 let actions = self.core.halt(HaltReason::Manual);
                 self.carry_out(actions);
+            }
+        }
+    }
+
+    /// Appends the durable state to the journal if this step changed it, before any of the
+    /// step's actions is carried out: a booked fill is durable before the next order, an
+    /// order before it leaves. If the journal cannot be written, no order leaves: each
+    /// becomes a local reject and the symbol halts.
+    fn make_durable(&mut self, actions: Vec<Action>) -> Vec<Action> {
+        let Some(journal) = self.outputs.journal.clone() else { return actions };
+        let state = self.core.durable();
+        if state == self.journaled {
+            return actions;
+        }
+        let symbol = self.symbol();
+        match journal.append(symbol, &state) {
+            Ok(()) => {
+                self.journaled = state;
+                actions
+            }
+            Err(e) => {
+                error!(target: "state", symbol = %symbol, error = %e, "JOURNAL_WRITE_FAILED: no order leaves without its record; symbol halted");
+                let (orders, mut kept): (Vec<Action>, Vec<Action>) =
+                    actions.into_iter().partition(|a| matches!(a, Action::PlaceOrder(_)));
+                let risk = Arc::clone(&self.risk);
+                for order in orders {
+                    if let Action::PlaceOrder(o) = order {
+                        let reject = local_reject_report(o.symbol, o.intent_id, o.side, "durable journal write failed");
+                        kept.extend(self.core.on_report(&reject, wall_ns(), &risk));
+                    }
+                }
+                kept.extend(self.core.halt(HaltReason::Manual));
+                kept
             }
         }
     }
@@ -186,7 +231,7 @@ impl Actor for SymbolActor {
         ctx.set_mailbox_capacity(256);
         // No trading until the gateway's positions have been compared with ours.
         let now = wall_ns();
-        self.step("start", |core, _| core.begin_reconcile(now));
+        self.step("start", |core, _| core.start(now));
         self.publish();
         ctx.run_interval(self.timer_every, |act, _| {
             let now = wall_ns();

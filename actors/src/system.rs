@@ -35,6 +35,8 @@ pub struct WiringConfig {
     /// Durable state file (`None`: nothing persisted) and what was loaded from it.
     pub state_path: Option<std::path::PathBuf>,
     pub restored: std::collections::BTreeMap<Symbol, engine::symbol_core::DurableSymbol>,
+    /// The write-ahead journal every symbol appends to before its next order (`None`: off).
+    pub journal: Option<Arc<crate::journal::Journal>>,
     /// Threads for symbol actors: 0 = one per symbol (full isolation); N = symbols share
     /// N threads round-robin (for thousands of symbols).
     pub symbol_threads: usize,
@@ -122,6 +124,7 @@ pub fn start(
         pnl: metrics.clone().recipient(),
         state: state.clone().map(Addr::recipient),
         snapshots: bridge.clone().recipient(),
+        journal: config.journal.clone(),
     };
     let mut symbols = HashMap::new();
     let threads = if config.symbol_threads == 0 { specs.len() } else { config.symbol_threads.min(specs.len()) };

@@ -9,6 +9,8 @@
 
 use protocol::{ExecReport, IntentId, Price, Qty, Side};
 
+use crate::efsm::Direction;
+
 /// What was wrong with a report. Stable codes for logs, status and the summary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DiscrepancyCode {
@@ -95,6 +97,8 @@ pub struct SentOrder {
     pub qty: Qty,
     /// Sum of the `last_qty` booked for it so far.
     pub filled: Qty,
+    /// An entry's direction; `None` for an exit.
+    pub entry: Option<Direction>,
 }
 
 /// The report's side of a discrepancy, for the log line.
@@ -222,7 +226,7 @@ mod tests {
         Price::from_raw(units * 100_000_000).expect("price")
     }
     fn order() -> SentOrder {
-        SentOrder { intent: IntentId(7), side: Side::Buy, qty: qty(2), filled: Qty::ZERO }
+        SentOrder { intent: IntentId(7), side: Side::Buy, qty: qty(2), filled: Qty::ZERO, entry: None }
     }
     fn fill(side: Side, last: i64, cum: i64, price: i64) -> ExecReport {
         ExecReport {

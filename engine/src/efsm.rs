@@ -362,6 +362,13 @@ impl Default for Efsm {
 }
 
 impl Efsm {
+    /// Resumes in a state restored from the durable journal: an order that was on the wire
+    /// when the previous process died restarts as `Unknown` (and is asked for). This is the
+    /// only way to start anywhere but `Flat`.
+    pub fn resumed(state: ExecState) -> Efsm {
+        Efsm { state, transitions: 0, errors: 0 }
+    }
+
     pub fn state(&self) -> &ExecState {
         &self.state
     }

@@ -16,7 +16,8 @@ use crate::discrepancy::{
     vet_fill, Discrepancy, DiscrepancyCode, DiscrepancyCounts, FinishedIntents, PriceBand, ReportFacts, SentOrder,
 };
 use crate::efsm::{
-    Direction, Efsm, ExecEvent, ExecState, ExitReason, HaltReason, InvalidTransition, PendingOrder, ReportOutcome,
+    Direction, Efsm, ExecEvent, ExecState, ExitReason, HaltReason, InvalidTransition, OpenTrade, PendingOrder,
+    ReportOutcome,
 };
 use crate::exits::{exit_due, Cooldowns, TrailState};
 use crate::intent::{ExitRules, Intent, IntentLimits};
@@ -59,12 +60,29 @@ impl CoreConfig {
     }
 }
 
-/// The part of a symbol's state that survives a restart (saved by the shell, restored
-/// before reconciliation against the gateway).
+/// The part of a symbol's state that survives a restart (journaled by the shell before the
+/// symbol's next order leaves, restored before reconciliation against the gateway).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DurableSymbol {
     pub position: Option<Position>,
     pub cooldowns: Cooldowns,
+    /// The order on the wire, written before it is sent: after a crash it is restored as
+    /// `Unknown` and asked for, so its fills are booked, never lost or invented.
+    #[serde(default)]
+    pub pending: Option<PendingRecord>,
+}
+
+/// An order on the wire, as the durable state records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PendingRecord {
+    pub intent: IntentId,
+    /// The order's side, as the direction it opens (Buy = Long).
+    pub side: Direction,
+    pub qty: Qty,
+    /// Booked of it so far.
+    pub filled: Qty,
+    /// An entry's direction; `None` for an exit.
+    pub entry: Option<Direction>,
 }
 
 /// Why an order is sent.
@@ -226,6 +244,8 @@ pub struct SymbolCore {
     last_discrepancy: Option<DiscrepancyCode>,
     venue_baseline: Option<VenueBaseline>,
     venue_agrees: Option<bool>,
+    /// An order restored from the journal: once it resolves, the symbol reconciles.
+    restored_order: Option<IntentId>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -265,6 +285,7 @@ impl SymbolCore {
             last_discrepancy: None,
             venue_baseline: None,
             venue_agrees: None,
+            restored_order: None,
         }
     }
 
@@ -295,12 +316,49 @@ impl SymbolCore {
     pub fn restore(&mut self, state: &DurableSymbol, risk: &PortfolioRisk) {
         self.book = PositionBook::restore(state.position, Money::ZERO, Money::ZERO, 0);
         self.cooldowns = state.cooldowns;
+        if let Some(p) = state.pending {
+            let side = p.side.entry_side();
+            self.sent = Some(SentOrder { intent: p.intent, side, qty: p.qty, filled: p.filled, entry: p.entry });
+            self.restored_order = Some(p.intent);
+        }
         self.sync_exposure(risk);
     }
 
-    /// What must survive a restart: the position and the cooldowns.
+    /// What must survive a restart: the position, the cooldowns and the order on the wire.
     pub fn durable(&self) -> DurableSymbol {
-        DurableSymbol { position: self.book.position(), cooldowns: self.cooldowns }
+        let pending = self.sent.map(|o| PendingRecord {
+            intent: o.intent,
+            side: Direction::from_entry_side(o.side),
+            qty: o.qty,
+            filled: o.filled,
+            entry: o.entry,
+        });
+        DurableSymbol { position: self.book.position(), cooldowns: self.cooldowns, pending }
+    }
+
+    /// The first step of a symbol's life: reconcile with the venue before trading; or, with an
+    /// order restored from the journal, take it as `Unknown` and ask the gateway about it
+    /// first (reconciliation follows once it resolves).
+    pub fn start(&mut self, now: TimeNs) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let Some(order) = self.sent.filter(|o| Some(o.intent) == self.restored_order) else {
+            self.apply(ExecEvent::BeginReconcile { at: now }, &mut actions);
+            return actions;
+        };
+        let rules = self.config.reconcile_rules;
+        let pending = match (order.entry, self.book.position()) {
+            (Some(direction), _) => PendingOrder::Entry { direction, rules },
+            (None, Some(p)) => PendingOrder::Exit {
+                trade: OpenTrade { direction: p.direction, opened_at: now, rules },
+                reason: ExitReason::Flatten,
+            },
+            // An exit with nothing open cannot be journaled; treat it as an entry of its side.
+            (None, None) => PendingOrder::Entry { direction: Direction::from_entry_side(order.side), rules },
+        };
+        self.efsm = Efsm::resumed(ExecState::Unknown { intent: order.intent, order: pending, since: now });
+        actions.push(Action::Transition { from: "restored", to: "unknown", event: "restore_pending_order" });
+        actions.push(Action::QueryStatus { intent_id: order.intent });
+        actions
     }
 
     /// Sets this symbol's control flags (combined with the global flags at every decision).
@@ -465,6 +523,14 @@ impl SymbolCore {
             let already_failed = self.failure_counted == Some(report.intent_id) || orphan.is_some_and(|o| o.timed_out);
             self.finish_order(report, already_failed, entry_direction, now, risk);
             self.forget_order(report.intent_id);
+            if self.restored_order == Some(report.intent_id) {
+                // The order a crash left on the wire is settled: now compare with the venue.
+                self.restored_order = None;
+                if matches!(self.efsm.state(), ExecState::Flat | ExecState::Open { .. }) {
+                    self.apply(ExecEvent::BeginReconcile { at: now }, &mut actions);
+                }
+                actions.push(Action::RequestSnapshot);
+            }
         }
         self.sync_exposure(risk);
         actions
@@ -749,7 +815,11 @@ impl SymbolCore {
     ) {
         self.rate.record(now);
         self.counters.orders += 1;
-        if let Some(previous) = self.sent.replace(SentOrder { intent: intent_id, side, qty, filled: Qty::ZERO }) {
+        let entry = match purpose {
+            OrderPurpose::Entry(direction) => Some(direction),
+            OrderPurpose::Exit(_) => None,
+        };
+        if let Some(previous) = self.sent.replace(SentOrder { intent: intent_id, side, qty, filled: Qty::ZERO, entry }) {
             self.finished.insert(previous.intent);
         }
         let symbol = self.config.symbol;

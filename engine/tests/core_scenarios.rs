@@ -574,3 +574,33 @@ fn the_first_snapshot_fixes_the_baseline_of_an_all_time_ledger() {
     assert!(actions.is_empty(), "{actions:?}");
     assert_eq!(h.core.status().venue_agrees, Some(true));
 }
+
+#[test]
+fn an_order_on_the_wire_at_a_crash_is_restored_asked_for_and_booked_once() {
+    let mut h = Harness::new();
+    let entry = only_order(&h.signal(enter(Direction::Long), "100000")).unwrap();
+    let saved = h.core.durable();
+    assert_eq!(saved.pending.map(|p| p.intent), Some(entry.intent_id), "the order is journaled before it leaves");
+    // The process dies here. A new core restores the journal and starts.
+    let mut again = Harness::new();
+    again.core.restore(&saved, &again.risk);
+    let started = again.core.start(again.now);
+    assert!(started.contains(&Action::QueryStatus { intent_id: entry.intent_id }));
+    assert_eq!(again.core.state().name(), "unknown");
+    assert!(again.core.reconcile(&VenueView::default(), again.now, &again.risk).is_empty(), "not while unresolved");
+    // The status query replays the fill the venue made, then the terminal answer.
+    let mut replay = again.fill_report(&entry, "100000.5", "0.25");
+    replay.poss_dup = true;
+    let actions = again.report(&replay);
+    assert!(actions.contains(&Action::RequestSnapshot));
+    assert_eq!(again.core.state().name(), "reconciling");
+    assert_eq!(again.core.book().position().unwrap().qty, entry.qty);
+    assert_eq!(again.core.durable().pending, None, "settled: nothing pending any more");
+    // The same replay again is a duplicate; the venue agrees; trading resumes.
+    again.report(&replay);
+    assert_eq!(again.core.book().fills(), 1, "booked once");
+    let venue = agreeing(&again.core);
+    again.core.reconcile(&venue, again.now, &again.risk);
+    assert_eq!(again.core.state().name(), "open");
+    assert_eq!(again.core.efsm_errors(), 0);
+}

@@ -67,6 +67,7 @@ pub struct EngineSection {
     /// Durable state file, or "off". Default: `state/engine-state.json` with an external
     /// gateway, off with the embedded one (whose ledger starts empty every run).
     pub state_file: Option<String>,
+    pub state_fsync: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -169,6 +170,9 @@ pub struct RunConfig {
     pub lossless_ticks: bool,
     /// `engine.state_file` as given (`None`: the default for the gateway mode).
     pub state_file: Option<String>,
+    /// Sync the durable journal to disk on every append (`engine.state_fsync`): survives a
+    /// power loss, not only a crash, at a much higher cost per order.
+    pub state_fsync: bool,
 }
 
 pub const DEFAULT_SYMBOLS: [&str; 3] = ["BTCUSD.s", "ETHUSD.s", "XAUUSD.s"];
@@ -210,6 +214,7 @@ impl Default for RunConfig {
             symbol_threads: None,
             lossless_ticks: false,
             state_file: None,
+            state_fsync: false,
         }
     }
 }
@@ -401,6 +406,9 @@ impl RunConfig {
                 return Err(bad("engine.state_file", "must be a path or \"off\""));
             }
             self.state_file = Some(path);
+        }
+        if let Some(fsync) = e.state_fsync {
+            self.state_fsync = fsync;
         }
         self.apply_strategy(file.strategy)?;
         self.apply_risk(file.risk)?;

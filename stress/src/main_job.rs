@@ -201,6 +201,26 @@ pub fn embedded_gateway_config(config: &RunConfig, models: Vec<InstrumentModel>)
     }
 }
 
+/// Loads the durable state (the state file, then the journal's newer records over it) and
+/// opens the journal, compacted to what was loaded.
+fn load_durable_state(
+    path: &std::path::Path,
+    fsync: bool,
+) -> anyhow::Result<(std::collections::BTreeMap<Symbol, engine::symbol_core::DurableSymbol>, Option<Arc<::actors::journal::Journal>>)> {
+    let mut restored = ::actors::state_store::load(path).map_err(|e| anyhow!("durable state: {e}"))?;
+    let wal = ::actors::journal::path_for(path);
+    let replayed = ::actors::journal::replay(&wal).map_err(|e| anyhow!("durable journal: {e}"))?;
+    if replayed.torn_tail {
+        warn!(target: "engine", path = %wal.display(), "durable journal: a torn last record (the process died mid-write) was skipped");
+    }
+    restored.extend(replayed.states);
+    let journal = ::actors::journal::Journal::open(&wal, &restored, fsync).map_err(|e| anyhow!("durable journal: {e}"))?;
+    let open = restored.values().filter(|s| s.position.is_some()).count();
+    let pending = restored.values().filter(|s| s.pending.is_some()).count();
+    info!(target: "engine", path = %path.display(), journal = %wal.display(), journal_records = replayed.records, symbols = restored.len(), open_positions = open, orders_on_the_wire = pending, fsync, "durable state loaded; orders left on the wire are asked for, then every symbol reconciles with the gateway before trading");
+    Ok((restored, Some(Arc::new(journal))))
+}
+
 /// Runs the job to completion.
 pub fn run(options: JobOptions) -> anyhow::Result<JobSummary> {
     let config = options.config.clone();
@@ -244,14 +264,10 @@ async fn run_actors(
 ) -> anyhow::Result<JobSummary> {
     let config = &options.config;
     let state_path = config.state_path();
-    let restored = match &state_path {
-        Some(path) => ::actors::state_store::load(path).map_err(|e| anyhow!("durable state: {e}"))?,
-        None => Default::default(),
+    let (restored, journal) = match &state_path {
+        Some(path) => load_durable_state(path, config.state_fsync)?,
+        None => (Default::default(), None),
     };
-    if let Some(path) = &state_path {
-        let open = restored.values().filter(|s| s.position.is_some()).count();
-        info!(target: "engine", path = %path.display(), symbols = restored.len(), open_positions = open, "durable state loaded; reconciling with the gateway before trading");
-    }
     let zmq = zmq::Context::new();
     let first_intent = crate::run_id::wall_ns() / 1_000; // µs since epoch: never repeats across runs
     let risk = Arc::new(PortfolioRisk::new(config.risk, first_intent));
@@ -281,6 +297,7 @@ async fn run_actors(
         },
         state_path: state_path.clone(),
         restored,
+        journal,
         symbol_threads: config.symbol_threads.unwrap_or_else(|| default_symbol_threads(registry.len())),
         tick_overflow: if config.lossless_ticks { Overflow::Backpressure } else { Overflow::Drop },
     };

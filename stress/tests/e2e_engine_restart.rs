@@ -104,6 +104,7 @@ fn positions_survive_an_engine_restart_and_a_mismatch_halts() {
     // Run 3: a state file that says flat while the gateway holds positions: those symbols halt.
     let held_at_gateway = open_positions(&second);
     std::fs::write(&state, r#"{"version": 1, "symbols": {}}"#).unwrap();
+    std::fs::remove_file(::actors::journal::path_for(&state)).expect("the journal beside the state file");
     let third = engine_run(&orders, &md, &state, 2, None);
     let halted = third.symbols.iter().filter(|r| r.status.state == "halted").count();
     assert_eq!(halted, held_at_gateway, "every symbol that disagrees with the gateway is halted");

@@ -84,6 +84,7 @@ pub fn wiring(orders: String, market_data: String, identity: &str) -> ::actors::
         core: std::sync::Arc::new(engine::symbol_core::CoreConfig::new),
         state_path: None,
         restored: Default::default(),
+        journal: None,
         symbol_threads: 0,
         tick_overflow: ::actors::market_data::Overflow::Drop,
     }
