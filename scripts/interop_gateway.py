@@ -1060,8 +1060,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, *, parser: argparse.ArgumentParser | None = None,
+         gateway_class: type | None = None) -> int:
+    """Runs the gateway. `parser` and `gateway_class` let a variant (scripts/hostile_gateway.py)
+    add flags and behaviour; without them this is the plain interop gateway."""
+    args = (parser or build_parser()).parse_args(argv)
     if not (0 <= args.fee_ppm <= 1_000_000):
         print("--fee-ppm must be within 0..1000000", file=sys.stderr)
         return 2
@@ -1071,7 +1074,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.heartbeat_ms < 1:
         print("--heartbeat-ms must be >= 1", file=sys.stderr)
         return 2
-    gw = Gateway(args)
+    gw = (gateway_class or Gateway)(args)
 
     def on_signal(signum, _frame):
         gw.stop = True
