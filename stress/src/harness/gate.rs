@@ -1,7 +1,7 @@
 //! The stress gate: every criterion with its measured value, threshold and verdict.
 //!
 //! A gate that cannot fail proves nothing, so it asks two questions: did nothing go wrong
-//! (criteria 1–5, 9), and was anything tested at all (criteria 6–8).
+//! (criteria 1–5, 9, 10), and was anything tested at all (criteria 6–8).
 //!
 //! 1. locks balanced: every ACQUIRE released, no orphan, no per-symbol overlap (from the log);
 //! 2. no EFSM errors (with faults too: timeouts, rejects, dropped replies and restarts are
@@ -28,7 +28,9 @@
 //!    above the order timeout) only tested the timeout path;
 //! 9. `timeouts`: no order timed out unless a fault that delays or loses replies was
 //!    injected (`--drop-reply-rate`, `--latency-ms`, `--restart-at`); with one, timeouts are
-//!    expected and only reported. Rejects do not excuse timeouts: a reject is an answer.
+//!    expected and only reported. Rejects do not excuse timeouts: a reject is an answer;
+//! 10. `positions_match`: every symbol's final position (side, qty, cost basis) equals the
+//!     venue's in the final snapshot; a symbol missing from the snapshot is a mismatch too.
 
 use protocol::Money;
 
@@ -88,6 +90,9 @@ pub struct Figures {
     pub timeouts: u64,
     pub max_publish_gap_us: u64,
     pub engine_max_gap_us: u64,
+    pub symbols: usize,
+    /// Symbols whose final position differs from the venue's (or that it did not report).
+    pub position_mismatches: Vec<String>,
 }
 
 impl Figures {
@@ -129,6 +134,8 @@ impl Figures {
                 .max()
                 .unwrap_or(0),
             engine_max_gap_us: job.feed.max_gap_us,
+            symbols: job.symbols.len(),
+            position_mismatches: job.position_mismatches().iter().map(ToString::to_string).collect(),
         }
     }
 }
@@ -152,6 +159,7 @@ pub fn judge_figures(options: &StressOptions, f: &Figures) -> Gate {
     c.extend(safety_criteria(options, f));
     c.extend(coverage_criteria(options, f));
     c.push(timeouts(options, f));
+    c.push(positions_match(f));
     let pass = c.iter().all(|x| x.pass);
     Gate { criteria: c, pass }
 }
@@ -309,6 +317,16 @@ fn timeouts(options: &StressOptions, f: &Figures) -> Criterion {
     }
 }
 
+/// Criterion 10: the books' positions are the venue's.
+fn positions_match(f: &Figures) -> Criterion {
+    let value = if f.position_mismatches.is_empty() {
+        format!("all {} match", f.symbols)
+    } else {
+        format!("{} of {} differ: {}", f.position_mismatches.len(), f.symbols, f.position_mismatches.join(", "))
+    };
+    criterion("positions_match", value, "every position == venue's (side, qty, cost)", f.position_mismatches.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -338,6 +356,7 @@ mod tests {
             round_trips: 20,
             max_publish_gap_us: 40_000,
             engine_max_gap_us: 41_000,
+            symbols: 3,
             ..Figures::default()
         }
     }
@@ -357,7 +376,7 @@ mod tests {
     fn a_clean_run_passes_every_criterion() {
         let gate = judge_figures(&options(StrategyChoice::Churn), &good());
         assert!(gate.pass, "{:?}", gate.criteria);
-        assert_eq!(gate.criteria.len(), 13);
+        assert_eq!(gate.criteria.len(), 14);
     }
 
     /// Each row breaks one figure of a good run; exactly that criterion must say FAIL.
@@ -498,5 +517,14 @@ mod tests {
             inject(&mut o);
             assert!(verdict(&o, &f, "timeouts"), "{o:?}");
         }
+    }
+
+    #[test]
+    fn a_position_that_differs_from_the_venue_fails() {
+        let f = Figures { position_mismatches: vec!["ETHUSD.s".into()], ..good() };
+        assert_eq!(failures(&options(StrategyChoice::Churn), &f), ["positions_match"]);
+        let gate = judge_figures(&options(StrategyChoice::Churn), &f);
+        let value = gate.criteria.iter().find(|c| c.name == "positions_match").map(|c| c.value.clone());
+        assert_eq!(value.as_deref(), Some("1 of 3 differ: ETHUSD.s"));
     }
 }
