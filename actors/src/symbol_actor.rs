@@ -159,7 +159,17 @@ impl SymbolActor {
                     debug!(target: "risk", symbol = %symbol, reason = refusal.code(), "REFUSED");
                 }
                 Action::Discrepancy(d) => log_discrepancy(symbol, &d),
-                Action::ReconcileMismatch(m) => {
+                Action::ReconcileMismatch { mismatch: m, halts: false } => {
+                    warn!(
+                        target: "symbol",
+                        symbol = %symbol,
+                        field = m.field.as_str(),
+                        local = %position_text(m.local),
+                        venue = %position_text(m.venue),
+                        "VENUE_DIFFERS: the books still differ from the venue's snapshot; the symbol stays halted until an operator adopts and resumes"
+                    );
+                }
+                Action::ReconcileMismatch { mismatch: m, halts: true } => {
                     error!(
                         target: "symbol",
                         symbol = %symbol,
@@ -282,7 +292,11 @@ impl Handler<RequestTimedOut> for SymbolActor {
     type Result = ();
     fn handle(&mut self, msg: RequestTimedOut, _: &mut Context<Self>) {
         let now = wall_ns();
-        warn!(target: "symbol", symbol = %self.symbol(), intent_id = msg.intent_id.0, "ORDER_UNKNOWN: no answer before the deadline; querying status");
+        if self.core.state().name() == "unknown" {
+            debug!(target: "symbol", symbol = %self.symbol(), intent_id = msg.intent_id.0, "status query unanswered; asking again");
+        } else {
+            warn!(target: "symbol", symbol = %self.symbol(), intent_id = msg.intent_id.0, "ORDER_UNKNOWN: no answer before the deadline; querying status (repeats are logged at DEBUG)");
+        }
         self.step("timeout", |core, risk| core.on_order_timeout(msg.intent_id, now, risk));
         self.publish();
     }

@@ -190,27 +190,28 @@ pub fn vet_fill(
     Ok(())
 }
 
-/// A bounded memory of intents whose orders are done (for `FillAfterTerminal`).
+/// A bounded memory of orders that are done (for `FillAfterTerminal`, and to show the
+/// order beside the report).
 #[derive(Clone, Debug, Default)]
 pub struct FinishedIntents {
-    ring: std::collections::VecDeque<IntentId>,
+    ring: std::collections::VecDeque<SentOrder>,
 }
 
 impl FinishedIntents {
-    /// How many finished intents a symbol remembers.
+    /// How many finished orders a symbol remembers.
     pub const CAPACITY: usize = 64;
 
-    pub fn insert(&mut self, intent: IntentId) {
-        if self.ring.contains(&intent) {
+    pub fn insert(&mut self, order: SentOrder) {
+        if self.get(order.intent).is_some() {
             return;
         }
         if self.ring.len() == Self::CAPACITY {
             self.ring.pop_front();
         }
-        self.ring.push_back(intent);
+        self.ring.push_back(order);
     }
-    pub fn contains(&self, intent: IntentId) -> bool {
-        self.ring.contains(&intent)
+    pub fn get(&self, intent: IntentId) -> Option<SentOrder> {
+        self.ring.iter().rev().find(|o| o.intent == intent).copied()
     }
 }
 
@@ -294,10 +295,10 @@ mod tests {
     fn finished_intents_are_bounded() {
         let mut f = FinishedIntents::default();
         for i in 0..(FinishedIntents::CAPACITY as u64 + 10) {
-            f.insert(IntentId(i));
+            f.insert(SentOrder { intent: IntentId(i), ..order() });
         }
-        assert!(!f.contains(IntentId(0)));
-        assert!(f.contains(IntentId(FinishedIntents::CAPACITY as u64 + 9)));
+        assert!(f.get(IntentId(0)).is_none());
+        assert_eq!(f.get(IntentId(FinishedIntents::CAPACITY as u64 + 9)).map(|o| o.qty), Some(qty(2)));
     }
 
     #[test]

@@ -126,8 +126,10 @@ pub enum Action {
     Refused(Refusal),
     /// A report contradicted what was asked: not booked, the symbol halted (log at ERROR).
     Discrepancy(Discrepancy),
-    /// The book and the venue's snapshot disagree (log at ERROR).
-    ReconcileMismatch(Mismatch),
+    /// The book and the venue's snapshot disagree: `halts` when this halts the symbol (log
+    /// at ERROR); otherwise it was already halted for a discrepancy and waits for an
+    /// operator (log at WARN).
+    ReconcileMismatch { mismatch: Mismatch, halts: bool },
     /// Ask the gateway for a position snapshot (after a discrepancy).
     RequestSnapshot,
 }
@@ -490,7 +492,7 @@ impl SymbolCore {
         if new_fill {
             // Nothing is booked before it is vetted against the order it answers.
             let order = self.sent.filter(|o| o.intent == report.intent_id);
-            let finished = self.finished.contains(report.intent_id);
+            let finished = self.finished.get(report.intent_id).is_some();
             let reference = self.last_tick.map(|t| touch_for(report.side, &t));
             if let Err(code) = vet_fill(order.as_ref(), finished, report, self.config.price_band, reference) {
                 self.discrepancy(code, report, reference, now, risk, &mut actions);
@@ -557,8 +559,12 @@ impl SymbolCore {
             self.counters.stale_reports += 1;
             return actions;
         }
+        let first_timeout = !matches!(self.efsm.state(), ExecState::Unknown { .. });
         if self.apply(ExecEvent::Timeout { intent: intent_id, at: now }, &mut actions) {
-            self.counters.timeouts += 1;
+            // Orders that timed out, once each (a status query's own timeouts are not orders).
+            if first_timeout {
+                self.counters.timeouts += 1;
+            }
             // Counted once per order; a probe is judged only by its terminal report (or the
             // breaker's probe deadline).
             if self.failure_counted != Some(intent_id) && !self.is_probe(intent_id) {
@@ -614,8 +620,8 @@ impl SymbolCore {
             // Unreachable with no unresolved order; nothing to do if it ever happens.
             (ExecState::EntryPending { .. } | ExecState::ExitPending { .. } | ExecState::Unknown { .. }, Ok(())) => {}
             (state, Err(mismatch)) => {
-                actions.push(Action::ReconcileMismatch(mismatch));
                 let keep = matches!(state, ExecState::Halted { reason } if reason.needs_operator());
+                actions.push(Action::ReconcileMismatch { mismatch, halts: !keep });
                 if !keep {
                     self.discrepancies.record(DiscrepancyCode::SnapshotMismatch);
                     self.last_discrepancy = Some(DiscrepancyCode::SnapshotMismatch);
@@ -820,7 +826,7 @@ impl SymbolCore {
             OrderPurpose::Exit(_) => None,
         };
         if let Some(previous) = self.sent.replace(SentOrder { intent: intent_id, side, qty, filled: Qty::ZERO, entry }) {
-            self.finished.insert(previous.intent);
+            self.finished.insert(previous);
         }
         let symbol = self.config.symbol;
         let order =
@@ -944,7 +950,12 @@ impl SymbolCore {
         self.discrepancies.record(code);
         self.last_discrepancy = Some(code);
         self.book.mark_seen(report.exec_id);
-        let expected = self.sent;
+        // The order the report names (on the wire or already done), else what is on the wire.
+        let expected = self
+            .sent
+            .filter(|o| o.intent == report.intent_id)
+            .or_else(|| self.finished.get(report.intent_id))
+            .or(self.sent);
         self.apply(ExecEvent::Halt { reason: HaltReason::Discrepancy(code) }, actions);
         actions.push(Action::Discrepancy(Discrepancy { code, expected, reference, report: ReportFacts::of(report) }));
         actions.push(Action::RequestSnapshot);
@@ -965,9 +976,9 @@ impl SymbolCore {
         if self.orphan.is_some_and(|o| o.intent == intent) {
             self.orphan = None;
         }
-        if self.sent.is_some_and(|o| o.intent == intent) {
+        if let Some(order) = self.sent.filter(|o| o.intent == intent) {
             self.sent = None;
-            self.finished.insert(intent);
+            self.finished.insert(order);
         }
     }
 

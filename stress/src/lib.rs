@@ -9,6 +9,7 @@
 //! - [`logging`]: stdout (human) and `logs/<run-id>/engine.jsonl` (JSON) logging.
 //! - [`main_job`]: the engine run: gateway (embedded or remote) + actors + status line.
 //! - [`run_id`]: run ids, session ids, wall time.
+//! - [`signals`]: SIGINT, SIGTERM and SIGHUP as one stop request.
 
 pub mod config;
 pub mod gateway;

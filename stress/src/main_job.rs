@@ -262,6 +262,8 @@ async fn run_actors(
     orders: String,
     market_data: String,
 ) -> anyhow::Result<JobSummary> {
+    // Listen first, so that a stop signal during start-up is also a clean stop.
+    let mut stop_signals = crate::signals::StopSignals::listen();
     let config = &options.config;
     let state_path = config.state_path();
     let (restored, journal) = match &state_path {
@@ -314,7 +316,6 @@ async fn run_actors(
     let feed_counters = engine.market_data.as_ref().map(|m| Arc::clone(&m.counters));
     let mut ticker = tokio::time::interval(options.status_every.unwrap_or(Duration::from_secs(1)));
     // Ctrl-C, SIGTERM and SIGHUP all stop the same way: out of this loop into the drain.
-    let mut stop_signals = crate::signals::StopSignals::listen();
     loop {
         tokio::select! {
             signal = stop_signals.recv() => {
@@ -453,12 +454,14 @@ async fn run_actors(
 /// One progress line: live (rewritten in place) on a terminal, plain lines otherwise.
 fn print_progress(elapsed: Duration, ticks: u64, expected: Option<u64>, bridge: Option<&BridgeStats>) {
     use std::io::{IsTerminal, Write};
-    let (orders, fills, p50, p99, held) = bridge.map_or((0, 0, 0, 0, 0), |b| {
-        (b.orders_sent, b.fills_received, b.round_trip_us[0], b.round_trip_us[2], b.locks_held)
-    });
+    let (orders, fills, held) = bridge.map_or((0, 0, 0), |b| (b.orders_sent, b.fills_received, b.locks_held));
+    let rtt = match bridge {
+        Some(b) if b.round_trip_us[5] > 0 => format!("rtt p50 {}us p99 {}us", b.round_trip_us[0], b.round_trip_us[2]),
+        _ => "rtt n = 0".to_string(),
+    };
     let budget = expected.map_or(String::new(), |n| format!("/{n}"));
     let line = format!(
-        "[{:>6.1}s] ticks {ticks}{budget}  orders {orders}  fills {fills}  locks held {held}  rtt p50 {p50}us p99 {p99}us",
+        "[{:>6.1}s] ticks {ticks}{budget}  orders {orders}  fills {fills}  locks held {held}  {rtt}",
         elapsed.as_secs_f64()
     );
     let mut out = std::io::stdout();
@@ -499,12 +502,12 @@ fn print_status(statuses: &[SymbolStatus], bridge: Option<&BridgeStats>) {
         line.push_str(&format!("... {} symbols, {} orders, {} locks held | ", statuses.len(), orders, held));
     }
     if let Some(b) = bridge {
-        line.push_str(&format!(
-            "gw {} rtt p50 {}us p99 {}us",
-            if b.gateway_up { "up" } else { "DOWN" },
-            b.round_trip_us[0],
-            b.round_trip_us[2]
-        ));
+        let rtt = if b.round_trip_us[5] > 0 {
+            format!("rtt p50 {}us p99 {}us", b.round_trip_us[0], b.round_trip_us[2])
+        } else {
+            "rtt n = 0".to_string()
+        };
+        line.push_str(&format!("gw {} {rtt}", if b.gateway_up { "up" } else { "DOWN" }));
     }
     println!("{line}");
 }

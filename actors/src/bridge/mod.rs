@@ -57,6 +57,8 @@ pub struct BridgeStats {
     pub reports_received: u64,
     pub fills_received: u64,
     pub timeouts: u64,
+    /// Status queries that timed out (an order's own timeout is counted once, in `timeouts`).
+    pub query_timeouts: u64,
     pub send_failures: u64,
     pub undecodable_frames: u64,
     pub session_rejects: u64,
@@ -65,6 +67,8 @@ pub struct BridgeStats {
     /// Order-channel frames whose `seq` skipped ahead / did not advance (same gateway session).
     pub seq_gaps: u64,
     pub seq_repeats: u64,
+    /// Spells in which the gateway answered but acknowledged none of our frames.
+    pub unacknowledged_spells: u64,
     /// Snapshot requests sent to reconcile (start-up, gateway restart, discrepancy).
     pub reconcile_requests: u64,
     pub locks_acquired: u64,
@@ -137,6 +141,11 @@ pub struct BridgeActor {
     /// connecting costs milliseconds, not a heartbeat interval.
     reconcile_pending: bool,
     last_reconcile_request: Option<Instant>,
+    /// The highest of our `seq`s the gateway has acknowledged (`ack_seq`), and our `seq` at
+    /// each heartbeat tick: a gateway that answers but acknowledges nothing is not trading.
+    gateway_acked: u64,
+    sent_history: std::collections::VecDeque<(Instant, u64)>,
+    unacknowledged: bool,
     /// Sequence anomalies not yet reported in a (rate-limited) WARN line.
     seq_unreported: u64,
     last_seq_warn: Option<Instant>,
@@ -186,6 +195,9 @@ impl BridgeActor {
             snapshot_waiters: HashMap::new(),
             reconcile_pending: true,
             last_reconcile_request: None,
+            gateway_acked: 0,
+            sent_history: std::collections::VecDeque::new(),
+            unacknowledged: false,
             seq_unreported: 0,
             last_seq_warn: None,
             submitted: HashMap::new(),
@@ -352,11 +364,34 @@ impl BridgeActor {
         let now = Instant::now();
         for intent in self.locks.expired(now) {
             let Some(lock) = self.release(intent, Outcome::Timeout) else { continue };
-            self.stats.timeouts += 1;
+            match lock.kind {
+                RequestKind::Order => self.stats.timeouts += 1,
+                RequestKind::StatusQuery => self.stats.query_timeouts += 1,
+            }
             self.submitted.remove(&lock.intent_id);
             if let Some(route) = self.route(&lock.symbol) {
                 route.timeouts.do_send(RequestTimedOut { intent_id: lock.intent_id });
             }
+        }
+    }
+
+    /// A gateway that keeps sending (heartbeats) while acknowledging none of our frames sent
+    /// more than `limit` ago is not processing them: treat it as down until it catches up.
+    fn check_acknowledged(&mut self, limit: Duration) {
+        let now = Instant::now();
+        self.sent_history.push_back((now, self.seq_out));
+        while self.sent_history.len() > 2 && self.sent_history[1].0 + limit <= now {
+            self.sent_history.pop_front();
+        }
+        let old_enough = self.sent_history.front().filter(|(at, _)| *at + limit <= now).map(|(_, seq)| *seq);
+        let behind = old_enough.is_some_and(|seq| seq > 0 && self.gateway_acked < seq);
+        if behind && !self.unacknowledged {
+            self.unacknowledged = true;
+            self.stats.unacknowledged_spells += 1;
+            let reason = format!("the gateway acknowledges none of our frames since seq {} for {} ms", self.gateway_acked, limit.as_millis());
+            self.mark_gateway(false, &reason);
+        } else if !behind && self.unacknowledged {
+            self.unacknowledged = false;
         }
     }
 
@@ -367,6 +402,7 @@ impl BridgeActor {
             let reason = format!("no frame from the gateway for {} ms", silent_for.as_millis());
             self.mark_gateway(false, &reason);
         }
+        self.check_acknowledged(limit);
         let body = Message::Heartbeat(Heartbeat {
             session_id: self.session_id,
             last_seq_sent: self.seq_out,
@@ -508,8 +544,14 @@ impl Handler<FromSocket> for BridgeActor {
         match msg {
             FromSocket::Frame(envelope) => {
                 self.last_inbound = Instant::now();
-                self.mark_gateway(true, "frame received");
                 let header = envelope.header;
+                self.gateway_acked = self.gateway_acked.max(header.ack_seq);
+                if self.unacknowledged && self.sent_history.front().is_some_and(|(_, seq)| self.gateway_acked >= *seq) {
+                    self.unacknowledged = false;
+                }
+                if !self.unacknowledged {
+                    self.mark_gateway(true, "frame received");
+                }
                 if self.gateway_session != Some(header.session_id) {
                     match self.gateway_session {
                         Some(previous) => {

@@ -56,6 +56,10 @@ struct Cli {
     order_timeout_ms: u64,
     #[arg(long, default_value = "logs")]
     log_dir: PathBuf,
+    /// The engine's durable state: journal (as in production: every fill and order
+    /// journaled before the next order), fsync (synced to disk too), or off.
+    #[arg(long, default_value = "journal")]
+    durability: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -120,6 +124,7 @@ fn options(cli: &Cli) -> anyhow::Result<StressOptions> {
         order_timeout: Duration::from_millis(cli.order_timeout_ms.max(1)),
         log_dir: cli.log_dir.clone(),
         command_line: std::env::args().collect::<Vec<_>>().join(" "),
+        durability: cli.durability.parse().map_err(|e| anyhow::anyhow!("--durability: {e}"))?,
     })
 }
 

@@ -44,6 +44,31 @@ pub struct StressOptions {
     pub order_timeout: Duration,
     pub log_dir: PathBuf,
     pub command_line: String,
+    /// How the engine keeps its durable state during the run (production: `Journal`).
+    pub durability: Durability,
+}
+
+/// The engine's durable state in a stress run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// Nothing persisted (the cost of durability left out).
+    Off,
+    /// The write-ahead journal in the run's folder, as in production.
+    Journal,
+    /// The journal synced to disk on every append.
+    Fsync,
+}
+
+impl std::str::FromStr for Durability {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Durability, String> {
+        match s {
+            "off" => Ok(Durability::Off),
+            "journal" => Ok(Durability::Journal),
+            "fsync" => Ok(Durability::Fsync),
+            other => Err(format!("{other:?}: use off, journal or fsync")),
+        }
+    }
 }
 
 impl StressOptions {
@@ -84,7 +109,7 @@ impl StressOptions {
     /// Engine settings for a stress run: the same engine as production, with limits that
     /// do not throttle the load (the load is the point) and the breaker tolerant of
     /// injected faults.
-    fn run_config(&self, orders: String, market_data: String) -> RunConfig {
+    fn run_config(&self, orders: String, market_data: String, run_dir: &Path) -> RunConfig {
         let mut config = RunConfig {
             symbols: self.symbols.iter().map(Symbol::to_string).collect(),
             codec: self.codec,
@@ -97,8 +122,13 @@ impl StressOptions {
             strategy: self.strategy,
             symbol_threads: self.symbol_threads,
             lossless_ticks: self.max_rate,
-            // Every stress run starts flat against a fresh gateway: nothing to restore.
-            state_file: Some("off".into()),
+            // Every stress run starts flat against a fresh gateway: its journal lives in the
+            // run's folder, so there is nothing to restore, but every order pays for it.
+            state_file: Some(match self.durability {
+                Durability::Off => "off".into(),
+                Durability::Journal | Durability::Fsync => run_dir.join("state.json").display().to_string(),
+            }),
+            state_fsync: self.durability == Durability::Fsync,
             seed: self.seed,
             interval: self.interval,
             ..RunConfig::default()
@@ -208,7 +238,7 @@ pub fn run(options: &StressOptions, run_dir: &Path, log: crate::logging::LogGuar
         status_every: Some(Duration::from_secs(1)),
         expected_ticks,
         compact_progress: true,
-        ..JobOptions::new(options.run_config(orders.clone(), md.clone()), duration)
+        ..JobOptions::new(options.run_config(orders.clone(), md.clone(), run_dir), duration)
     };
     let job = std::thread::Builder::new()
         .name("engine-job".into())
@@ -271,6 +301,7 @@ pub(crate) mod tests {
             order_timeout: Duration::from_millis(1000),
             log_dir: PathBuf::from("logs"),
             command_line: "stress".into(),
+            durability: Durability::Journal,
         }
     }
 
