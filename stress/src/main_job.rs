@@ -553,6 +553,14 @@ pub fn print_summary(summary: &JobSummary) {
         summary.elapsed.as_secs_f64()
     );
     println!(
+        "gateway link: first contact {}  seq gaps {}  seq repeats {}  unacknowledged spells {}  status-query timeouts {}",
+        b.first_contact_ms.map_or("-".to_string(), |ms| format!("{ms:.1} ms")),
+        b.seq_gaps,
+        b.seq_repeats,
+        b.unacknowledged_spells,
+        b.query_timeouts
+    );
+    println!(
         "order round trip µs: p50 {} p90 {} p99 {} p999 {} max {} (n={})",
         b.round_trip_us[0],
         b.round_trip_us[1],

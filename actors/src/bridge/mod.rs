@@ -67,6 +67,8 @@ pub struct BridgeStats {
     /// Order-channel frames whose `seq` skipped ahead / did not advance (same gateway session).
     pub seq_gaps: u64,
     pub seq_repeats: u64,
+    /// Bridge start → first reconciling snapshot, milliseconds.
+    pub first_contact_ms: Option<f64>,
     /// Spells in which the gateway answered but acknowledged none of our frames.
     pub unacknowledged_spells: u64,
     /// Snapshot requests sent to reconcile (start-up, gateway restart, discrepancy).
@@ -144,6 +146,8 @@ pub struct BridgeActor {
     /// The highest of our `seq`s the gateway has acknowledged (`ack_seq`), and our `seq` at
     /// each heartbeat tick: a gateway that answers but acknowledges nothing is not trading.
     gateway_acked: u64,
+    /// When the bridge started, until the first reconciling snapshot arrives (first contact).
+    started_at: Option<Instant>,
     sent_history: std::collections::VecDeque<(Instant, u64)>,
     unacknowledged: bool,
     /// Sequence anomalies not yet reported in a (rate-limited) WARN line.
@@ -196,6 +200,7 @@ impl BridgeActor {
             reconcile_pending: true,
             last_reconcile_request: None,
             gateway_acked: 0,
+            started_at: Some(Instant::now()),
             sent_history: std::collections::VecDeque::new(),
             unacknowledged: false,
             seq_unreported: 0,
@@ -303,6 +308,11 @@ impl BridgeActor {
             return;
         }
         self.reconcile_pending = false;
+        if let Some(started) = self.started_at.take() {
+            let ms = started.elapsed().as_secs_f64() * 1e3;
+            self.stats.first_contact_ms = Some(ms);
+            info!(target: "bridge", first_contact_ms = ms, requests = self.stats.reconcile_requests, "FIRST_CONTACT: the gateway's snapshot reached every symbol");
+        }
         for (symbol, route) in &self.routes {
             let entry = snapshot.positions.iter().find(|p| p.symbol == *symbol);
             route.reconcile.do_send(Reconcile { venue: engine::reconcile::VenueView::from_entry(entry) });

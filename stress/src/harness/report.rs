@@ -109,7 +109,16 @@ pub fn json_report(options: &StressOptions, out: &StressOutcome) -> Value {
         "error_lines": out.audit.error_lines,
         "ticks": {"published": published, "received": job.feed.received, "dispatched": job.feed.dispatched, "dropped": job.feed.dropped,
                   "taken": job.symbols.iter().map(|r| r.status.counters.ticks).sum::<u64>(), "max_gap_us_at_engine": job.feed.max_gap_us, "gaps_over_50ms_at_engine": job.feed.gaps_over_50ms},
-        "orders": {"sent": job.bridge.orders_sent, "status_queries": job.bridge.queries_sent, "fills": job.bridge.fills_received, "timeouts": job.bridge.timeouts},
+        "orders": {"sent": job.bridge.orders_sent, "status_queries": job.bridge.queries_sent, "fills": job.bridge.fills_received, "timeouts": job.bridge.timeouts, "query_timeouts": job.bridge.query_timeouts},
+        "gateway_link": {
+            "first_contact_ms": job.bridge.first_contact_ms,
+            "reconcile_requests": job.bridge.reconcile_requests,
+            "seq_gaps": job.bridge.seq_gaps,
+            "seq_repeats": job.bridge.seq_repeats,
+            "unacknowledged_spells": job.bridge.unacknowledged_spells,
+            "sessions": job.bridge.gateway_sessions,
+        },
+        "discrepancies": job.discrepancies.nonzero().map(|(c, n)| (c.as_str().to_string(), serde_json::json!(n))).collect::<serde_json::Map<String, serde_json::Value>>(),
         "throughput": {
             "seconds": (secs * 1000.0).round() / 1000.0,
             "ticks_per_s": per_second(job.feed.dispatched, secs),
