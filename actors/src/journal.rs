@@ -75,7 +75,11 @@ struct Inner {
     file: File,
     bytes: u64,
     latest: BTreeMap<Symbol, DurableSymbol>,
-    line: Vec<u8>,
+}
+
+thread_local! {
+    /// Each symbol thread's encoding buffer (reused: no allocation per append).
+    static LINE: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// The open journal, shared by every symbol actor.
@@ -102,7 +106,7 @@ impl Journal {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
         let (file, bytes) = write_compacted(path, states)?;
-        let inner = Inner { file, bytes, latest: states.clone(), line: Vec::with_capacity(256) };
+        let inner = Inner { file, bytes, latest: states.clone() };
         Ok(Journal { path: path.to_path_buf(), fsync, inner: Mutex::new(inner) })
     }
 
@@ -113,17 +117,25 @@ impl Journal {
     /// Appends one symbol's state (one `write` call). On success the record survives the
     /// process dying (and, with fsync, the machine).
     pub fn append(&self, symbol: Symbol, state: &DurableSymbol) -> Result<(), String> {
+        // Encoded before the lock is taken: only the write itself is serialized.
+        let line = LINE.with(|buffer| {
+            let mut line = buffer.take();
+            line.clear();
+            serde_json::to_writer(&mut line, &Record { symbol: symbol.to_string(), state: *state })
+                .map_err(|e| e.to_string())?;
+            line.push(b'\n');
+            Ok::<Vec<u8>, String>(line)
+        })?;
         let mut inner = lock(&self.inner);
         let inner = &mut *inner;
-        inner.line.clear();
-        serde_json::to_writer(&mut inner.line, &Record { symbol: symbol.to_string(), state: *state })
-            .map_err(|e| e.to_string())?;
-        inner.line.push(b'\n');
-        inner.file.write_all(&inner.line).map_err(|e| format!("{}: {e}", self.path.display()))?;
+        let written = inner.file.write_all(&line).map_err(|e| format!("{}: {e}", self.path.display()));
+        let length = line.len() as u64;
+        LINE.with(|buffer| buffer.replace(line));
+        written?;
         if self.fsync {
             inner.file.sync_data().map_err(|e| format!("{}: {e}", self.path.display()))?;
         }
-        inner.bytes += inner.line.len() as u64;
+        inner.bytes += length;
         inner.latest.insert(symbol, *state);
         if inner.bytes > COMPACT_AT_BYTES {
             let (file, bytes) = write_compacted(&self.path, &inner.latest)?;
