@@ -83,6 +83,11 @@ pub fn subscribe(
     let sub = ctx.socket(zmq::SUB)?;
     sub.set_linger(0)?;
     sub.set_rcvhwm(100_000)?;
+    // Each subscription is one message on the SUB's outgoing pipe, re-sent at every
+    // (re)connect: with libzmq's default send HWM (1,000) the 1,001st symbol's subscription
+    // was dropped silently and that symbol (or, behind a publisher that waits for every
+    // subscriber, every symbol) never got a tick.
+    sub.set_sndhwm(i32::try_from(routes.len().saturating_mul(2)).unwrap_or(i32::MAX).max(1_000))?;
     sub.set_reconnect_ivl(100)?;
     sub.set_reconnect_ivl_max(1_000)?;
     for symbol in routes.keys() {

@@ -239,7 +239,30 @@ fn endpoint(key: &str, text: &str) -> Result<String, ConfigError> {
     if !ok {
         return Err(bad(key, format!("{text:?} is not a ZeroMQ endpoint (tcp://HOST:PORT or ipc://PATH)")));
     }
+    if let Some(rest) = text.strip_prefix("tcp://") {
+        check_tcp_address(rest).map_err(|reason| bad(key, format!("{text:?}: {reason}")))?;
+    }
     Ok(text.to_string())
+}
+
+/// A `HOST:PORT` that can be connected to: a port number, and a host that resolves (an
+/// unresolvable host would otherwise leave ZeroMQ retrying silently for the whole run).
+/// `*` (bind to every interface) is accepted as a host.
+fn check_tcp_address(address: &str) -> Result<(), String> {
+    let Some((host, port)) = address.rsplit_once(':') else { return Err("no :PORT".into()) };
+    if port != "*" && port.parse::<u16>().is_err() {
+        return Err(format!("port {port:?} is not a number in 0..=65535 (or *)"));
+    }
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host == "*" || host.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(());
+    }
+    use std::net::ToSocketAddrs;
+    match (host, 0u16).to_socket_addrs().map(|addresses| addresses.count()) {
+        Ok(0) => Err(format!("host {host:?} resolves to no address")),
+        Ok(_) => Ok(()),
+        Err(e) => Err(format!("host {host:?} cannot be resolved: {e}")),
+    }
 }
 
 /// Longest duration any flag accepts (a year): beyond it, clock arithmetic could overflow.
@@ -680,6 +703,8 @@ mod tests {
             ("[risk]\nmax_drawdown = \"1.123456789\"", "risk.max_drawdown"),
             ("[gateway]\nreject_rate = 2.0", "gateway.reject_rate"),
             ("[gateway]\nslippage_ppm = 4000000000", "gateway.slippage_ppm"),
+            ("[engine]\ngateway = \"tcp://no-such-host.invalid:5555\"", "engine.gateway"),
+            ("[engine]\nmarket_data = \"tcp://127.0.0.1:port\"", "engine.market_data"),
             ("[gateway]\nslippage_ppm = 100000", "gateway.slippage_ppm"),
             ("[risk]\nmax_orders_per_sec_symbol = 0", "risk.max_orders_per_sec_symbol"),
             ("[risk]\nmax_orders_per_sec_total = 0", "risk.max_orders_per_sec_total"),

@@ -172,6 +172,8 @@ pub fn start(config: GatewayConfig) -> Result<GatewayHandle, GatewayError> {
     let mut publisher = ctx.socket(zmq::XPUB).map_err(zerr("socket", "XPUB"))?;
     publisher.set_linger(0).map_err(zerr("linger", &config.market_data_bind))?;
     publisher.set_sndhwm(1_000_000).map_err(zerr("sndhwm", &config.market_data_bind))?;
+    // Subscriptions arrive as messages: room for every symbol of every subscriber.
+    publisher.set_rcvhwm(1_000_000).map_err(zerr("rcvhwm", &config.market_data_bind))?;
     if config.max_rate {
         set_pub_nodrop(&mut publisher).map_err(zerr("xpub_nodrop", &config.market_data_bind))?;
     }
