@@ -572,3 +572,68 @@ fn heartbeat_only_venue_leaves_at_most_one_order_per_symbol_unknown() {
     run.assert_clean_engine();
     assert_locks_accounted(&run, run.summary.symbols.len());
 }
+
+// ------------------------------------------------------------------------- recovery
+
+/// The victim's row in `engine ctl status`.
+fn status_row(endpoint: &str, auth: &::actors::control::Credentials, symbol: Symbol) -> serde_json::Value {
+    let reply = ::actors::control::client_request(endpoint, &::actors::control::ControlRequest::Status, auth, Duration::from_secs(3))
+        .expect("status reply");
+    reply.status.unwrap_or_default().into_iter().find(|r| r["symbol"] == symbol.as_str()).unwrap_or_default()
+}
+
+#[test]
+fn an_operator_adopts_the_venue_resumes_and_the_books_balance() {
+    use ::actors::control::{client_request, ControlRequest, ControlSettings, ControlToken, Credentials};
+    capture_logs();
+    let names: Vec<String> = ["RCV.s", "RCA.s", "RCB.s"].iter().map(|s| s.to_string()).collect();
+    let victim = Symbol::new(&names[0]).expect("symbol");
+    let gateway = GatewayProcess::start("wrong_side", &names, &names[0], 21);
+    let endpoint = format!("tcp://127.0.0.1:{}", free_port());
+    let token = ControlToken::new("recovery-test-token-0123456789").expect("token");
+    let mut config = fast_config(&names);
+    config.codec = protocol::Codec::Json;
+    config.gateway = Some(gateway.orders.clone());
+    config.market_data = Some(gateway.market_data.clone());
+    config.control = Some(ControlSettings { bind: endpoint.clone(), token: Some(token.clone()) });
+    let job = std::thread::spawn(move || main_job::run(JobOptions::new(config, Some(Duration::from_secs(8)))));
+    let auth = Credentials { token: Some(token), who: Some("e2e-operator".into()) };
+
+    let until = Instant::now() + Duration::from_secs(6);
+    let mut row = serde_json::Value::Null;
+    while Instant::now() < until {
+        row = status_row(&endpoint, &auth, victim);
+        if row["halt_reason"] == "WRONG_SIDE" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(row["halt_reason"], "WRONG_SIDE", "the victim halted on the lie: {row}");
+    assert_eq!(row["venue_agrees"], false, "its books differ from the venue: {row}");
+    let request = |r: ControlRequest| client_request(&endpoint, &r, &auth, Duration::from_secs(3)).expect("reply");
+
+    let early = request(ControlRequest::Resume { symbol: victim.to_string() });
+    assert!(!early.ok && early.error.as_deref().is_some_and(|e| e.contains("adopt")), "resume before adopt: {early:?}");
+    let adopted = request(ControlRequest::Adopt { symbol: victim.to_string() });
+    assert!(adopted.ok, "adopt: {adopted:?}");
+    let resumed = request(ControlRequest::Resume { symbol: victim.to_string() });
+    assert!(resumed.ok, "resume: {resumed:?}");
+    let orders_at_resume = status_row(&endpoint, &auth, victim)["orders"].as_u64().unwrap_or(0);
+
+    let summary = job.join().expect("job thread").expect("job runs");
+    let gateway = gateway.stop();
+    let row = summary.symbols.iter().find(|r| r.status.symbol == victim).expect("victim row");
+    assert_eq!(row.status.halt_reason, None, "trading again at the end: {:?}", row.status);
+    assert!(row.status.counters.orders > orders_at_resume, "the victim traded after resume");
+    assert_eq!(summary.discrepancies.get(DiscrepancyCode::WrongSide), 1);
+    assert!(summary.position_mismatches().is_empty(), "every position equals the venue's");
+    assert!(summary.books_balance(), "books balance after the operator's recovery");
+    assert_books_balance(&summary);
+    let venue = gateway.ledger.get(victim.as_str()).expect("venue line");
+    assert_eq!(row.status.position, venue.position, "the victim holds what the venue holds");
+    let operator_lines: Vec<LogEvent> = logs_of(&[victim])
+        .into_iter()
+        .filter(|e| e.message.starts_with("OPERATOR_COMMAND: done") && e.fields.get("who").is_some_and(|w| w.contains("e2e-operator")))
+        .collect();
+    assert_eq!(operator_lines.len(), 2, "adopt and resume logged with who asked: {operator_lines:?}");
+}
