@@ -191,6 +191,7 @@ pub fn embedded_gateway_config(config: &RunConfig, models: Vec<InstrumentModel>)
             drop_reply_rate: config.drop_reply_rate,
             extra_latency: config.latency,
             stop_after: None,
+            clock_skew_ms: 0,
         },
         heartbeat_interval: config.heartbeat_interval,
         journal: None,

@@ -50,6 +50,9 @@ pub struct GatewayArgs {
     pub drop_reply_rate: f64,
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
+    /// The gateway's clock is this many ms ahead (negative: behind) when it judges expiry.
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+    pub clock_skew_ms: i64,
     /// Stop serving after this many seconds (fault injection).
     #[arg(long)]
     pub stop_after_secs: Option<f64>,
@@ -110,6 +113,7 @@ impl GatewayArgs {
                 reject_rate: self.reject_rate,
                 drop_reply_rate: self.drop_reply_rate,
                 extra_latency: Duration::from_millis(self.latency_ms),
+                clock_skew_ms: self.clock_skew_ms,
                 stop_after: self.stop_after_secs.map(|v| seconds("--stop-after-secs", v)).transpose()?,
             },
             heartbeat_interval: Duration::from_secs(1),

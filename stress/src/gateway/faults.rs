@@ -15,6 +15,9 @@ pub struct FaultConfig {
     pub extra_latency: Duration,
     /// Stop serving (close both sockets) this long after start.
     pub stop_after: Option<Duration>,
+    /// The gateway's clock runs this many milliseconds ahead of the wall clock (negative:
+    /// behind) when it judges `expire_at_ns`: clock skew between the hosts.
+    pub clock_skew_ms: i64,
 }
 
 impl FaultConfig {

@@ -354,7 +354,9 @@ impl Server {
                 if let Some((bid, ask)) = quote {
                     self.venue.set_quote(order.symbol, bid, ask);
                 }
-                let handled = self.venue.new_order(&order, crate::run_id::wall_ns(), f.reject);
+                let skew_ns = self.config.faults.clock_skew_ms.saturating_mul(1_000_000);
+                let now = crate::run_id::wall_ns().saturating_add_signed(skew_ns);
+                let handled = self.venue.new_order(&order, now, f.reject);
                 if handled.new_record {
                     if let (Some(journal), Some(record)) = (&mut self.journal, self.venue.record(order.intent_id)) {
                         // On disk before the reply leaves: a crash cannot forget a fill the
