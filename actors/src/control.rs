@@ -33,10 +33,10 @@ use tracing::{debug, error, info, warn};
 
 use crate::messages::{OperatorAction, SetSymbolFlags};
 use crate::operator::{self, OperatorRoutes};
+use crate::status::StatusBoard;
 use engine::discrepancy::DiscrepancyCounts;
 use std::future::Future;
 use std::pin::Pin;
-use crate::status::StatusBoard;
 
 /// Largest control frame the endpoint accepts (ZMQ_MAXMSGSIZE). A real request is under
 /// 200 bytes.
@@ -214,13 +214,21 @@ impl Flag {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ControlRequest {
-    Set { scope: String, flag: Flag, value: bool },
+    Set {
+        scope: String,
+        flag: Flag,
+        value: bool,
+    },
     Get,
     Status,
     /// A halted symbol's book takes the venue's position, PnL and fees (stays halted).
-    Adopt { symbol: String },
+    Adopt {
+        symbol: String,
+    },
     /// A halted symbol trades again, if its book follows the venue.
-    Resume { symbol: String },
+    Resume {
+        symbol: String,
+    },
     /// Close the circuit breaker now (a drawdown is measured from here on).
     ResetBreaker,
 }
@@ -398,7 +406,12 @@ impl ControlActor {
         let Some(routes) = self.operator.clone() else {
             return Box::pin(std::future::ready(ControlResponse::error("operator commands are not wired here")));
         };
-        let who = format!("{} (identity {}, peer {})", caller.who.as_deref().unwrap_or("-"), caller.identity, caller.peer.as_deref().unwrap_or("-"));
+        let who = format!(
+            "{} (identity {}, peer {})",
+            caller.who.as_deref().unwrap_or("-"),
+            caller.identity,
+            caller.peer.as_deref().unwrap_or("-")
+        );
         Box::pin(async move {
             match operator::execute(routes, action, symbol, who).await {
                 Ok(message) => ControlResponse { ok: true, message: Some(message), ..Default::default() },
@@ -419,7 +432,11 @@ impl ControlActor {
             who = caller.who.as_deref(),
             "BREAKER_RESET by an operator"
         );
-        ControlResponse { ok: true, message: Some(format!("breaker {} -> closed", before.name())), ..Default::default() }
+        ControlResponse {
+            ok: true,
+            message: Some(format!("breaker {} -> closed", before.name())),
+            ..Default::default()
+        }
     }
 
     fn portfolio(&self) -> serde_json::Value {

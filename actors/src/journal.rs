@@ -177,7 +177,11 @@ mod tests {
     }
     fn long(qty: &str, cost: &str) -> DurableSymbol {
         DurableSymbol {
-            position: Some(Position { direction: Direction::Long, qty: qty.parse().unwrap(), cost: cost.parse().unwrap() }),
+            position: Some(Position {
+                direction: Direction::Long,
+                qty: qty.parse().unwrap(),
+                cost: cost.parse().unwrap(),
+            }),
             ..Default::default()
         }
     }

@@ -24,7 +24,12 @@ pub struct OperatorRoutes {
 }
 
 /// Runs one operator command; `Ok` is the symbol's answer, `Err` says why nothing changed.
-pub async fn execute(routes: OperatorRoutes, action: OperatorAction, symbol: String, who: String) -> Result<String, String> {
+pub async fn execute(
+    routes: OperatorRoutes,
+    action: OperatorAction,
+    symbol: String,
+    who: String,
+) -> Result<String, String> {
     let what = action.as_str();
     let symbol = Symbol::new(&symbol).map_err(|e| format!("{what}: {e}"))?;
     let target = routes.symbols.get(&symbol).cloned().ok_or_else(|| format!("{what}: unknown symbol {symbol}"))?;

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
+use engine::discrepancy::Discrepancy;
 use engine::efsm::HaltReason;
 use engine::risk::PortfolioRisk;
-use engine::discrepancy::Discrepancy;
 use engine::symbol_core::{Action, DurableSymbol, SymbolCore};
 
 use crate::bridge::local_reject_report;

@@ -18,8 +18,8 @@ use crate::bridge::{BridgeActor, BridgeConfig, SymbolRoute};
 use crate::control::{self, ControlActor, ControlEndpoint, ControlError, ControlSettings};
 use crate::market_data::{self, MarketData};
 use crate::messages::RequestSnapshot;
-use crate::operator::OperatorRoutes;
 use crate::metrics::MetricsActor;
+use crate::operator::OperatorRoutes;
 use crate::state_store::StateStore;
 use crate::status::StatusBoard;
 use crate::symbol_actor::{SymbolActor, SymbolOutputs};
@@ -158,7 +158,8 @@ pub fn start(
         snapshots: bridge.clone().recipient(),
         symbols: symbols.iter().map(|(s, a)| (*s, a.clone().recipient())).collect(),
     };
-    let control = ControlActor::new(Arc::clone(&risk), flag_routes, board.clone()).with_operator(operator_routes).start();
+    let control =
+        ControlActor::new(Arc::clone(&risk), flag_routes, board.clone()).with_operator(operator_routes).start();
     let control_endpoint = match control_socket.map(|s| s.serve(control.clone().recipient())).transpose() {
         Ok(endpoint) => endpoint,
         Err(e) => {

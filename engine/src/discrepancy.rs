@@ -308,6 +308,9 @@ mod tests {
         c.record(DiscrepancyCode::Overfill);
         c.record(DiscrepancyCode::WrongSide);
         assert_eq!(c.total(), 3);
-        assert_eq!(c.nonzero().collect::<Vec<_>>(), vec![(DiscrepancyCode::WrongSide, 1), (DiscrepancyCode::Overfill, 2)]);
+        assert_eq!(
+            c.nonzero().collect::<Vec<_>>(),
+            vec![(DiscrepancyCode::WrongSide, 1), (DiscrepancyCode::Overfill, 2)]
+        );
     }
 }

@@ -162,7 +162,11 @@ mod tests {
             (VenueView { position: None, realized: m(0), fees: m(1) }, MismatchField::Qty),
             (
                 VenueView {
-                    position: Some(Position { direction: Direction::Short, qty: Qty::units(1).expect("q"), cost: m(100) }),
+                    position: Some(Position {
+                        direction: Direction::Short,
+                        qty: Qty::units(1).expect("q"),
+                        cost: m(100),
+                    }),
                     realized: m(0),
                     fees: m(1),
                 },

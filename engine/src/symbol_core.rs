@@ -129,7 +129,10 @@ pub enum Action {
     /// The book and the venue's snapshot disagree: `halts` when this halts the symbol (log
     /// at ERROR); otherwise it was already halted for a discrepancy and waits for an
     /// operator (log at WARN).
-    ReconcileMismatch { mismatch: Mismatch, halts: bool },
+    ReconcileMismatch {
+        mismatch: Mismatch,
+        halts: bool,
+    },
     /// Ask the gateway for a position snapshot (after a discrepancy).
     RequestSnapshot,
 }
@@ -637,7 +640,12 @@ impl SymbolCore {
     /// takes the venue's position (side, qty, cost basis) and this session's realized PnL
     /// and fees; the difference is folded as a PnL delta, so the metrics follow too. The
     /// symbol stays halted until `resume`.
-    pub fn adopt(&mut self, venue: &VenueView, now: TimeNs, risk: &PortfolioRisk) -> Result<Vec<Action>, OperatorError> {
+    pub fn adopt(
+        &mut self,
+        venue: &VenueView,
+        now: TimeNs,
+        risk: &PortfolioRisk,
+    ) -> Result<Vec<Action>, OperatorError> {
         self.operator_preconditions()?;
         let mut actions = Vec::new();
         let baseline = *self.venue_baseline.get_or_insert_with(|| VenueBaseline::between(venue, &self.book));
@@ -662,7 +670,12 @@ impl SymbolCore {
     }
 
     /// Operator: resume a halted symbol, if the books follow the venue's snapshot.
-    pub fn resume(&mut self, venue: &VenueView, now: TimeNs, risk: &PortfolioRisk) -> Result<Vec<Action>, OperatorError> {
+    pub fn resume(
+        &mut self,
+        venue: &VenueView,
+        now: TimeNs,
+        risk: &PortfolioRisk,
+    ) -> Result<Vec<Action>, OperatorError> {
         self.operator_preconditions()?;
         let baseline = *self.venue_baseline.get_or_insert_with(|| VenueBaseline::between(venue, &self.book));
         let verdict = compare(&self.book, venue, &baseline);
@@ -825,7 +838,8 @@ impl SymbolCore {
             OrderPurpose::Entry(direction) => Some(direction),
             OrderPurpose::Exit(_) => None,
         };
-        if let Some(previous) = self.sent.replace(SentOrder { intent: intent_id, side, qty, filled: Qty::ZERO, entry }) {
+        if let Some(previous) = self.sent.replace(SentOrder { intent: intent_id, side, qty, filled: Qty::ZERO, entry })
+        {
             self.finished.insert(previous);
         }
         let symbol = self.config.symbol;

@@ -3,15 +3,15 @@
 
 mod common;
 
-use engine::discrepancy::DiscrepancyCode;
-use engine::reconcile::{MismatchField, VenueView};
-use engine::symbol_core::OperatorError;
-use engine::Position;
 use common::*;
+use engine::discrepancy::DiscrepancyCode;
 use engine::efsm::Direction;
+use engine::reconcile::{MismatchField, VenueView};
 use engine::risk::ControlFlags;
 use engine::strategy::Signal;
+use engine::symbol_core::OperatorError;
 use engine::symbol_core::{Action, FeedHealth};
+use engine::Position;
 use protocol::*;
 
 #[test]
@@ -556,9 +556,9 @@ fn a_stale_cost_basis_does_not_reconcile() {
         p.cost = p.cost.checked_add(money("0.01")).unwrap();
     }
     let actions = h.core.reconcile(&venue, h.now, &h.risk);
-    assert!(actions
-        .iter()
-        .any(|a| matches!(a, Action::ReconcileMismatch { mismatch, halts: true } if mismatch.field == MismatchField::Cost)));
+    assert!(actions.iter().any(
+        |a| matches!(a, Action::ReconcileMismatch { mismatch, halts: true } if mismatch.field == MismatchField::Cost)
+    ));
     assert_eq!(h.core.state().name(), "halted");
 }
 

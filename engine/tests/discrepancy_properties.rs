@@ -26,15 +26,17 @@ struct HostileReport {
 
 fn hostile() -> impl Strategy<Value = HostileReport> {
     (any::<bool>(), any::<bool>(), 1i64..40, 0i64..40, 1i64..300, 1u64..12, any::<bool>(), any::<bool>()).prop_map(
-        |(own_intent, buy, last_thousandths, cum_thousandths, price_factor_pct, exec_id, terminal, fill)| HostileReport {
-            own_intent,
-            buy,
-            last_thousandths,
-            cum_thousandths,
-            price_factor_pct,
-            exec_id,
-            terminal,
-            fill,
+        |(own_intent, buy, last_thousandths, cum_thousandths, price_factor_pct, exec_id, terminal, fill)| {
+            HostileReport {
+                own_intent,
+                buy,
+                last_thousandths,
+                cum_thousandths,
+                price_factor_pct,
+                exec_id,
+                terminal,
+                fill,
+            }
         },
     )
 }

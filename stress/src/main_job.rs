@@ -13,15 +13,15 @@ use ::actors::metrics::{GetMetrics, MetricsSnapshot};
 use ::actors::system::{self, WiringConfig};
 use actix::prelude::*;
 use anyhow::{anyhow, bail, Context as _};
+use engine::discrepancy::DiscrepancyCounts;
 use engine::feed::InstrumentModel;
+use engine::reconcile::VenueView;
 use engine::registry::{default_model, default_order_qty, SymbolRegistry, SymbolSpec};
 use engine::risk::{ControlFlags, PortfolioRisk};
 use engine::strategy::breakout::{Breakout, BreakoutConfig};
 use engine::strategy::churn::Churn;
 use engine::strategy::zscore::{ZScore, ZScoreConfig};
 use engine::strategy::{IntentTemplate, Strategy};
-use engine::discrepancy::DiscrepancyCounts;
-use engine::reconcile::VenueView;
 use engine::symbol_core::{CoreConfig, SymbolStatus};
 use protocol::{Money, Symbol};
 use tracing::{info, warn};
@@ -202,12 +202,15 @@ pub fn embedded_gateway_config(config: &RunConfig, models: Vec<InstrumentModel>)
     }
 }
 
+/// Every symbol's durable state as loaded at start.
+type RestoredState = std::collections::BTreeMap<Symbol, engine::symbol_core::DurableSymbol>;
+
 /// Loads the durable state (the state file, then the journal's newer records over it) and
 /// opens the journal, compacted to what was loaded.
 fn load_durable_state(
     path: &std::path::Path,
     fsync: bool,
-) -> anyhow::Result<(std::collections::BTreeMap<Symbol, engine::symbol_core::DurableSymbol>, Option<Arc<::actors::journal::Journal>>)> {
+) -> anyhow::Result<(RestoredState, Option<Arc<::actors::journal::Journal>>)> {
     let mut restored = ::actors::state_store::load(path).map_err(|e| anyhow!("durable state: {e}"))?;
     let wal = ::actors::journal::path_for(path);
     let replayed = ::actors::journal::replay(&wal).map_err(|e| anyhow!("durable journal: {e}"))?;
@@ -215,7 +218,8 @@ fn load_durable_state(
         warn!(target: "engine", path = %wal.display(), "durable journal: a torn last record (the process died mid-write) was skipped");
     }
     restored.extend(replayed.states);
-    let journal = ::actors::journal::Journal::open(&wal, &restored, fsync).map_err(|e| anyhow!("durable journal: {e}"))?;
+    let journal =
+        ::actors::journal::Journal::open(&wal, &restored, fsync).map_err(|e| anyhow!("durable journal: {e}"))?;
     let open = restored.values().filter(|s| s.position.is_some()).count();
     let pending = restored.values().filter(|s| s.pending.is_some()).count();
     info!(target: "engine", path = %path.display(), journal = %wal.display(), journal_records = replayed.records, symbols = restored.len(), open_positions = open, orders_on_the_wire = pending, fsync, "durable state loaded; orders left on the wire are asked for, then every symbol reconciles with the gateway before trading");
@@ -403,9 +407,8 @@ async fn run_actors(
             SymbolSummary { status: *status, folded_net, gateway_net, venue }
         })
         .collect();
-    let gateway_ledger_net = snapshot
-        .as_ref()
-        .and_then(|_| Money::checked_sum(symbols.iter().filter_map(|r| r.gateway_net)).ok());
+    let gateway_ledger_net =
+        snapshot.as_ref().and_then(|_| Money::checked_sum(symbols.iter().filter_map(|r| r.gateway_net)).ok());
     let efsm_errors = statuses.iter().map(|s| s.efsm_errors).sum::<u64>();
     let mut discrepancies = DiscrepancyCounts::default();
     for s in &statuses {

@@ -149,7 +149,9 @@ fn kill_9_at_random_moments_loses_and_doubles_nothing() {
             traded_runs += 1;
         }
     }
-    println!("kills {KILLS}, restarts that found orders on the wire {in_flight_at_kill}, runs that traded {traded_runs}");
+    println!(
+        "kills {KILLS}, restarts that found orders on the wire {in_flight_at_kill}, runs that traded {traded_runs}"
+    );
     assert!(in_flight_at_kill >= KILLS / 2, "most kills land with orders in flight ({in_flight_at_kill}/{KILLS})");
     assert!(traded_runs >= KILLS, "the engine traded after restarts ({traded_runs} runs)");
     assert_eq!(status.code(), Some(0), "the last run balances:\n{stdout}");

@@ -577,8 +577,13 @@ fn heartbeat_only_venue_leaves_at_most_one_order_per_symbol_unknown() {
 
 /// The victim's row in `engine ctl status`.
 fn status_row(endpoint: &str, auth: &::actors::control::Credentials, symbol: Symbol) -> serde_json::Value {
-    let reply = ::actors::control::client_request(endpoint, &::actors::control::ControlRequest::Status, auth, Duration::from_secs(3))
-        .expect("status reply");
+    let reply = ::actors::control::client_request(
+        endpoint,
+        &::actors::control::ControlRequest::Status,
+        auth,
+        Duration::from_secs(3),
+    )
+    .expect("status reply");
     reply.status.unwrap_or_default().into_iter().find(|r| r["symbol"] == symbol.as_str()).unwrap_or_default()
 }
 
@@ -633,7 +638,10 @@ fn an_operator_adopts_the_venue_resumes_and_the_books_balance() {
     assert_eq!(row.status.position, venue.position, "the victim holds what the venue holds");
     let operator_lines: Vec<LogEvent> = logs_of(&[victim])
         .into_iter()
-        .filter(|e| e.message.starts_with("OPERATOR_COMMAND: done") && e.fields.get("who").is_some_and(|w| w.contains("e2e-operator")))
+        .filter(|e| {
+            e.message.starts_with("OPERATOR_COMMAND: done")
+                && e.fields.get("who").is_some_and(|w| w.contains("e2e-operator"))
+        })
         .collect();
     assert_eq!(operator_lines.len(), 2, "adopt and resume logged with who asked: {operator_lines:?}");
 }

@@ -34,8 +34,7 @@ impl Handler<TickArrived> for Counter {
 
 #[test]
 fn fifteen_hundred_symbols_all_get_their_ticks() {
-    let symbols: Vec<Symbol> =
-        (1..=SYMBOLS).map(|i| Symbol::new(&format!("SYM{i:04}")).expect("symbol")).collect();
+    let symbols: Vec<Symbol> = (1..=SYMBOLS).map(|i| Symbol::new(&format!("SYM{i:04}")).expect("symbol")).collect();
     let gateway = server::start(GatewayConfig {
         orders_bind: "tcp://127.0.0.1:*".into(),
         market_data_bind: "tcp://127.0.0.1:*".into(),

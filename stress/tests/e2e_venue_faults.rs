@@ -39,7 +39,8 @@ fn gateway_config(orders: &str, md: &str, symbols: &[String], faults: FaultConfi
 
 fn skewed_run(skew_ms: i64, symbols: &[String]) -> stress::main_job::JobSummary {
     let faults = FaultConfig { clock_skew_ms: skew_ms, ..Default::default() };
-    let gateway = server::start(gateway_config("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", symbols, faults)).expect("gateway");
+    let gateway =
+        server::start(gateway_config("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", symbols, faults)).expect("gateway");
     let mut config = fast_config(symbols);
     config.gateway = Some(gateway.orders_endpoint.clone());
     config.market_data = Some(gateway.market_data_endpoint.clone());

@@ -398,7 +398,11 @@ impl BridgeActor {
         if behind && !self.unacknowledged {
             self.unacknowledged = true;
             self.stats.unacknowledged_spells += 1;
-            let reason = format!("the gateway acknowledges none of our frames since seq {} for {} ms", self.gateway_acked, limit.as_millis());
+            let reason = format!(
+                "the gateway acknowledges none of our frames since seq {} for {} ms",
+                self.gateway_acked,
+                limit.as_millis()
+            );
             self.mark_gateway(false, &reason);
         } else if !behind && self.unacknowledged {
             self.unacknowledged = false;

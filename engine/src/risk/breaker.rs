@@ -175,7 +175,12 @@ impl CircuitBreaker {
         match self.state {
             BreakerState::Closed { .. } => Ok(Admission::Normal),
             BreakerState::Open { since } if now.saturating_sub(since) >= self.config.cooloff_ns => {
-                self.move_to(BreakerState::HalfOpen { probe_in_flight: true, since: now }, BreakerCause::CoolOffOver, now, drawdown);
+                self.move_to(
+                    BreakerState::HalfOpen { probe_in_flight: true, since: now },
+                    BreakerCause::CoolOffOver,
+                    now,
+                    drawdown,
+                );
                 Ok(Admission::Probe)
             }
             BreakerState::Open { .. } => Err(Refusal::BreakerOpen),
@@ -231,7 +236,12 @@ impl CircuitBreaker {
             return false;
         }
         if success {
-            self.move_to(BreakerState::Closed { consecutive_failures: 0 }, BreakerCause::ProbeSucceeded, now, Money::ZERO);
+            self.move_to(
+                BreakerState::Closed { consecutive_failures: 0 },
+                BreakerCause::ProbeSucceeded,
+                now,
+                Money::ZERO,
+            );
         } else {
             self.trip(now, BreakerCause::ProbeFailed, Money::ZERO);
         }
