@@ -5,13 +5,15 @@
 //! no `RECONCILE_MISMATCH`, no `DISCREPANCY`, no halt. A last run stops cleanly and must
 //! balance. The seed is printed; `CRASH_SEED=n` replays one.
 
+mod common;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use engine::registry::default_model;
-use protocol::Symbol;
+use common::paper_gateway;
+use stress::gateway::faults::FaultConfig;
 use stress::gateway::server::{self, GatewayConfig};
 
 const KILLS: usize = 20;
@@ -91,22 +93,12 @@ fn kill_9_at_random_moments_loses_and_doubles_nothing() {
     let dir = std::env::temp_dir().join(format!("e2e-crash-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
+    // Replies 15 ms late: each symbol has an order on the wire most of the time.
+    let faults = FaultConfig { extra_latency: Duration::from_millis(15), ..Default::default() };
+    let symbols: Vec<String> = SYMBOLS.iter().map(|s| s.to_string()).collect();
     let gateway = server::start(GatewayConfig {
-        orders_bind: "tcp://127.0.0.1:*".into(),
-        market_data_bind: "tcp://127.0.0.1:*".into(),
-        models: SYMBOLS.iter().map(|s| default_model(Symbol::new(s).expect("symbol"))).collect(),
-        seed: seed ^ 0xA5,
         interval: engine::feed::IntervalMs { min: 1, max: 10 },
-        market_data_codec: protocol::Codec::Bincode,
-        venue: Default::default(),
-        // Replies 15 ms late: each symbol has an order on the wire most of the time.
-        faults: stress::gateway::faults::FaultConfig { extra_latency: Duration::from_millis(15), ..Default::default() },
-        heartbeat_interval: Duration::from_millis(200),
-        journal: None,
-        ticks_per_symbol: None,
-        max_rate: false,
-        wait_for_subscribers: false,
-        publish_for: None,
+        ..paper_gateway("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", &symbols, faults, seed ^ 0xA5)
     })
     .expect("gateway");
     let config = write_config(&dir, &gateway.orders_endpoint, &gateway.market_data_endpoint);

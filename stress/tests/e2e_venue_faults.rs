@@ -12,29 +12,12 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use engine::discrepancy::DiscrepancyCode;
-use engine::registry::default_model;
-use protocol::Symbol;
 use stress::gateway::faults::FaultConfig;
 use stress::gateway::server::{self, GatewayConfig};
 use stress::main_job::{self, JobOptions};
 
 fn gateway_config(orders: &str, md: &str, symbols: &[String], faults: FaultConfig) -> GatewayConfig {
-    GatewayConfig {
-        orders_bind: orders.into(),
-        market_data_bind: md.into(),
-        models: symbols.iter().map(|s| default_model(Symbol::new(s).expect("symbol"))).collect(),
-        seed: 5,
-        interval: engine::feed::IntervalMs { min: 1, max: 20 },
-        market_data_codec: protocol::Codec::Bincode,
-        venue: Default::default(),
-        faults,
-        heartbeat_interval: Duration::from_millis(200),
-        journal: None,
-        ticks_per_symbol: None,
-        max_rate: false,
-        wait_for_subscribers: false,
-        publish_for: None,
-    }
+    paper_gateway(orders, md, symbols, faults, 5)
 }
 
 fn skewed_run(skew_ms: i64, symbols: &[String]) -> stress::main_job::JobSummary {

@@ -38,6 +38,36 @@ pub fn run(config: RunConfig, secs: f64) -> JobSummary {
     main_job::run(JobOptions::new(config, Some(Duration::from_secs_f64(secs)))).expect("job runs")
 }
 
+/// A paper gateway for these symbols: ticks every 1..20 ms (1..10 with `fast_ticks`),
+/// heartbeats every 200 ms, no journal, publishing at once.
+pub fn paper_gateway(
+    orders: &str,
+    md: &str,
+    symbols: &[String],
+    faults: stress::gateway::faults::FaultConfig,
+    seed: u64,
+) -> stress::gateway::server::GatewayConfig {
+    stress::gateway::server::GatewayConfig {
+        orders_bind: orders.into(),
+        market_data_bind: md.into(),
+        models: symbols
+            .iter()
+            .map(|s| engine::registry::default_model(protocol::Symbol::new(s).expect("symbol")))
+            .collect(),
+        seed,
+        interval: IntervalMs { min: 1, max: 20 },
+        market_data_codec: protocol::Codec::Bincode,
+        venue: Default::default(),
+        faults,
+        heartbeat_interval: Duration::from_millis(200),
+        journal: None,
+        ticks_per_symbol: None,
+        max_rate: false,
+        wait_for_subscribers: false,
+        publish_for: None,
+    }
+}
+
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
