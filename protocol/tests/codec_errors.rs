@@ -220,3 +220,17 @@ fn status_query_for_an_intent_needs_its_symbol() {
     let r = decode_json(&v);
     assert!(matches!(r, Err(DecodeError::InvalidValue { ref field, .. }) if field == "symbol"), "{r:?}");
 }
+
+#[test]
+fn a_key_given_twice_is_refused_not_last_one_wins() {
+    let text = String::from_utf8(Codec::Json.encode(&common::envelope(new_order())).unwrap()).unwrap();
+    assert!(Codec::Json.decode(text.as_bytes()).is_ok());
+    // A second "side" after the first, inside the body (a hostile peer hiding a sell).
+    let twice = text.replacen("\"side\":\"buy\"", "\"side\":\"buy\",\"side\":\"sell\"", 1);
+    assert_ne!(twice, text, "the sample order is a buy");
+    let err = Codec::Json.decode(twice.as_bytes()).unwrap_err();
+    assert!(err.to_string().contains("duplicate"), "{err}");
+    // And twice in the envelope.
+    let seq_twice = text.replacen("\"seq\":", "\"seq\":1,\"seq\":", 1);
+    assert!(Codec::Json.decode(seq_twice.as_bytes()).is_err());
+}

@@ -21,8 +21,11 @@ struct FrameOut<'a, T> {
     body: &'a T,
 }
 
+/// The body stays raw text until its type is known, and is then read straight into the
+/// typed message: a key given twice is refused there (as `serde_json::Value` would keep the
+/// last one silently, a peer could hide a second `qty` or `side` behind the first).
 #[derive(Deserialize)]
-struct FrameIn {
+struct FrameIn<'a> {
     v: u16,
     #[serde(rename = "type")]
     msg_type: String,
@@ -30,7 +33,8 @@ struct FrameIn {
     seq: u64,
     ack_seq: u64,
     ts_ns: u64,
-    body: serde_json::Value,
+    #[serde(borrow)]
+    body: &'a serde_json::value::RawValue,
 }
 
 pub(super) fn encode_into(envelope: &Envelope, frame: &mut Vec<u8>) -> Result<(), EncodeError> {
@@ -94,6 +98,6 @@ pub(super) fn decode(frame: &[u8]) -> Result<Envelope, DecodeError> {
     Ok(Envelope { header, body: message })
 }
 
-fn read<T: DeserializeOwned>(body: serde_json::Value) -> Result<T, DecodeError> {
-    serde_json::from_value(body).map_err(|e| from_serde_message(&e.to_string()))
+fn read<T: DeserializeOwned>(body: &serde_json::value::RawValue) -> Result<T, DecodeError> {
+    serde_json::from_str(body.get()).map_err(|e| from_serde_message(&e.to_string()))
 }
