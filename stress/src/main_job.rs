@@ -63,6 +63,14 @@ pub struct FeedSummary {
     pub active: Duration,
 }
 
+/// The circuit breaker at the end of a run.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BreakerSummary {
+    pub state: &'static str,
+    pub trips: u64,
+    pub transitions: u64,
+}
+
 /// One symbol's final figures.
 #[derive(Clone, Debug)]
 pub struct SymbolSummary {
@@ -100,6 +108,8 @@ pub struct JobSummary {
     pub efsm_errors: u64,
     /// Discrepancies of every symbol, by code.
     pub discrepancies: DiscrepancyCounts,
+    /// The circuit breaker at the end: its state, trips and transitions (each logged).
+    pub breaker: BreakerSummary,
     pub feed: FeedSummary,
     /// Tick received → order decided, µs: p50, p90, p99, p999, max, count.
     pub tick_to_intent_us: [u64; 6],
@@ -447,6 +457,11 @@ async fn run_actors(
         gateway: None,
         efsm_errors,
         discrepancies,
+        breaker: BreakerSummary {
+            state: risk.breaker_state().name(),
+            trips: risk.breaker_trips(),
+            transitions: risk.breaker_transitions(),
+        },
         feed,
         tick_to_intent_us: ::actors::bridge::summarize(&tick_to_intent),
         tick_to_intent_by_symbol,
@@ -573,6 +588,8 @@ pub fn print_summary(summary: &JobSummary) {
         b.round_trip_us[4],
         b.round_trip_us[5]
     );
+    let br = &summary.breaker;
+    println!("circuit breaker         {} (trips {}, transitions {})", br.state, br.trips, br.transitions);
     let codes: Vec<String> = summary.discrepancies.nonzero().map(|(c, n)| format!("{c} {n}")).collect();
     println!("discrepancies           {}", if codes.is_empty() { "0".to_string() } else { codes.join(", ") });
     let halted: Vec<String> = summary

@@ -42,6 +42,8 @@ fn a_gateway_clock_ahead_of_the_deadline_rejects_everything_and_nothing_is_inven
     assert!(rejects > 0, "the expired rejects were counted");
     assert!(summary.symbols.iter().all(|r| r.status.position.is_none()), "no position invented");
     assert_eq!(summary.discrepancies.total(), 0, "a reject is an answer, not a discrepancy");
+    assert!(summary.breaker.trips >= 1, "the rejects opened the breaker: {:?}", summary.breaker);
+    assert!(summary.breaker.transitions >= summary.breaker.trips, "every transition counted");
     assert_eq!(summary.efsm_errors, 0);
     assert!(summary.books_balance(), "flat and zero on both sides");
 }

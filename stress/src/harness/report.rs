@@ -118,6 +118,7 @@ pub fn json_report(options: &StressOptions, out: &StressOutcome) -> Value {
             "unacknowledged_spells": job.bridge.unacknowledged_spells,
             "sessions": job.bridge.gateway_sessions,
         },
+        "breaker": {"state": job.breaker.state, "trips": job.breaker.trips, "transitions": job.breaker.transitions},
         "discrepancies": job.discrepancies.nonzero().map(|(c, n)| (c.as_str().to_string(), serde_json::json!(n))).collect::<serde_json::Map<String, serde_json::Value>>(),
         "throughput": {
             "seconds": (secs * 1000.0).round() / 1000.0,
