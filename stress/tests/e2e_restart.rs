@@ -55,6 +55,8 @@ fn gateway_restart_mid_run_reconnects_and_resolves_unknown_orders() {
     assert!(before.counters.fills > 0, "orders flowed before the restart");
     assert!(after.counters.orders > 0, "orders flowed after the restart");
     assert!(summary.bridge.gateway_sessions >= 2, "the engine saw the new gateway session");
+    assert_eq!(before.counters.orders_before_snapshot, 0, "no order before reconciling at start");
+    assert_eq!(after.counters.orders_before_snapshot, 0, "no order to the restarted gateway before its snapshot");
     assert!(summary.bridge.queries_sent > 0, "unknown orders were queried");
     assert!(summary.symbols.iter().all(|r| r.status.state != "unknown"), "every unknown order resolved");
     // Nothing doubled: no intent arrived twice, and every fill of both instances was booked once.

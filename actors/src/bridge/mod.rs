@@ -21,7 +21,7 @@ use tokio::sync::oneshot;
 use tracing::{error, info, warn};
 
 use self::locks::{LockTable, Outcome, RequestKind};
-use self::socket::{FromSocket, SocketConfig, SocketHandle};
+use self::socket::{FromSocket, Lane, SocketConfig, SocketHandle};
 use crate::messages::*;
 use crate::time::wall_ns;
 
@@ -67,6 +67,10 @@ pub struct BridgeStats {
     /// Order-channel frames whose `seq` skipped ahead / did not advance (same gateway session).
     pub seq_gaps: u64,
     pub seq_repeats: u64,
+    /// Connection drops seen by the DEALER's monitor (each starts a reconciliation).
+    pub disconnects: u64,
+    /// Orders held back (rejected locally) between a reconnect and its snapshot.
+    pub orders_held: u64,
     /// Bridge start → first reconciling snapshot, milliseconds.
     pub first_contact_ms: Option<f64>,
     /// Spells in which the gateway answered but acknowledged none of our frames.
@@ -217,6 +221,7 @@ impl BridgeActor {
     /// Encodes and queues one message; returns its sequence number, or None if it could
     /// not be queued (the caller releases the lock).
     fn send(&mut self, tag: u64, body: Message) -> Option<u64> {
+        let lane = if matches!(body, Message::NewOrder(_)) { Lane::Order } else { Lane::Control };
         self.seq_out += 1;
         let envelope = Envelope::new(self.session_id, self.seq_out, self.last_seq_in, wall_ns(), body);
         if let Err(e) = self.config.socket.codec.encode_into(&envelope, &mut self.frame) {
@@ -224,7 +229,7 @@ impl BridgeActor {
             return None;
         }
         let socket = self.socket.as_ref()?;
-        match socket.send(tag, &self.frame) {
+        match socket.send(tag, lane, &self.frame) {
             Ok(()) => Some(self.seq_out),
             Err(e) => {
                 error!(target: "bridge", error = %e, "could not hand a frame to the socket thread");
@@ -316,6 +321,11 @@ impl BridgeActor {
         for (symbol, route) in &self.routes {
             let entry = snapshot.positions.iter().find(|p| p.symbol == *symbol);
             route.reconcile.do_send(Reconcile { venue: engine::reconcile::VenueView::from_entry(entry) });
+        }
+        if let Some(socket) = &self.socket {
+            if let Err(e) = socket.release_orders() {
+                error!(target: "bridge", error = %e, "could not release the order hold");
+            }
         }
         if self.risk.set_venue_reconciling(false) {
             info!(target: "bridge", "VENUE_RECONCILED: the gateway's snapshot reached every symbol; orders resume");
@@ -609,6 +619,22 @@ impl Handler<FromSocket> for BridgeActor {
             FromSocket::Undecodable(error) => {
                 self.stats.undecodable_frames += 1;
                 warn!(target: "bridge", kind = error.kind(), error = %error, "undecodable frame from the gateway; dropped");
+            }
+            FromSocket::Disconnected => {
+                warn!(target: "bridge", "GATEWAY_DISCONNECTED: orders held until the venue's snapshot after the reconnect has reached every symbol");
+                self.risk.set_venue_reconciling(true);
+                self.reconcile_pending = true;
+                self.stats.disconnects += 1;
+            }
+            FromSocket::OrderHeld { tag } => {
+                self.stats.orders_held += 1;
+                let intent = IntentId(tag);
+                if let Some(lock) = self.locks.by_intent(intent).copied() {
+                    let side = self.submitted.get(&intent).map_or(Side::Buy, |(_, side)| *side);
+                    self.release(intent, Outcome::GatewayDown);
+                    self.submitted.remove(&intent);
+                    self.local_reject(lock.symbol, intent, side, "held: reconnected, reconciling with the gateway");
+                }
             }
             FromSocket::SendFailed { tag } => {
                 self.stats.send_failures += 1;

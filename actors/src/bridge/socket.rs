@@ -2,6 +2,12 @@
 //! only. The bridge actor hands it frames through an inproc PUSH/PULL pair; the thread
 //! blocks in `zmq::poll` on both sockets at once, so neither direction sleeps or polls on a
 //! timer. Inbound frames are decoded here and posted to the actor.
+//!
+//! Reconnects are watched through the DEALER's monitor (ZMQ_EVENT_DISCONNECTED): from a
+//! disconnect until the bridge says the venue is reconciled, order frames are held back
+//! (reported as [`FromSocket::OrderHeld`], so the bridge rejects them locally) while
+//! heartbeats, snapshot requests and status queries go out. The monitor is drained before
+//! every order frame, so no order reaches a restarted gateway before its snapshot.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
@@ -20,6 +26,41 @@ pub enum FromSocket {
     SendFailed {
         tag: u64,
     },
+    /// The connection to the gateway dropped: the venue must be reconciled before orders.
+    Disconnected,
+    /// The order frame tagged `tag` was held back (reconnected, not yet reconciled): it
+    /// never left.
+    OrderHeld {
+        tag: u64,
+    },
+}
+
+/// What a queued frame is, for the hold after a reconnect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lane {
+    /// A new order: held back between a disconnect and the bridge's `Release`.
+    Order,
+    /// Heartbeats, snapshot requests, status queries: always sent.
+    Control,
+    /// Not a frame: the venue is reconciled, orders may go again.
+    Release,
+}
+
+impl Lane {
+    const fn byte(self) -> u8 {
+        match self {
+            Lane::Order => 1,
+            Lane::Control => 2,
+            Lane::Release => 3,
+        }
+    }
+    fn from_byte(b: u8) -> Lane {
+        match b {
+            1 => Lane::Order,
+            3 => Lane::Release,
+            _ => Lane::Control,
+        }
+    }
 }
 
 /// How to reach the gateway.
@@ -50,9 +91,15 @@ pub struct SocketHandle {
 static NEXT_PIPE: AtomicU64 = AtomicU64::new(1);
 
 impl SocketHandle {
-    /// Queues a frame for the gateway. `tag` comes back in `SendFailed` if it cannot leave.
-    pub fn send(&self, tag: u64, frame: &[u8]) -> Result<(), zmq::Error> {
-        self.push.send_multipart([&tag.to_le_bytes()[..], frame], 0)
+    /// Queues a frame for the gateway. `tag` comes back in `SendFailed` (or `OrderHeld`) if
+    /// it cannot leave.
+    pub fn send(&self, tag: u64, lane: Lane, frame: &[u8]) -> Result<(), zmq::Error> {
+        self.push.send_multipart([&tag.to_le_bytes()[..], &[lane.byte()][..], frame], 0)
+    }
+
+    /// The venue is reconciled: order frames may go again.
+    pub fn release_orders(&self) -> Result<(), zmq::Error> {
+        self.send(0, Lane::Release, &[])
     }
 
     /// Stops the thread (it closes the DEALER with LINGER=0) and waits for it.
@@ -97,49 +144,100 @@ pub fn spawn(
     dealer.set_sndhwm(config.send_hwm).map_err(zerr("set_sndhwm"))?;
     dealer.set_reconnect_ivl(100).map_err(zerr("set_reconnect_ivl"))?;
     dealer.set_reconnect_ivl_max(1_000).map_err(zerr("set_reconnect_ivl_max"))?;
+    let monitor_pipe = format!("inproc://bridge-monitor-{}", NEXT_PIPE.fetch_add(1, Ordering::Relaxed));
+    let events = zmq::SocketEvent::DISCONNECTED as i32;
+    dealer.monitor(&monitor_pipe, events).map_err(zerr("monitor"))?;
+    let monitor = ctx.socket(zmq::PAIR).map_err(zerr("socket(PAIR)"))?;
+    monitor.connect(&monitor_pipe).map_err(zerr("connect(monitor)"))?;
     dealer.connect(&config.endpoint).map_err(zerr("connect"))?;
 
     let codec = config.codec;
     let thread = std::thread::Builder::new()
         .name("gateway-socket".into())
-        .spawn(move || run(dealer, pull, codec, inbound))
+        .spawn(move || SocketThread { dealer, pull, monitor, codec, inbound, holding: false }.run())
         .map_err(SocketError::Thread)?;
     Ok(SocketHandle { push, thread: Some(thread) })
 }
 
-fn run(dealer: zmq::Socket, pull: zmq::Socket, codec: Codec, inbound: Recipient<FromSocket>) {
-    loop {
-        let mut items = [dealer.as_poll_item(zmq::POLLIN), pull.as_poll_item(zmq::POLLIN)];
-        if let Err(e) = zmq::poll(&mut items, -1) {
-            if e == zmq::Error::EINTR {
-                continue;
-            }
-            warn!(target: "bridge", error = %e, "gateway socket poll failed; socket thread stops");
-            return;
-        }
-        let (from_gateway, from_actor) = (items[0].is_readable(), items[1].is_readable());
-        if from_actor && !forward_outbound(&dealer, &pull, &inbound) {
-            debug!(target: "bridge", "gateway socket thread stopping");
-            return;
-        }
-        if from_gateway {
-            drain_inbound(&dealer, codec, &inbound);
-        }
-    }
+struct SocketThread {
+    dealer: zmq::Socket,
+    pull: zmq::Socket,
+    monitor: zmq::Socket,
+    codec: Codec,
+    inbound: Recipient<FromSocket>,
+    /// Orders are held back: disconnected since the last release.
+    holding: bool,
 }
 
-/// Sends every queued outbound frame. Returns false on the stop signal (an empty message).
-fn forward_outbound(dealer: &zmq::Socket, pull: &zmq::Socket, inbound: &Recipient<FromSocket>) -> bool {
-    loop {
-        let parts = match pull.recv_multipart(zmq::DONTWAIT) {
-            Ok(parts) => parts,
-            Err(zmq::Error::EAGAIN) => return true,
-            Err(_) => return false,
-        };
-        let [tag, frame] = parts.as_slice() else { return false };
-        let tag = tag.as_slice().try_into().map(u64::from_le_bytes).unwrap_or(0);
-        if dealer.send(frame.as_slice(), zmq::DONTWAIT).is_err() {
-            inbound.do_send(FromSocket::SendFailed { tag });
+impl SocketThread {
+    fn run(mut self) {
+        loop {
+            let mut items = [
+                self.dealer.as_poll_item(zmq::POLLIN),
+                self.pull.as_poll_item(zmq::POLLIN),
+                self.monitor.as_poll_item(zmq::POLLIN),
+            ];
+            if let Err(e) = zmq::poll(&mut items, -1) {
+                if e == zmq::Error::EINTR {
+                    continue;
+                }
+                warn!(target: "bridge", error = %e, "gateway socket poll failed; socket thread stops");
+                return;
+            }
+            let (from_gateway, from_actor) = (items[0].is_readable(), items[1].is_readable());
+            self.drain_monitor();
+            if from_actor && !self.forward_outbound() {
+                debug!(target: "bridge", "gateway socket thread stopping");
+                return;
+            }
+            if from_gateway {
+                drain_inbound(&self.dealer, self.codec, &self.inbound);
+            }
+        }
+    }
+
+    /// Takes every monitor event: a disconnect starts the hold.
+    fn drain_monitor(&mut self) {
+        while let Ok(parts) = self.monitor.recv_multipart(zmq::DONTWAIT) {
+            let event = parts.first().and_then(|f| f.get(..2)).map(|b| u16::from_le_bytes([b[0], b[1]]));
+            if event == Some(zmq::SocketEvent::DISCONNECTED as u16) {
+                if !self.holding {
+                    self.inbound.do_send(FromSocket::Disconnected);
+                }
+                self.holding = true;
+            }
+        }
+    }
+
+    /// Sends every queued outbound frame. Returns false on the stop signal (an empty message).
+    fn forward_outbound(&mut self) -> bool {
+        loop {
+            let parts = match self.pull.recv_multipart(zmq::DONTWAIT) {
+                Ok(parts) => parts,
+                Err(zmq::Error::EAGAIN) => return true,
+                Err(_) => return false,
+            };
+            let [tag, lane, frame] = parts.as_slice() else { return false };
+            let tag = tag.as_slice().try_into().map(u64::from_le_bytes).unwrap_or(0);
+            let lane = Lane::from_byte(lane.first().copied().unwrap_or(0));
+            match lane {
+                Lane::Release => {
+                    self.holding = false;
+                    continue;
+                }
+                Lane::Order => {
+                    // A disconnect not yet seen must hold this order too.
+                    self.drain_monitor();
+                    if self.holding {
+                        self.inbound.do_send(FromSocket::OrderHeld { tag });
+                        continue;
+                    }
+                }
+                Lane::Control => {}
+            }
+            if self.dealer.send(frame.as_slice(), zmq::DONTWAIT).is_err() {
+                self.inbound.do_send(FromSocket::SendFailed { tag });
+            }
         }
     }
 }

@@ -61,6 +61,9 @@ pub struct GatewayCounters {
     pub dropped_replies: u64,
     pub undeliverable: u64,
     pub session_rejects: u64,
+    /// New orders a peer sent in this gateway session before its first snapshot request
+    /// (an engine that reconciles first sends none).
+    pub orders_before_snapshot: u64,
     pub ticks_published: u64,
     pub journal_skipped: usize,
     /// Largest real gap between two published ticks of one symbol, µs (paced mode).
@@ -128,6 +131,8 @@ struct Peer {
     seq_out: u64,
     last_seq_in: u64,
     last_seen: Instant,
+    /// It has asked for a position snapshot in this gateway session.
+    reconciled: bool,
 }
 
 /// ZMQ_XPUB_NODROP (valid on PUB sockets too; the `zmq` crate has no setter for it): at the
@@ -314,6 +319,7 @@ impl Server {
                     seq_out: 0,
                     last_seq_in: 0,
                     last_seen: Instant::now(),
+                    reconciled: false,
                 });
                 self.send_now(
                     &identity,
@@ -329,6 +335,7 @@ impl Server {
                 seq_out: 0,
                 last_seq_in: 0,
                 last_seen: Instant::now(),
+                reconciled: false,
             });
             peer.codec = codec;
             peer.last_seen = Instant::now();
@@ -349,6 +356,9 @@ impl Server {
         match body {
             Message::NewOrder(order) => {
                 self.counters.orders += 1;
+                if self.peers.get(&identity).is_some_and(|p| !p.reconciled) {
+                    self.counters.orders_before_snapshot += 1;
+                }
                 let f = faults.for_order();
                 let quote = self.quotes.lock().unwrap_or_else(|p| p.into_inner()).get(&order.symbol).copied();
                 if let Some((bid, ask)) = quote {
@@ -398,6 +408,9 @@ impl Server {
             }
             Message::PositionSnapshotRequest(request) => {
                 self.counters.snapshots += 1;
+                if let Some(peer) = self.peers.get_mut(&identity) {
+                    peer.reconciled = true;
+                }
                 let snapshot = self.venue.snapshot(request.request_id);
                 self.reply(identity, Message::PositionSnapshot(snapshot));
             }
