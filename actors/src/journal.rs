@@ -131,6 +131,11 @@ impl Journal {
         let written = inner.file.write_all(&line).map_err(|e| format!("{}: {e}", self.path.display()));
         let length = line.len() as u64;
         LINE.with(|buffer| buffer.replace(line));
+        if written.is_err() {
+            // A partial write (a full disk) must not leave a fragment for the next record
+            // to be appended to: cut the file back to its last whole record.
+            let _ = inner.file.set_len(inner.bytes);
+        }
         written?;
         if self.fsync {
             inner.file.sync_data().map_err(|e| format!("{}: {e}", self.path.display()))?;

@@ -99,6 +99,7 @@ impl SymbolActor {
                 self.panics += 1;
                 error!(target: "symbol", symbol = %self.symbol(), input = what, "SYMBOL_PANIC: core panicked; symbol halted");
                 let actions = self.core.halt(HaltReason::Manual);
+                let actions = self.make_durable(actions);
                 self.carry_out(actions);
             }
         }
@@ -335,6 +336,7 @@ impl Handler<OperatorCommand> for SymbolActor {
         let symbol = self.symbol();
         let answer = match result {
             Ok(actions) => {
+                let actions = self.make_durable(actions);
                 self.carry_out(actions);
                 let s = self.core.status();
                 let position = position_text(s.position);

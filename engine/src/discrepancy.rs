@@ -28,10 +28,13 @@ pub enum DiscrepancyCode {
     Unbookable,
     /// The gateway's position snapshot disagrees with the book (side, qty, cost, PnL, fees).
     SnapshotMismatch,
+    /// `cum_qty` contradicts the fills booked for the order: less than booked (it goes
+    /// backwards), or, in a status answer, more than its replay delivered.
+    CumQtyMismatch,
 }
 
 impl DiscrepancyCode {
-    pub const ALL: [DiscrepancyCode; 7] = [
+    pub const ALL: [DiscrepancyCode; 8] = [
         DiscrepancyCode::WrongSide,
         DiscrepancyCode::Overfill,
         DiscrepancyCode::FillAfterTerminal,
@@ -39,6 +42,7 @@ impl DiscrepancyCode {
         DiscrepancyCode::PriceOutOfBand,
         DiscrepancyCode::Unbookable,
         DiscrepancyCode::SnapshotMismatch,
+        DiscrepancyCode::CumQtyMismatch,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -50,6 +54,7 @@ impl DiscrepancyCode {
             DiscrepancyCode::PriceOutOfBand => "PRICE_OUT_OF_BAND",
             DiscrepancyCode::Unbookable => "UNBOOKABLE",
             DiscrepancyCode::SnapshotMismatch => "SNAPSHOT_MISMATCH",
+            DiscrepancyCode::CumQtyMismatch => "CUM_QTY_MISMATCH",
         }
     }
 
@@ -99,6 +104,9 @@ pub struct SentOrder {
     pub filled: Qty,
     /// An entry's direction; `None` for an exit.
     pub entry: Option<Direction>,
+    /// Restored from the journal after a crash: `filled` was booked by the previous process,
+    /// whose fill ids are not known, so a replayed fill up to `filled` is already booked.
+    pub restored: bool,
 }
 
 /// The report's side of a discrepancy, for the log line.
@@ -184,6 +192,10 @@ pub fn vet_fill(
     if total > order.qty || report.cum_qty > order.qty {
         return Err(DiscrepancyCode::Overfill);
     }
+    if report.cum_qty < total {
+        // The venue says less has executed than this fill would make booked.
+        return Err(DiscrepancyCode::CumQtyMismatch);
+    }
     if reference.is_some_and(|r| !band.allows(report.last_px, r)) {
         return Err(DiscrepancyCode::PriceOutOfBand);
     }
@@ -227,7 +239,7 @@ mod tests {
         Price::from_raw(units * 100_000_000).expect("price")
     }
     fn order() -> SentOrder {
-        SentOrder { intent: IntentId(7), side: Side::Buy, qty: qty(2), filled: Qty::ZERO, entry: None }
+        SentOrder { intent: IntentId(7), side: Side::Buy, qty: qty(2), filled: Qty::ZERO, entry: None, restored: false }
     }
     fn fill(side: Side, last: i64, cum: i64, price: i64) -> ExecReport {
         ExecReport {
@@ -263,6 +275,7 @@ mod tests {
             (vet_fill(Some(&o), false, &fill(Side::Sell, 2, 2, 100), BAND, None), DiscrepancyCode::WrongSide),
             (vet_fill(Some(&o), false, &fill(Side::Buy, 3, 3, 100), BAND, None), DiscrepancyCode::Overfill),
             (vet_fill(Some(&o), false, &fill(Side::Buy, 1, 3, 100), BAND, None), DiscrepancyCode::Overfill),
+            (vet_fill(Some(&o), false, &fill(Side::Buy, 2, 1, 100), BAND, None), DiscrepancyCode::CumQtyMismatch),
             (vet_fill(None, true, &fill(Side::Buy, 2, 2, 100), BAND, None), DiscrepancyCode::FillAfterTerminal),
             (vet_fill(None, false, &fill(Side::Buy, 2, 2, 100), BAND, None), DiscrepancyCode::UnknownIntent),
             (

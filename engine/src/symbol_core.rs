@@ -182,6 +182,8 @@ pub struct CoreCounters {
     pub timeouts: u64,
     pub refusals: u64,
     pub stale_reports: u64,
+    /// Terminal reports whose `cum_qty` showed fills never received (then asked for).
+    pub missed_fills: u64,
     pub trades: u64,
     pub wins: u64,
     pub losses: u64,
@@ -249,8 +251,13 @@ pub struct SymbolCore {
     last_discrepancy: Option<DiscrepancyCode>,
     venue_baseline: Option<VenueBaseline>,
     venue_agrees: Option<bool>,
-    /// An order restored from the journal: once it resolves, the symbol reconciles.
+    /// An order restored from the journal: `start` asks the gateway about it.
     restored_order: Option<IntentId>,
+    /// A snapshot was skipped while an order was unresolved (or an order was restored):
+    /// once the order resolves, the symbol reconciles and asks for a fresh snapshot.
+    reconcile_owed: bool,
+    /// When this symbol last asked for a snapshot while reconciling.
+    last_snapshot_request: TimeNs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -291,6 +298,8 @@ impl SymbolCore {
             venue_baseline: None,
             venue_agrees: None,
             restored_order: None,
+            reconcile_owed: false,
+            last_snapshot_request: 0,
         }
     }
 
@@ -323,8 +332,11 @@ impl SymbolCore {
         self.cooldowns = state.cooldowns;
         if let Some(p) = state.pending {
             let side = p.side.entry_side();
-            self.sent = Some(SentOrder { intent: p.intent, side, qty: p.qty, filled: p.filled, entry: p.entry });
+            let restored = true;
+            self.sent =
+                Some(SentOrder { intent: p.intent, side, qty: p.qty, filled: p.filled, entry: p.entry, restored });
             self.restored_order = Some(p.intent);
+            self.reconcile_owed = true;
         }
         self.sync_exposure(risk);
     }
@@ -473,6 +485,13 @@ impl SymbolCore {
                 self.try_exit(reason, now, risk, &mut actions);
             }
         }
+        if let ExecState::Reconciling { since } = *self.efsm.state() {
+            // Still waiting for a snapshot (a request or its answer was lost): ask again.
+            if now.saturating_sub(since.max(self.last_snapshot_request)) >= SNAPSHOT_RETRY_NS {
+                self.last_snapshot_request = now;
+                actions.push(Action::RequestSnapshot);
+            }
+        }
         actions
     }
 
@@ -488,7 +507,14 @@ impl SymbolCore {
             self.counters.stale_reports += 1;
             return actions;
         }
-        let new_fill = report.is_fill() && !self.book.has_seen(report.exec_id);
+        let mut new_fill = report.is_fill() && !self.book.has_seen(report.exec_id);
+        if new_fill
+            && self.sent.is_some_and(|o| o.intent == report.intent_id && o.restored && report.cum_qty <= o.filled)
+        {
+            // Booked by the process before the crash (its fill ids were not journaled).
+            self.book.mark_seen(report.exec_id);
+            new_fill = false;
+        }
         if report.is_fill() && !new_fill {
             self.counters.duplicate_fills += 1;
         }
@@ -518,6 +544,25 @@ impl SymbolCore {
             self.book_fill(report, now, risk, &mut actions);
         }
         let done = report.ord_status.is_terminal();
+        if done {
+            if let Some(filled) = self.sent.filter(|o| o.intent == report.intent_id).map(|o| o.filled) {
+                if report.cum_qty < filled || (report.cum_qty > filled && report.exec_type == ExecType::OrderStatus) {
+                    self.discrepancy(DiscrepancyCode::CumQtyMismatch, report, None, now, risk, &mut actions);
+                    return actions;
+                }
+                if report.cum_qty > filled {
+                    // The venue executed more than we were told (a report was lost): ask for
+                    // the order's whole story; its replay books what is missing.
+                    self.counters.missed_fills += 1;
+                    if orphan.is_none() {
+                        self.apply(ExecEvent::Timeout { intent: report.intent_id, at: now }, &mut actions);
+                    }
+                    actions.push(Action::QueryStatus { intent_id: report.intent_id });
+                    self.sync_exposure(risk);
+                    return actions;
+                }
+            }
+        }
         let outcome = if done {
             ReportOutcome::Done { position: self.book.position().map(|p| p.direction) }
         } else {
@@ -528,12 +573,15 @@ impl SymbolCore {
             let already_failed = self.failure_counted == Some(report.intent_id) || orphan.is_some_and(|o| o.timed_out);
             self.finish_order(report, already_failed, entry_direction, now, risk);
             self.forget_order(report.intent_id);
-            if self.restored_order == Some(report.intent_id) {
-                // The order a crash left on the wire is settled: now compare with the venue.
+            if self.reconcile_owed {
+                // A snapshot went by while this order was unresolved (or a crash left it on
+                // the wire): now compare with the venue.
+                self.reconcile_owed = false;
                 self.restored_order = None;
                 if matches!(self.efsm.state(), ExecState::Flat | ExecState::Open { .. }) {
                     self.apply(ExecEvent::BeginReconcile { at: now }, &mut actions);
                 }
+                self.last_snapshot_request = now;
                 actions.push(Action::RequestSnapshot);
             }
         }
@@ -609,6 +657,7 @@ impl SymbolCore {
     pub fn reconcile(&mut self, venue: &VenueView, now: TimeNs, risk: &PortfolioRisk) -> Vec<Action> {
         let mut actions = Vec::new();
         if self.has_unresolved_order() {
+            self.reconcile_owed = true;
             return actions;
         }
         let baseline = *self.venue_baseline.get_or_insert_with(|| VenueBaseline::between(venue, &self.book));
@@ -838,7 +887,8 @@ impl SymbolCore {
             OrderPurpose::Entry(direction) => Some(direction),
             OrderPurpose::Exit(_) => None,
         };
-        if let Some(previous) = self.sent.replace(SentOrder { intent: intent_id, side, qty, filled: Qty::ZERO, entry })
+        if let Some(previous) =
+            self.sent.replace(SentOrder { intent: intent_id, side, qty, filled: Qty::ZERO, entry, restored: false })
         {
             self.finished.insert(previous);
         }
@@ -973,6 +1023,7 @@ impl SymbolCore {
         self.apply(ExecEvent::Halt { reason: HaltReason::Discrepancy(code) }, actions);
         actions.push(Action::Discrepancy(Discrepancy { code, expected, reference, report: ReportFacts::of(report) }));
         actions.push(Action::RequestSnapshot);
+        self.reconcile_owed = false;
         if report.ord_status.is_terminal() && expected.is_some_and(|o| o.intent == report.intent_id) {
             // The venue says the order is over: nothing more will come for it.
             if let Some((_, granted_at)) = self.probe.filter(|(intent, _)| *intent == report.intent_id) {
@@ -1035,6 +1086,9 @@ impl SymbolCore {
         }
     }
 }
+
+/// How long a reconciling symbol waits for a snapshot before it asks again.
+const SNAPSHOT_RETRY_NS: TimeNs = 1_000_000_000;
 
 /// The touch a fill on `side` trades against: the ask for a buy, the bid for a sell.
 pub fn touch_for(side: Side, tick: &Tick) -> Price {

@@ -606,3 +606,113 @@ fn an_order_on_the_wire_at_a_crash_is_restored_asked_for_and_booked_once() {
     assert_eq!(again.core.state().name(), "open");
     assert_eq!(again.core.efsm_errors(), 0);
 }
+
+fn partial(h: &mut Harness, order: &engine::symbol_core::OrderRequest, last: &str, cum: &str) -> ExecReport {
+    let mut r = h.fill_report(order, "100000.5", "0");
+    r.exec_type = ExecType::PartialFill;
+    r.ord_status = OrdStatus::PartiallyFilled;
+    r.last_qty = qty(last);
+    r.cum_qty = qty(cum);
+    r
+}
+
+fn order_status(
+    h: &mut Harness,
+    order: &engine::symbol_core::OrderRequest,
+    status: OrdStatus,
+    cum: &str,
+) -> ExecReport {
+    let mut r = h.fill_report(order, "0", "0");
+    r.exec_type = ExecType::OrderStatus;
+    r.ord_status = status;
+    r.last_qty = Qty::ZERO;
+    r.last_px = Price::ZERO;
+    r.cum_qty = qty(cum);
+    r
+}
+
+#[test]
+fn a_snapshot_skipped_while_an_order_was_unresolved_is_owed_and_asked_for_again() {
+    let mut h = Harness::new();
+    h.core.reconcile(&VenueView::default(), h.now, &h.risk);
+    let entry = only_order(&h.signal(enter(Direction::Long), "100000")).unwrap();
+    assert!(h.core.reconcile(&VenueView::default(), h.now, &h.risk).is_empty(), "skipped while in flight");
+    let fill = h.fill_report(&entry, "100000.5", "0");
+    let actions = h.report(&fill);
+    assert!(actions.contains(&Action::RequestSnapshot), "owed: asked for once the order resolved");
+    assert_eq!(h.core.state().name(), "reconciling", "and no order until it is compared");
+    assert!(orders(&h.signal(enter(Direction::Long), "100000")).is_empty());
+    let venue = agreeing(&h.core);
+    h.core.reconcile(&venue, h.now, &h.risk);
+    assert_eq!(h.core.state().name(), "open");
+}
+
+#[test]
+fn a_restored_partly_filled_order_is_not_booked_twice() {
+    let mut h = Harness::new();
+    let entry = only_order(&h.signal(enter(Direction::Long), "100000")).unwrap();
+    let first = partial(&mut h, &entry, "0.004", "0.004");
+    h.report(&first);
+    let saved = h.core.durable();
+    assert_eq!(saved.pending.map(|p| p.filled), Some(qty("0.004")));
+    // Crash; the new process knows neither exec id.
+    let mut again = Harness::new();
+    again.exec_id = 100;
+    again.core.restore(&saved, &again.risk);
+    again.core.start(again.now);
+    let mut replay = partial(&mut again, &entry, "0.004", "0.004");
+    replay.poss_dup = true;
+    assert!(discrepancies(&again.report(&replay)).is_empty());
+    assert_eq!(again.core.book().position().unwrap().qty, qty("0.004"), "the replay of a booked fill books nothing");
+    let mut rest = again.fill_report(&entry, "100000.5", "0");
+    rest.last_qty = qty("0.006");
+    rest.cum_qty = qty("0.01");
+    assert!(discrepancies(&again.report(&rest)).is_empty());
+    assert_eq!(again.core.book().position().unwrap().qty, qty("0.01"), "the rest once: the venue's position");
+}
+
+#[test]
+fn a_terminal_report_that_shows_fills_never_received_asks_for_them() {
+    let mut h = Harness::new();
+    let entry = only_order(&h.signal(enter(Direction::Long), "100000")).unwrap();
+    // The partial fill report is lost; the terminal cancel says 0.004 executed.
+    let mut cancel = h.fill_report(&entry, "0", "0");
+    cancel.exec_type = ExecType::Canceled;
+    cancel.ord_status = OrdStatus::Canceled;
+    cancel.last_qty = Qty::ZERO;
+    cancel.last_px = Price::ZERO;
+    cancel.cum_qty = qty("0.004");
+    let actions = h.report(&cancel);
+    assert!(actions.contains(&Action::QueryStatus { intent_id: entry.intent_id }));
+    assert_eq!(h.core.state().name(), "unknown");
+    assert_eq!(h.core.counters().missed_fills, 1);
+    // The status query replays the lost fill, then answers.
+    let replay = partial(&mut h, &entry, "0.004", "0.004");
+    h.report(&replay);
+    let answer = order_status(&mut h, &entry, OrdStatus::Canceled, "0.004");
+    h.report(&answer);
+    assert_eq!(h.core.state().name(), "open");
+    assert_eq!(h.core.book().position().unwrap().qty, qty("0.004"), "nothing lost");
+    // A status answer whose replay still does not add up is a discrepancy.
+    let mut h2 = Harness::new();
+    let entry2 = only_order(&h2.signal(enter(Direction::Long), "100000")).unwrap();
+    let short = order_status(&mut h2, &entry2, OrdStatus::Filled, "0.01");
+    h2.core.on_order_timeout(entry2.intent_id, h2.now, &h2.risk);
+    assert_eq!(discrepancies(&h2.report(&short)), vec![DiscrepancyCode::CumQtyMismatch]);
+}
+
+#[test]
+fn a_cum_qty_that_goes_backwards_is_a_discrepancy() {
+    let mut h = Harness::new();
+    let entry = only_order(&h.signal(enter(Direction::Long), "100000")).unwrap();
+    let first = partial(&mut h, &entry, "0.004", "0.004");
+    h.report(&first);
+    let mut cancel = h.fill_report(&entry, "0", "0");
+    cancel.exec_type = ExecType::Canceled;
+    cancel.ord_status = OrdStatus::Canceled;
+    cancel.last_qty = Qty::ZERO;
+    cancel.last_px = Price::ZERO;
+    cancel.cum_qty = Qty::ZERO;
+    assert_eq!(discrepancies(&h.report(&cancel)), vec![DiscrepancyCode::CumQtyMismatch]);
+    assert_eq!(h.core.state().name(), "halted");
+}

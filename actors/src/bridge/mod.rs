@@ -318,8 +318,10 @@ impl BridgeActor {
             self.stats.first_contact_ms = Some(ms);
             info!(target: "bridge", first_contact_ms = ms, requests = self.stats.reconcile_requests, "FIRST_CONTACT: the gateway's snapshot reached every symbol");
         }
+        let entries: HashMap<Symbol, &protocol::PositionEntry> =
+            snapshot.positions.iter().map(|p| (p.symbol, p)).collect();
         for (symbol, route) in &self.routes {
-            let entry = snapshot.positions.iter().find(|p| p.symbol == *symbol);
+            let entry = entries.get(symbol).copied();
             route.reconcile.do_send(Reconcile { venue: engine::reconcile::VenueView::from_entry(entry) });
         }
         if let Some(socket) = &self.socket {
@@ -569,7 +571,10 @@ impl Handler<FromSocket> for BridgeActor {
             FromSocket::Frame(envelope) => {
                 self.last_inbound = Instant::now();
                 let header = envelope.header;
-                self.gateway_acked = self.gateway_acked.max(header.ack_seq);
+                // An ack above what we sent belongs to an earlier process under our identity.
+                if header.ack_seq <= self.seq_out {
+                    self.gateway_acked = self.gateway_acked.max(header.ack_seq);
+                }
                 if self.unacknowledged && self.sent_history.front().is_some_and(|(_, seq)| self.gateway_acked >= *seq) {
                     self.unacknowledged = false;
                 }
@@ -720,6 +725,8 @@ impl Handler<RegisterRoute> for BridgeActor {
 impl Handler<RequestSnapshot> for BridgeActor {
     type Result = ();
     fn handle(&mut self, _: RequestSnapshot, _: &mut Context<Self>) {
+        // Never merged with another symbol's request: a snapshot taken before this symbol's
+        // reason to ask (its order's last fill) would wrongly disagree with its books.
         self.request_snapshot();
     }
 }
