@@ -83,6 +83,8 @@ pub struct OperatorCommand {
     pub venue: VenueView,
     /// Who asked (logged with the outcome).
     pub who: String,
+    /// The symbol's booked fills before the snapshot was fetched (`None`: unknown).
+    pub fills_before: Option<u64>,
 }
 
 /// symbol → metrics: a PnL delta to fold.

@@ -21,6 +21,9 @@ pub const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct OperatorRoutes {
     pub snapshots: Recipient<FetchSnapshot>,
     pub symbols: HashMap<Symbol, Recipient<OperatorCommand>>,
+    /// Each symbol's booked fills before the snapshot is fetched: a fill booked in between
+    /// would make the snapshot older than the books, and the command is refused.
+    pub board: crate::status::StatusBoard,
 }
 
 /// Runs one operator command; `Ok` is the symbol's answer, `Err` says why nothing changed.
@@ -33,13 +36,14 @@ pub async fn execute(
     let what = action.as_str();
     let symbol = Symbol::new(&symbol).map_err(|e| format!("{what}: {e}"))?;
     let target = routes.symbols.get(&symbol).cloned().ok_or_else(|| format!("{what}: unknown symbol {symbol}"))?;
+    let fills_before = routes.board.get(&symbol).map(|s| s.counters.fills);
     let snapshot = match routes.snapshots.send(FetchSnapshot { timeout: SNAPSHOT_TIMEOUT }).await {
         Ok(Some(snapshot)) => snapshot,
         Ok(None) => return Err(format!("{what} {symbol}: no position snapshot from the gateway; nothing changed")),
         Err(e) => return Err(format!("{what} {symbol}: bridge unavailable: {e}")),
     };
     let venue = VenueView::from_entry(snapshot.positions.iter().find(|p| p.symbol == symbol));
-    match target.send(OperatorCommand { action, venue, who }).await {
+    match target.send(OperatorCommand { action, venue, who, fills_before }).await {
         Ok(answer) => answer,
         Err(e) => Err(format!("{what} {symbol}: symbol actor unavailable: {e}")),
     }

@@ -329,6 +329,15 @@ impl Handler<OperatorCommand> for SymbolActor {
     fn handle(&mut self, msg: OperatorCommand, _: &mut Context<Self>) -> Self::Result {
         let now = wall_ns();
         let risk = Arc::clone(&self.risk);
+        if msg.fills_before.is_some_and(|n| n != self.core.counters().fills) {
+            let text = format!(
+                "{} {}: a fill was booked while the snapshot was fetched; nothing changed, ask again",
+                msg.action.as_str(),
+                self.symbol()
+            );
+            warn!(target: "control", symbol = %self.symbol(), action = msg.action.as_str(), who = %msg.who, "OPERATOR_COMMAND: refused (snapshot older than the books)");
+            return Err(text);
+        }
         let result = match msg.action {
             OperatorAction::Adopt => self.core.adopt(&msg.venue, now, &risk),
             OperatorAction::Resume => self.core.resume(&msg.venue, now, &risk),

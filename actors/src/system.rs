@@ -157,6 +157,7 @@ pub fn start(
     let operator_routes = OperatorRoutes {
         snapshots: bridge.clone().recipient(),
         symbols: symbols.iter().map(|(s, a)| (*s, a.clone().recipient())).collect(),
+        board: board.clone(),
     };
     let control =
         ControlActor::new(Arc::clone(&risk), flag_routes, board.clone()).with_operator(operator_routes).start();

@@ -1024,7 +1024,7 @@ impl SymbolCore {
         actions.push(Action::Discrepancy(Discrepancy { code, expected, reference, report: ReportFacts::of(report) }));
         actions.push(Action::RequestSnapshot);
         self.reconcile_owed = false;
-        if report.ord_status.is_terminal() && expected.is_some_and(|o| o.intent == report.intent_id) {
+        if report.ord_status.is_terminal() && self.sent.is_some_and(|o| o.intent == report.intent_id) {
             // The venue says the order is over: nothing more will come for it.
             if let Some((_, granted_at)) = self.probe.filter(|(intent, _)| *intent == report.intent_id) {
                 self.probe = None;
