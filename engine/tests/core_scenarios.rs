@@ -509,12 +509,8 @@ fn an_agreeing_snapshot_leaves_an_open_trade_untouched() {
 fn an_overfill_is_refused_and_halts_and_so_is_a_fill_after_the_terminal_one() {
     let mut h = Harness::new();
     let entry = only_order(&h.signal(enter(Direction::Long), "100000")).unwrap();
-    let mut partial = h.fill_report(&entry, "100000.5", "0");
-    partial.exec_type = ExecType::PartialFill;
-    partial.ord_status = OrdStatus::PartiallyFilled;
-    partial.last_qty = qty("0.005");
-    partial.cum_qty = qty("0.005");
-    assert!(discrepancies(&h.report(&partial)).is_empty());
+    let first = partial(&mut h, &entry, "0.005", "0.005");
+    assert!(discrepancies(&h.report(&first)).is_empty());
     // A fill with cum_qty twice the order.
     let mut over = h.fill_report(&entry, "100000.5", "0");
     over.cum_qty = qty("0.02");
@@ -616,6 +612,12 @@ fn partial(h: &mut Harness, order: &engine::symbol_core::OrderRequest, last: &st
     r
 }
 
+fn canceled(h: &mut Harness, order: &engine::symbol_core::OrderRequest, cum: &str) -> ExecReport {
+    let mut r = order_status(h, order, OrdStatus::Canceled, cum);
+    r.exec_type = ExecType::Canceled;
+    r
+}
+
 fn order_status(
     h: &mut Harness,
     order: &engine::symbol_core::OrderRequest,
@@ -676,12 +678,7 @@ fn a_terminal_report_that_shows_fills_never_received_asks_for_them() {
     let mut h = Harness::new();
     let entry = only_order(&h.signal(enter(Direction::Long), "100000")).unwrap();
     // The partial fill report is lost; the terminal cancel says 0.004 executed.
-    let mut cancel = h.fill_report(&entry, "0", "0");
-    cancel.exec_type = ExecType::Canceled;
-    cancel.ord_status = OrdStatus::Canceled;
-    cancel.last_qty = Qty::ZERO;
-    cancel.last_px = Price::ZERO;
-    cancel.cum_qty = qty("0.004");
+    let cancel = canceled(&mut h, &entry, "0.004");
     let actions = h.report(&cancel);
     assert!(actions.contains(&Action::QueryStatus { intent_id: entry.intent_id }));
     assert_eq!(h.core.state().name(), "unknown");
@@ -707,12 +704,7 @@ fn a_cum_qty_that_goes_backwards_is_a_discrepancy() {
     let entry = only_order(&h.signal(enter(Direction::Long), "100000")).unwrap();
     let first = partial(&mut h, &entry, "0.004", "0.004");
     h.report(&first);
-    let mut cancel = h.fill_report(&entry, "0", "0");
-    cancel.exec_type = ExecType::Canceled;
-    cancel.ord_status = OrdStatus::Canceled;
-    cancel.last_qty = Qty::ZERO;
-    cancel.last_px = Price::ZERO;
-    cancel.cum_qty = Qty::ZERO;
+    let cancel = canceled(&mut h, &entry, "0");
     assert_eq!(discrepancies(&h.report(&cancel)), vec![DiscrepancyCode::CumQtyMismatch]);
     assert_eq!(h.core.state().name(), "halted");
 }

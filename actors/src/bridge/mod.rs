@@ -242,6 +242,16 @@ impl BridgeActor {
         self.routes.get(symbol)
     }
 
+    /// A request that never left: its lock released (outcome `gateway_down`); the lock and
+    /// the order's side, if it was held.
+    fn release_unsent(&mut self, intent: IntentId) -> Option<(locks::HeldLock, Side)> {
+        let lock = self.locks.by_intent(intent).copied()?;
+        let side = self.submitted.get(&intent).map_or(Side::Buy, |(_, side)| *side);
+        self.release(intent, Outcome::GatewayDown);
+        self.submitted.remove(&intent);
+        Some((lock, side))
+    }
+
     /// Releases a lock and records its hold time.
     fn release(&mut self, intent_id: IntentId, outcome: Outcome) -> Option<locks::HeldLock> {
         let now = Instant::now();
@@ -634,20 +644,14 @@ impl Handler<FromSocket> for BridgeActor {
             FromSocket::OrderHeld { tag } => {
                 self.stats.orders_held += 1;
                 let intent = IntentId(tag);
-                if let Some(lock) = self.locks.by_intent(intent).copied() {
-                    let side = self.submitted.get(&intent).map_or(Side::Buy, |(_, side)| *side);
-                    self.release(intent, Outcome::GatewayDown);
-                    self.submitted.remove(&intent);
+                if let Some((lock, side)) = self.release_unsent(intent) {
                     self.local_reject(lock.symbol, intent, side, "held: reconnected, reconciling with the gateway");
                 }
             }
             FromSocket::SendFailed { tag } => {
                 self.stats.send_failures += 1;
                 let intent = IntentId(tag);
-                if let Some(lock) = self.locks.by_intent(intent).copied() {
-                    let side = self.submitted.get(&intent).map_or(Side::Buy, |(_, side)| *side);
-                    self.release(intent, Outcome::GatewayDown);
-                    self.submitted.remove(&intent);
+                if let Some((lock, side)) = self.release_unsent(intent) {
                     match lock.kind {
                         RequestKind::Order => {
                             // ZMQ_IMMEDIATE: nothing was queued, so the order never left.
