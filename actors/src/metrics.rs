@@ -1,5 +1,7 @@
 //! `MetricsActor`: folds every fill's `PnlDelta` into the exact fixed-point ledger, and
-//! checks after every fold that the portfolio total equals the sum of per-symbol totals.
+//! proves that the portfolio total equals the sum of per-symbol totals: every
+//! [`CHECK_EVERY`] when something was folded, and at every read. (The proof sums every
+//! symbol; after every delta it cost a third of the engine's CPU at 10,000 symbols.)
 
 use actix::prelude::*;
 use engine::ledger::{FoldOutcome, PnlLedger, SymbolPnl};
@@ -8,11 +10,27 @@ use tracing::{debug, error, warn};
 
 use crate::messages::FoldPnl;
 
+/// How often the books are proved to add up while deltas are being folded.
+pub const CHECK_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
 #[derive(Default)]
 pub struct MetricsActor {
     ledger: PnlLedger,
     inconsistencies: u64,
     fold_errors: u64,
+    /// Deltas folded since the last proof.
+    unchecked: bool,
+}
+
+impl MetricsActor {
+    /// Proves the total equals the sum of the symbols; counts and logs a failure.
+    fn check(&mut self) {
+        self.unchecked = false;
+        if !self.ledger.is_consistent() {
+            self.inconsistencies += 1;
+            error!(target: "metrics", "PNL_INCONSISTENT: total differs from the sum of symbols");
+        }
+    }
 }
 
 /// The metrics at one moment.
@@ -38,6 +56,14 @@ pub struct GetMetrics;
 
 impl Actor for MetricsActor {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(CHECK_EVERY, |act, _| {
+            if act.unchecked {
+                act.check();
+            }
+        });
+    }
 }
 
 /// One delta: fold it (never overwrite), then prove the books still add up.
@@ -58,16 +84,16 @@ impl Handler<FoldPnl> for MetricsActor {
                 error!(target: "metrics", symbol = %d.symbol, seq = d.seq, error = %e, "PNL_FOLD_ERROR");
             }
         }
-        if !self.ledger.is_consistent() {
-            self.inconsistencies += 1;
-            error!(target: "metrics", "PNL_INCONSISTENT: total differs from the sum of symbols");
-        }
+        self.unchecked = true;
     }
 }
 
 impl Handler<GetMetrics> for MetricsActor {
     type Result = MessageResult<GetMetrics>;
     fn handle(&mut self, _: GetMetrics, _: &mut Context<Self>) -> Self::Result {
+        if self.unchecked {
+            self.check();
+        }
         MessageResult(MetricsSnapshot {
             per_symbol: self.ledger.symbols().map(|(s, p)| (*s, *p)).collect(),
             total_net: self.ledger.total_net(),
