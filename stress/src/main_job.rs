@@ -3,6 +3,15 @@
 //! duration stop cleanly: entries off, feed off, wait for every order in flight, then
 //! compare the engine's books with the gateway's ledger and print the summary.
 
+/// `println!` that never panics: a closed stdout (a SIGHUP from a closed terminal) must not
+/// turn a clean stop into a panic; the summary is also in engine.jsonl.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -354,7 +363,7 @@ async fn run_actors(
     }
     let trading = trading_started.elapsed();
     if options.compact_progress && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
-        println!();
+        say!();
     }
     // Stop: no new entries, no more ticks, then wait for every order in flight.
     risk.set_flags(ControlFlags { entry_enabled: false, ..risk.flags() });
@@ -528,20 +537,28 @@ fn print_status(statuses: &[SymbolStatus], bridge: Option<&BridgeStats>) {
         };
         line.push_str(&format!("gw {} {rtt}", if b.gateway_up { "up" } else { "DOWN" }));
     }
-    println!("{line}");
+    say!("{line}");
 }
 
 /// The final table: one row per symbol, then the totals and whether the books balance.
 pub fn print_summary(summary: &JobSummary) {
-    println!();
-    println!(
+    say!();
+    say!(
         "{:<10} {:>7} {:>5} {:>5} {:>6} {:>16} {:>16} {:>16}  {:<12}",
-        "symbol", "orders", "wins", "loss", "fills", "engine net", "folded net", "gateway net", "final state"
+        "symbol",
+        "orders",
+        "wins",
+        "loss",
+        "fills",
+        "engine net",
+        "folded net",
+        "gateway net",
+        "final state"
     );
     for row in &summary.symbols {
         let s = &row.status;
         let net = s.realized.checked_sub(s.fees).unwrap_or(Money::ZERO);
-        println!(
+        say!(
             "{:<10} {:>7} {:>5} {:>5} {:>6} {:>16} {:>16} {:>16}  {:<12}",
             s.symbol.as_str(),
             s.counters.orders,
@@ -555,11 +572,11 @@ pub fn print_summary(summary: &JobSummary) {
         );
     }
     let m = &summary.metrics;
-    println!("total net (folded)      {}", m.total_net.to_fixed_string());
-    println!("sum of symbol nets      {}", m.sum_symbol_net.to_fixed_string());
-    println!("gateway ledger net      {}", summary.gateway_ledger_net.map_or("-".into(), |g| g.to_fixed_string()));
+    say!("total net (folded)      {}", m.total_net.to_fixed_string());
+    say!("sum of symbol nets      {}", m.sum_symbol_net.to_fixed_string());
+    say!("gateway ledger net      {}", summary.gateway_ledger_net.map_or("-".into(), |g| g.to_fixed_string()));
     let b = &summary.bridge;
-    println!(
+    say!(
         "orders {}  fills {}  timeouts {}  locks {}/{} (acquired/released)  efsm errors {}  ticks {} (dropped {})  elapsed {:.1}s",
         b.orders_sent,
         b.fills_received,
@@ -571,7 +588,7 @@ pub fn print_summary(summary: &JobSummary) {
         summary.feed.dropped,
         summary.elapsed.as_secs_f64()
     );
-    println!(
+    say!(
         "gateway link: first contact {}  seq gaps {}  seq repeats {}  unacknowledged spells {}  status-query timeouts {}",
         b.first_contact_ms.map_or("-".to_string(), |ms| format!("{ms:.1} ms")),
         b.seq_gaps,
@@ -579,7 +596,7 @@ pub fn print_summary(summary: &JobSummary) {
         b.unacknowledged_spells,
         b.query_timeouts
     );
-    println!(
+    say!(
         "order round trip µs: p50 {} p90 {} p99 {} p999 {} max {} (n={})",
         b.round_trip_us[0],
         b.round_trip_us[1],
@@ -589,23 +606,23 @@ pub fn print_summary(summary: &JobSummary) {
         b.round_trip_us[5]
     );
     let br = &summary.breaker;
-    println!("circuit breaker         {} (trips {}, transitions {})", br.state, br.trips, br.transitions);
+    say!("circuit breaker         {} (trips {}, transitions {})", br.state, br.trips, br.transitions);
     let codes: Vec<String> = summary.discrepancies.nonzero().map(|(c, n)| format!("{c} {n}")).collect();
-    println!("discrepancies           {}", if codes.is_empty() { "0".to_string() } else { codes.join(", ") });
+    say!("discrepancies           {}", if codes.is_empty() { "0".to_string() } else { codes.join(", ") });
     let halted: Vec<String> = summary
         .symbols
         .iter()
         .filter_map(|r| r.status.halt_reason.map(|h| format!("{} ({})", r.status.symbol, h.as_str())))
         .collect();
     if !halted.is_empty() {
-        println!("halted                  {}", halted.join(", "));
+        say!("halted                  {}", halted.join(", "));
     }
     let mismatches = summary.position_mismatches();
     if mismatches.is_empty() {
-        println!("positions vs venue      all {} match (side, qty, cost basis)", summary.symbols.len());
+        say!("positions vs venue      all {} match (side, qty, cost basis)", summary.symbols.len());
     } else {
         for row in summary.symbols.iter().filter(|r| r.position_matches() != Some(true)) {
-            println!(
+            say!(
                 "POSITION MISMATCH       {}: engine {} venue {}",
                 row.status.symbol,
                 position_text(row.status.position),
@@ -613,5 +630,5 @@ pub fn print_summary(summary: &JobSummary) {
             );
         }
     }
-    println!("BOOKS {}", if summary.books_balance() { "BALANCE" } else { "DO NOT BALANCE" });
+    say!("BOOKS {}", if summary.books_balance() { "BALANCE" } else { "DO NOT BALANCE" });
 }
