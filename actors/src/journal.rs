@@ -26,10 +26,18 @@ use serde::{Deserialize, Serialize};
 /// Compact when the journal grows past this.
 pub const COMPACT_AT_BYTES: u64 = 16 * 1024 * 1024;
 
-#[derive(Serialize, Deserialize)]
+/// One line as read back.
+#[derive(Deserialize)]
 struct Record {
     symbol: String,
     state: DurableSymbol,
+}
+
+/// One line as written (borrowed: no allocation per append).
+#[derive(Serialize)]
+struct RecordOut<'a> {
+    symbol: &'a str,
+    state: &'a DurableSymbol,
 }
 
 /// The journal's path for a state file: the same name with the extension `wal`.
@@ -121,7 +129,7 @@ impl Journal {
         let line = LINE.with(|buffer| {
             let mut line = buffer.take();
             line.clear();
-            serde_json::to_writer(&mut line, &Record { symbol: symbol.to_string(), state: *state })
+            serde_json::to_writer(&mut line, &RecordOut { symbol: symbol.as_str(), state })
                 .map_err(|e| e.to_string())?;
             line.push(b'\n');
             Ok::<Vec<u8>, String>(line)
@@ -157,8 +165,7 @@ fn write_compacted(path: &Path, states: &BTreeMap<Symbol, DurableSymbol>) -> Res
     let tmp = path.with_extension("wal.tmp");
     let mut text = Vec::new();
     for (symbol, state) in states {
-        serde_json::to_writer(&mut text, &Record { symbol: symbol.to_string(), state: *state })
-            .map_err(|e| e.to_string())?;
+        serde_json::to_writer(&mut text, &RecordOut { symbol: symbol.as_str(), state }).map_err(|e| e.to_string())?;
         text.push(b'\n');
     }
     let mut file = File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
@@ -238,7 +245,7 @@ mod tests {
         let btc = Symbol::new("BTCUSD.s").unwrap();
         let j = Journal::open(&path, &BTreeMap::new(), false).unwrap();
         let state = long("1", "100");
-        let line = serde_json::to_vec(&Record { symbol: btc.to_string(), state }).unwrap().len() as u64 + 1;
+        let line = serde_json::to_vec(&RecordOut { symbol: btc.as_str(), state: &state }).unwrap().len() as u64 + 1;
         for _ in 0..(COMPACT_AT_BYTES / line + 2) {
             j.append(btc, &state).unwrap();
         }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use engine::discrepancy::Discrepancy;
-use engine::efsm::HaltReason;
+use engine::efsm::{ExecState, HaltReason};
 use engine::risk::PortfolioRisk;
 use engine::symbol_core::{Action, DurableSymbol, SymbolCore};
 
@@ -110,12 +110,12 @@ impl SymbolActor {
     /// order before it leaves. If the journal cannot be written, no order leaves: each
     /// becomes a local reject and the symbol halts.
     fn make_durable(&mut self, actions: Vec<Action>) -> Vec<Action> {
-        let Some(journal) = self.outputs.journal.clone() else { return actions };
+        let Some(journal) = self.outputs.journal.as_deref() else { return actions };
         let state = self.core.durable();
         if state == self.journaled {
             return actions;
         }
-        let symbol = self.symbol();
+        let symbol = self.core.symbol();
         match journal.append(symbol, &state) {
             Ok(()) => {
                 self.journaled = state;
@@ -165,8 +165,8 @@ impl SymbolActor {
                         target: "symbol",
                         symbol = %symbol,
                         field = m.field.as_str(),
-                        local = %position_text(m.local),
-                        venue = %position_text(m.venue),
+                        local = %engine::Position::describe(m.local),
+                        venue = %engine::Position::describe(m.venue),
                         "VENUE_DIFFERS: the books still differ from the venue's snapshot; the symbol stays halted until an operator adopts and resumes"
                     );
                 }
@@ -175,8 +175,8 @@ impl SymbolActor {
                         target: "symbol",
                         symbol = %symbol,
                         field = m.field.as_str(),
-                        local = %position_text(m.local),
-                        venue = %position_text(m.venue),
+                        local = %engine::Position::describe(m.local),
+                        venue = %engine::Position::describe(m.venue),
                         local_realized = %m.local_session.0,
                         venue_realized = %m.venue_session.0,
                         local_fees = %m.local_session.1,
@@ -229,10 +229,6 @@ fn log_discrepancy(symbol: Symbol, d: &Discrepancy) {
         reference_px = %d.reference.map_or("-".to_string(), |p| p.to_string()),
         "DISCREPANCY: report contradicts the order; not booked, symbol halted, snapshot requested"
     );
-}
-
-fn position_text(p: Option<engine::Position>) -> String {
-    p.map_or("flat".to_string(), |p| format!("{} {} cost {}", p.direction.as_str(), p.qty, p.cost))
 }
 
 impl Actor for SymbolActor {
@@ -293,7 +289,7 @@ impl Handler<RequestTimedOut> for SymbolActor {
     type Result = ();
     fn handle(&mut self, msg: RequestTimedOut, _: &mut Context<Self>) {
         let now = wall_ns();
-        if self.core.state().name() == "unknown" {
+        if matches!(self.core.state(), ExecState::Unknown { .. }) {
             debug!(target: "symbol", symbol = %self.symbol(), intent_id = msg.intent_id.0, "status query unanswered; asking again");
         } else {
             warn!(target: "symbol", symbol = %self.symbol(), intent_id = msg.intent_id.0, "ORDER_UNKNOWN: no answer before the deadline; querying status (repeats are logged at DEBUG)");
@@ -348,7 +344,7 @@ impl Handler<OperatorCommand> for SymbolActor {
                 let actions = self.make_durable(actions);
                 self.carry_out(actions);
                 let s = self.core.status();
-                let position = position_text(s.position);
+                let position = engine::Position::describe(s.position);
                 warn!(target: "control", symbol = %symbol, action = msg.action.as_str(), who = %msg.who, state = s.state, position = %position, realized = %s.realized, fees = %s.fees, "OPERATOR_COMMAND: done");
                 Ok(format!("{} {}: state {}, position {}", msg.action.as_str(), symbol, s.state, position))
             }

@@ -17,7 +17,6 @@ use protocol::Symbol;
 use crate::bridge::{BridgeActor, BridgeConfig, SymbolRoute};
 use crate::control::{self, ControlActor, ControlEndpoint, ControlError, ControlSettings};
 use crate::market_data::{self, MarketData};
-use crate::messages::RequestSnapshot;
 use crate::metrics::MetricsActor;
 use crate::operator::OperatorRoutes;
 use crate::state_store::StateStore;
@@ -150,8 +149,8 @@ pub fn start(
         symbols.insert(symbol, addr);
     }
     arbiters.extend(symbol_arbiters);
-    // Reconcile with the gateway before the first tick arrives.
-    bridge.do_send(RequestSnapshot);
+    // The bridge asks for the reconciling snapshot itself (every 50 ms until it arrives);
+    // every symbol starts Reconciling, so none trades before it.
 
     let flag_routes = symbols.iter().map(|(s, a)| (*s, a.clone().recipient())).collect();
     let operator_routes = OperatorRoutes {

@@ -31,6 +31,11 @@ pub struct Position {
 }
 
 impl Position {
+    /// `long 0.01 cost 1000.5`, or `flat` for none: one wording for logs and summaries.
+    pub fn describe(position: Option<Position>) -> String {
+        position.map_or_else(|| "flat".to_string(), |p| format!("{} {} cost {}", p.direction.as_str(), p.qty, p.cost))
+    }
+
     /// Average entry price, rounded half-to-even (display only; accounting uses `cost`).
     pub fn avg_price(&self) -> Result<Price, FixedError> {
         let scaled = i128::from(self.cost.raw()) * i128::from(fixed::SCALE);

@@ -8,7 +8,9 @@
 //! - the position (side, qty and cost basis) absolutely;
 //! - realized PnL and fees over the session: `venue − baseline == book`.
 
-use protocol::{Money, PositionEntry, Qty};
+use std::collections::HashMap;
+
+use protocol::{Money, PositionEntry, PositionSnapshot, Qty, Symbol};
 
 use crate::book::{Position, PositionBook};
 use crate::efsm::Direction;
@@ -34,6 +36,12 @@ impl VenueView {
         });
         VenueView { position, realized: e.realized_pnl, fees: e.fees }
     }
+}
+
+/// Every symbol's line of a snapshot, by symbol (a symbol not in it is flat with zeros:
+/// `VenueView::default()`).
+pub fn venue_views(snapshot: &PositionSnapshot) -> HashMap<Symbol, VenueView> {
+    snapshot.positions.iter().map(|p| (p.symbol, VenueView::from_entry(Some(p)))).collect()
 }
 
 /// The venue's realized PnL and fees that predate this session's book.

@@ -251,8 +251,6 @@ pub struct SymbolCore {
     last_discrepancy: Option<DiscrepancyCode>,
     venue_baseline: Option<VenueBaseline>,
     venue_agrees: Option<bool>,
-    /// An order restored from the journal: `start` asks the gateway about it.
-    restored_order: Option<IntentId>,
     /// A snapshot was skipped while an order was unresolved (or an order was restored):
     /// once the order resolves, the symbol reconciles and asks for a fresh snapshot.
     reconcile_owed: bool,
@@ -297,7 +295,6 @@ impl SymbolCore {
             last_discrepancy: None,
             venue_baseline: None,
             venue_agrees: None,
-            restored_order: None,
             reconcile_owed: false,
             last_snapshot_request: 0,
         }
@@ -335,7 +332,6 @@ impl SymbolCore {
             let restored = true;
             self.sent =
                 Some(SentOrder { intent: p.intent, side, qty: p.qty, filled: p.filled, entry: p.entry, restored });
-            self.restored_order = Some(p.intent);
             self.reconcile_owed = true;
         }
         self.sync_exposure(risk);
@@ -358,7 +354,7 @@ impl SymbolCore {
     /// first (reconciliation follows once it resolves).
     pub fn start(&mut self, now: TimeNs) -> Vec<Action> {
         let mut actions = Vec::new();
-        let Some(order) = self.sent.filter(|o| Some(o.intent) == self.restored_order) else {
+        let Some(order) = self.sent.filter(|o| o.restored) else {
             self.apply(ExecEvent::BeginReconcile { at: now }, &mut actions);
             return actions;
         };
@@ -538,10 +534,14 @@ impl SymbolCore {
         }
         let entry_direction = self.pending_entry_direction();
         if new_fill {
+            if !self.book_fill(report, now, risk, &mut actions) {
+                // Arithmetic overflow on a fill is not something to trade through.
+                self.discrepancy(DiscrepancyCode::Unbookable, report, None, now, risk, &mut actions);
+                return actions;
+            }
             if let Some(order) = self.sent.as_mut() {
                 order.filled = order.filled.checked_add(report.last_qty).unwrap_or(order.qty);
             }
-            self.book_fill(report, now, risk, &mut actions);
         }
         let done = report.ord_status.is_terminal();
         if done {
@@ -577,7 +577,6 @@ impl SymbolCore {
                 // A snapshot went by while this order was unresolved (or a crash left it on
                 // the wire): now compare with the venue.
                 self.reconcile_owed = false;
-                self.restored_order = None;
                 if matches!(self.efsm.state(), ExecState::Flat | ExecState::Open { .. }) {
                     self.apply(ExecEvent::BeginReconcile { at: now }, &mut actions);
                 }
@@ -675,8 +674,7 @@ impl SymbolCore {
                 let keep = matches!(state, ExecState::Halted { reason } if reason.needs_operator());
                 actions.push(Action::ReconcileMismatch { mismatch, halts: !keep });
                 if !keep {
-                    self.discrepancies.record(DiscrepancyCode::SnapshotMismatch);
-                    self.last_discrepancy = Some(DiscrepancyCode::SnapshotMismatch);
+                    self.count_discrepancy(DiscrepancyCode::SnapshotMismatch);
                     self.apply(ExecEvent::Halt { reason: HaltReason::ReconcileMismatch }, &mut actions);
                 }
             }
@@ -695,9 +693,8 @@ impl SymbolCore {
         now: TimeNs,
         risk: &PortfolioRisk,
     ) -> Result<Vec<Action>, OperatorError> {
-        self.operator_preconditions()?;
+        let baseline = self.operator_baseline(venue)?;
         let mut actions = Vec::new();
-        let baseline = *self.venue_baseline.get_or_insert_with(|| VenueBaseline::between(venue, &self.book));
         let (realized, fees) = baseline.session(venue).unwrap_or((self.book.realized(), self.book.fees()));
         let d_realized = realized.checked_sub(self.book.realized()).unwrap_or(Money::ZERO);
         let d_fees = fees.checked_sub(self.book.fees()).unwrap_or(Money::ZERO);
@@ -725,8 +722,7 @@ impl SymbolCore {
         now: TimeNs,
         risk: &PortfolioRisk,
     ) -> Result<Vec<Action>, OperatorError> {
-        self.operator_preconditions()?;
-        let baseline = *self.venue_baseline.get_or_insert_with(|| VenueBaseline::between(venue, &self.book));
+        let baseline = self.operator_baseline(venue)?;
         let verdict = compare(&self.book, venue, &baseline);
         self.venue_agrees = Some(verdict.is_ok());
         verdict.map_err(OperatorError::BooksDiffer)?;
@@ -736,14 +732,16 @@ impl SymbolCore {
         Ok(actions)
     }
 
-    fn operator_preconditions(&self) -> Result<(), OperatorError> {
+    /// An operator acts only on a halted symbol with no order unresolved; the venue
+    /// baseline to compare over (fixed now if no snapshot fixed it before).
+    fn operator_baseline(&mut self, venue: &VenueView) -> Result<VenueBaseline, OperatorError> {
         if !matches!(self.efsm.state(), ExecState::Halted { .. }) {
             return Err(OperatorError::NotHalted(self.efsm.state().name()));
         }
         if self.has_unresolved_order() {
             return Err(OperatorError::OrderUnresolved);
         }
-        Ok(())
+        Ok(*self.venue_baseline.get_or_insert_with(|| VenueBaseline::between(venue, &self.book)))
     }
 
     /// Halted or Reconciling → trading, with the book's position.
@@ -948,7 +946,8 @@ impl SymbolCore {
         }
     }
 
-    fn book_fill(&mut self, report: &ExecReport, now: TimeNs, risk: &PortfolioRisk, actions: &mut Vec<Action>) {
+    /// Books a vetted fill; false (nothing changed) if it cannot be booked (overflow).
+    fn book_fill(&mut self, report: &ExecReport, now: TimeNs, risk: &PortfolioRisk, actions: &mut Vec<Action>) -> bool {
         let direction_before = self.book.position().map(|p| p.direction);
         match self.book.apply_fill(report.exec_id, report.side, report.last_qty, report.last_px, report.fee) {
             Ok(FillOutcome::Applied(effect)) => {
@@ -986,18 +985,14 @@ impl SymbolCore {
                 }));
             }
             Ok(FillOutcome::Duplicate) => self.counters.duplicate_fills += 1,
-            Err(_) => {
-                // Arithmetic overflow on a fill is not something to trade through.
-                let code = DiscrepancyCode::Unbookable;
-                self.discrepancies.record(code);
-                self.last_discrepancy = Some(code);
-                self.apply(ExecEvent::Halt { reason: HaltReason::Discrepancy(code) }, actions);
-                let expected = self.sent;
-                let report = ReportFacts::of(report);
-                actions.push(Action::Discrepancy(Discrepancy { code, expected, reference: None, report }));
-                actions.push(Action::RequestSnapshot);
-            }
+            Err(_) => return false,
         }
+        true
+    }
+
+    fn count_discrepancy(&mut self, code: DiscrepancyCode) {
+        self.discrepancies.record(code);
+        self.last_discrepancy = Some(code);
     }
 
     /// A report that contradicts what was asked: never booked. The symbol halts with the
@@ -1011,8 +1006,7 @@ impl SymbolCore {
         risk: &PortfolioRisk,
         actions: &mut Vec<Action>,
     ) {
-        self.discrepancies.record(code);
-        self.last_discrepancy = Some(code);
+        self.count_discrepancy(code);
         self.book.mark_seen(report.exec_id);
         // The order the report names (on the wire or already done), else what is on the wire.
         let expected = self

@@ -414,14 +414,13 @@ async fn run_actors(
     // Like with like: positions absolutely, PnL and fees over this session (the venue's
     // ledger may predate it; docs/PROTOCOL.md §12.2). Symbols this engine does not trade are
     // not part of the comparison.
+    let views = snapshot.as_ref().map(engine::reconcile::venue_views);
     let symbols: Vec<SymbolSummary> = statuses
         .iter()
         .map(|status| {
             let folded_net =
                 metrics.per_symbol.iter().find(|(s, _)| *s == status.symbol).map_or(Money::ZERO, |(_, p)| p.net());
-            let venue = snapshot
-                .as_ref()
-                .map(|snap| VenueView::from_entry(snap.positions.iter().find(|p| p.symbol == status.symbol)));
+            let venue = views.as_ref().map(|v| v.get(&status.symbol).copied().unwrap_or_default());
             let gateway_net = venue.map(|v| session_net(v.realized, v.fees, status));
             SymbolSummary { status: *status, folded_net, gateway_net, venue }
         })
@@ -483,10 +482,7 @@ async fn run_actors(
 fn print_progress(elapsed: Duration, ticks: u64, expected: Option<u64>, bridge: Option<&BridgeStats>) {
     use std::io::{IsTerminal, Write};
     let (orders, fills, held) = bridge.map_or((0, 0, 0), |b| (b.orders_sent, b.fills_received, b.locks_held));
-    let rtt = match bridge {
-        Some(b) if b.round_trip_us[5] > 0 => format!("rtt p50 {}us p99 {}us", b.round_trip_us[0], b.round_trip_us[2]),
-        _ => "rtt n = 0".to_string(),
-    };
+    let rtt = bridge.map_or_else(|| rtt_text(&[0; 6]), |b| rtt_text(&b.round_trip_us));
     let budget = expected.map_or(String::new(), |n| format!("/{n}"));
     let line = format!(
         "[{:>6.1}s] ticks {ticks}{budget}  orders {orders}  fills {fills}  locks held {held}  {rtt}",
@@ -501,8 +497,13 @@ fn print_progress(elapsed: Duration, ticks: u64, expected: Option<u64>, bridge: 
     }
 }
 
-fn position_text(p: Option<engine::Position>) -> String {
-    p.map_or("flat".to_string(), |p| format!("{} {} cost {}", p.direction.as_str(), p.qty, p.cost.to_fixed_string()))
+/// Round-trip p50 and p99 for a status line, or `n = 0` when nothing was measured (never a
+/// 0 µs percentile).
+fn rtt_text(summary: &[u64; 6]) -> String {
+    if summary[5] == 0 {
+        return "rtt n = 0".to_string();
+    }
+    format!("rtt p50 {}us p99 {}us", summary[0], summary[2])
 }
 
 fn print_status(statuses: &[SymbolStatus], bridge: Option<&BridgeStats>) {
@@ -530,11 +531,7 @@ fn print_status(statuses: &[SymbolStatus], bridge: Option<&BridgeStats>) {
         line.push_str(&format!("... {} symbols, {} orders, {} locks held | ", statuses.len(), orders, held));
     }
     if let Some(b) = bridge {
-        let rtt = if b.round_trip_us[5] > 0 {
-            format!("rtt p50 {}us p99 {}us", b.round_trip_us[0], b.round_trip_us[2])
-        } else {
-            "rtt n = 0".to_string()
-        };
+        let rtt = rtt_text(&b.round_trip_us);
         line.push_str(&format!("gw {} {rtt}", if b.gateway_up { "up" } else { "DOWN" }));
     }
     say!("{line}");
@@ -625,8 +622,8 @@ pub fn print_summary(summary: &JobSummary) {
             say!(
                 "POSITION MISMATCH       {}: engine {} venue {}",
                 row.status.symbol,
-                position_text(row.status.position),
-                row.venue.map_or("- (no snapshot)".to_string(), |v| position_text(v.position))
+                engine::Position::describe(row.status.position),
+                row.venue.map_or("- (no snapshot)".to_string(), |v| engine::Position::describe(v.position))
             );
         }
     }

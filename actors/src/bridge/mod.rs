@@ -328,11 +328,9 @@ impl BridgeActor {
             self.stats.first_contact_ms = Some(ms);
             info!(target: "bridge", first_contact_ms = ms, requests = self.stats.reconcile_requests, "FIRST_CONTACT: the gateway's snapshot reached every symbol");
         }
-        let entries: HashMap<Symbol, &protocol::PositionEntry> =
-            snapshot.positions.iter().map(|p| (p.symbol, p)).collect();
+        let views = engine::reconcile::venue_views(&snapshot);
         for (symbol, route) in &self.routes {
-            let entry = entries.get(symbol).copied();
-            route.reconcile.do_send(Reconcile { venue: engine::reconcile::VenueView::from_entry(entry) });
+            route.reconcile.do_send(Reconcile { venue: views.get(symbol).copied().unwrap_or_default() });
         }
         if let Some(socket) = &self.socket {
             if let Err(e) = socket.release_orders() {
@@ -342,6 +340,13 @@ impl BridgeActor {
         if self.risk.set_venue_reconciling(false) {
             info!(target: "bridge", "VENUE_RECONCILED: the gateway's snapshot reached every symbol; orders resume");
         }
+    }
+
+    /// A disconnect or a new gateway session: no order (entry or exit) until the snapshot
+    /// that follows has been handed to every symbol; asked for until it arrives.
+    fn begin_venue_reconcile(&mut self) {
+        self.risk.set_venue_reconciling(true);
+        self.reconcile_pending = true;
     }
 
     /// Asks again for the reconciling snapshot while it has not arrived.
@@ -601,10 +606,7 @@ impl Handler<FromSocket> for BridgeActor {
                         }
                     }
                     if self.gateway_session.is_some() {
-                        // No order (entry or exit) until the new session's snapshot has been
-                        // compared with the books.
-                        self.risk.set_venue_reconciling(true);
-                        self.reconcile_pending = true;
+                        self.begin_venue_reconcile();
                     }
                     // Our start-up request may have gone nowhere (no connection yet): ask again.
                     self.last_reconcile_request = None;
@@ -637,8 +639,7 @@ impl Handler<FromSocket> for BridgeActor {
             }
             FromSocket::Disconnected => {
                 warn!(target: "bridge", "GATEWAY_DISCONNECTED: orders held until the venue's snapshot after the reconnect has reached every symbol");
-                self.risk.set_venue_reconciling(true);
-                self.reconcile_pending = true;
+                self.begin_venue_reconcile();
                 self.stats.disconnects += 1;
             }
             FromSocket::OrderHeld { tag } => {
@@ -729,8 +730,7 @@ impl Handler<RegisterRoute> for BridgeActor {
 impl Handler<RequestSnapshot> for BridgeActor {
     type Result = ();
     fn handle(&mut self, _: RequestSnapshot, _: &mut Context<Self>) {
-        // Never merged with another symbol's request: a snapshot taken before this symbol's
-        // reason to ask (its order's last fill) would wrongly disagree with its books.
+        // One request per ask; the reply reconciles every symbol.
         self.request_snapshot();
     }
 }

@@ -131,6 +131,10 @@ impl CircuitBreaker {
     pub fn transitions(&self) -> u64 {
         self.transitions
     }
+    /// True when transitions wait to be taken.
+    pub fn has_pending_transitions(&self) -> bool {
+        !self.pending.is_empty()
+    }
     /// Takes the transitions not yet logged.
     pub fn drain_transitions(&mut self) -> Vec<BreakerTransition> {
         self.pending.drain(..).collect()

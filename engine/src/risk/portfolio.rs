@@ -63,9 +63,8 @@ pub struct PortfolioRisk {
     exposure: ExposureBudget,
     equity: Mutex<Equity>,
     next_intent: AtomicU64,
-    /// Transitions counted so far / set when some wait to be drained and logged.
-    breaker_seen: AtomicU64,
-    breaker_pending: AtomicU64,
+    /// Set (under the breaker's lock) when transitions wait to be drained and logged.
+    breaker_pending: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -88,8 +87,7 @@ impl PortfolioRisk {
             exposure: ExposureBudget::default(),
             equity: Mutex::new(Equity { realized_net: Money::ZERO, high_water: Money::ZERO }),
             next_intent: AtomicU64::new(first_intent_id.max(1)),
-            breaker_seen: AtomicU64::new(0),
-            breaker_pending: AtomicU64::new(0),
+            breaker_pending: AtomicBool::new(false),
         }
     }
 
@@ -167,9 +165,7 @@ impl PortfolioRisk {
             return Err(Refusal::TotalExposure);
         }
         let drawdown = self.drawdown();
-        let admitted = lock(&self.breaker).admit(now, drawdown);
-        self.note_breaker_transitions();
-        match admitted {
+        match self.with_breaker(|b| b.admit(now, drawdown)) {
             Ok(admission) => {
                 rate.record(now);
                 Ok(admission)
@@ -205,17 +201,13 @@ impl PortfolioRisk {
 
     /// An order (not the breaker's probe) failed. Returns true if this tripped the breaker.
     pub fn on_order_failure(&self, now: TimeNs) -> bool {
-        let tripped = lock(&self.breaker).on_failure(now);
-        self.note_breaker_transitions();
-        tripped
+        self.with_breaker(|b| b.on_failure(now))
     }
 
     /// The breaker's probe order (granted at `granted_at`) resolved. Returns true if the
     /// breaker changed state.
     pub fn on_probe_outcome(&self, success: bool, granted_at: TimeNs, now: TimeNs) -> bool {
-        let changed = lock(&self.breaker).on_probe_outcome(success, granted_at, now);
-        self.note_breaker_transitions();
-        changed
+        self.with_breaker(|b| b.on_probe_outcome(success, granted_at, now))
     }
 
     /// Books net realized PnL into equity and checks drawdown. Returns true if it tripped.
@@ -228,9 +220,7 @@ impl PortfolioRisk {
             }
             eq.high_water.checked_sub(eq.realized_net).unwrap_or(Money::ZERO)
         };
-        let tripped = lock(&self.breaker).on_drawdown(drawdown, now);
-        self.note_breaker_transitions();
-        tripped
+        self.with_breaker(|b| b.on_drawdown(drawdown, now))
     }
 
     /// The current drawdown: how far realized net PnL is below its high-water mark.
@@ -245,16 +235,14 @@ impl PortfolioRisk {
             let mut eq = lock(&self.equity);
             eq.high_water = eq.realized_net;
         }
-        lock(&self.breaker).reset(now);
-        self.note_breaker_transitions();
+        self.with_breaker(|b| b.reset(now));
     }
 
     /// Breaker transitions not yet logged (cheap when there are none).
     pub fn drain_breaker_transitions(&self) -> Vec<BreakerTransition> {
-        if self.breaker_pending.load(Ordering::Acquire) == 0 {
+        if !self.breaker_pending.swap(false, Ordering::AcqRel) {
             return Vec::new();
         }
-        self.breaker_pending.store(0, Ordering::Release);
         lock(&self.breaker).drain_transitions()
     }
 
@@ -263,11 +251,14 @@ impl PortfolioRisk {
         lock(&self.breaker).transitions()
     }
 
-    fn note_breaker_transitions(&self) {
-        let total = lock(&self.breaker).transitions();
-        if total != self.breaker_seen.swap(total, Ordering::AcqRel) {
-            self.breaker_pending.store(1, Ordering::Release);
+    /// Runs `f` on the breaker under one lock and flags any transition it recorded.
+    fn with_breaker<R>(&self, f: impl FnOnce(&mut CircuitBreaker) -> R) -> R {
+        let mut breaker = lock(&self.breaker);
+        let result = f(&mut breaker);
+        if breaker.has_pending_transitions() {
+            self.breaker_pending.store(true, Ordering::Release);
         }
+        result
     }
 }
 
