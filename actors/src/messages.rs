@@ -54,6 +54,9 @@ pub struct RequestTimedOut {
 #[rtype(result = "()")]
 pub struct Reconcile {
     pub venue: VenueView,
+    /// The snapshot that follows a start, a reconnect or a gateway restart (a symbol with
+    /// an order unresolved then owes the comparison), not one asked for by a symbol.
+    pub after_reconnect: bool,
 }
 
 /// What an operator asks of a halted symbol.

@@ -313,7 +313,11 @@ impl Handler<Reconcile> for SymbolActor {
     type Result = ();
     fn handle(&mut self, msg: Reconcile, _: &mut Context<Self>) {
         let now = wall_ns();
-        self.step("reconcile", |core, risk| core.reconcile(&msg.venue, now, risk));
+        if msg.after_reconnect {
+            self.step("reconcile", |core, risk| core.reconcile_after_reconnect(&msg.venue, now, risk));
+        } else {
+            self.step("reconcile", |core, risk| core.reconcile(&msg.venue, now, risk));
+        }
         self.persist();
         self.publish();
     }

@@ -656,7 +656,6 @@ impl SymbolCore {
     pub fn reconcile(&mut self, venue: &VenueView, now: TimeNs, risk: &PortfolioRisk) -> Vec<Action> {
         let mut actions = Vec::new();
         if self.has_unresolved_order() {
-            self.reconcile_owed = true;
             return actions;
         }
         let baseline = *self.venue_baseline.get_or_insert_with(|| VenueBaseline::between(venue, &self.book));
@@ -681,6 +680,18 @@ impl SymbolCore {
         }
         self.sync_exposure(risk);
         actions
+    }
+
+    /// The snapshot after a start, a reconnect or a gateway restart: as [`Self::reconcile`],
+    /// but a symbol whose order is unresolved owes the comparison: once the order resolves
+    /// it stops trading and asks for a fresh snapshot. (Only these snapshots create the
+    /// debt: if every snapshot did, a symbol that always has an order in flight would turn
+    /// each snapshot into another one.)
+    pub fn reconcile_after_reconnect(&mut self, venue: &VenueView, now: TimeNs, risk: &PortfolioRisk) -> Vec<Action> {
+        if self.has_unresolved_order() {
+            self.reconcile_owed = true;
+        }
+        self.reconcile(venue, now, risk)
     }
 
     /// Operator: make the books follow the venue. A halted symbol with no unresolved order

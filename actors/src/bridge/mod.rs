@@ -322,7 +322,7 @@ impl BridgeActor {
             let _ = waiter.send(snapshot);
             return;
         }
-        self.reconcile_pending = false;
+        let after_reconnect = std::mem::replace(&mut self.reconcile_pending, false);
         if let Some(started) = self.started_at.take() {
             let ms = started.elapsed().as_secs_f64() * 1e3;
             self.stats.first_contact_ms = Some(ms);
@@ -330,7 +330,8 @@ impl BridgeActor {
         }
         let views = engine::reconcile::venue_views(&snapshot);
         for (symbol, route) in &self.routes {
-            route.reconcile.do_send(Reconcile { venue: views.get(symbol).copied().unwrap_or_default() });
+            let venue = views.get(symbol).copied().unwrap_or_default();
+            route.reconcile.do_send(Reconcile { venue, after_reconnect });
         }
         if let Some(socket) = &self.socket {
             if let Err(e) = socket.release_orders() {
