@@ -254,8 +254,6 @@ pub struct SymbolCore {
     /// A snapshot was skipped while an order was unresolved (or an order was restored):
     /// once the order resolves, the symbol reconciles and asks for a fresh snapshot.
     reconcile_owed: bool,
-    /// When this symbol last asked for a snapshot while reconciling.
-    last_snapshot_request: TimeNs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -296,7 +294,6 @@ impl SymbolCore {
             venue_baseline: None,
             venue_agrees: None,
             reconcile_owed: false,
-            last_snapshot_request: 0,
         }
     }
 
@@ -481,13 +478,6 @@ impl SymbolCore {
                 self.try_exit(reason, now, risk, &mut actions);
             }
         }
-        if let ExecState::Reconciling { since } = *self.efsm.state() {
-            // Still waiting for a snapshot (a request or its answer was lost): ask again.
-            if now.saturating_sub(since.max(self.last_snapshot_request)) >= SNAPSHOT_RETRY_NS {
-                self.last_snapshot_request = now;
-                actions.push(Action::RequestSnapshot);
-            }
-        }
         actions
     }
 
@@ -580,7 +570,6 @@ impl SymbolCore {
                 if matches!(self.efsm.state(), ExecState::Flat | ExecState::Open { .. }) {
                     self.apply(ExecEvent::BeginReconcile { at: now }, &mut actions);
                 }
-                self.last_snapshot_request = now;
                 actions.push(Action::RequestSnapshot);
             }
         }
@@ -1091,9 +1080,6 @@ impl SymbolCore {
         }
     }
 }
-
-/// How long a reconciling symbol waits for a snapshot before it asks again.
-const SNAPSHOT_RETRY_NS: TimeNs = 1_000_000_000;
 
 /// The touch a fill on `side` trades against: the ask for a buy, the bid for a sell.
 pub fn touch_for(side: Side, tick: &Tick) -> Price {

@@ -27,6 +27,9 @@ use crate::time::wall_ns;
 
 /// How often a reconciling snapshot that has not arrived is asked for again.
 const RECONCILE_RETRY: Duration = Duration::from_millis(50);
+/// A snapshot a symbol asked for that has not arrived is asked for again after this; asks
+/// while one is outstanding share its reply (it left after they had their reasons).
+const ASKED_RETRY: Duration = Duration::from_secs(1);
 /// How often the bridge checks whether to ask again.
 const RECONCILE_TICK: Duration = Duration::from_millis(10);
 
@@ -150,6 +153,9 @@ pub struct BridgeActor {
     /// The highest of our `seq`s the gateway has acknowledged (`ack_seq`), and our `seq` at
     /// each heartbeat tick: a gateway that answers but acknowledges nothing is not trading.
     gateway_acked: u64,
+    /// When the snapshot a symbol asked for (discrepancy, owed reconciliation) was requested,
+    /// until a snapshot arrives.
+    asked_at: Option<Instant>,
     /// When the bridge started, until the first reconciling snapshot arrives (first contact).
     started_at: Option<Instant>,
     sent_history: std::collections::VecDeque<(Instant, u64)>,
@@ -204,6 +210,7 @@ impl BridgeActor {
             reconcile_pending: true,
             last_reconcile_request: None,
             gateway_acked: 0,
+            asked_at: None,
             started_at: Some(Instant::now()),
             sent_history: std::collections::VecDeque::new(),
             unacknowledged: false,
@@ -323,6 +330,7 @@ impl BridgeActor {
             return;
         }
         let after_reconnect = std::mem::replace(&mut self.reconcile_pending, false);
+        self.asked_at = None;
         if let Some(started) = self.started_at.take() {
             let ms = started.elapsed().as_secs_f64() * 1e3;
             self.stats.first_contact_ms = Some(ms);
@@ -350,8 +358,13 @@ impl BridgeActor {
         self.reconcile_pending = true;
     }
 
-    /// Asks again for the reconciling snapshot while it has not arrived.
+    /// Asks again for the reconciling snapshot while it has not arrived (and for a snapshot a
+    /// symbol asked for, if its request or reply was lost).
     fn retry_reconcile(&mut self) {
+        if self.asked_at.is_some_and(|at| at.elapsed() >= ASKED_RETRY) {
+            self.asked_at = Some(Instant::now());
+            self.request_snapshot();
+        }
         if !self.reconcile_pending || self.socket.is_none() {
             return;
         }
@@ -731,7 +744,14 @@ impl Handler<RegisterRoute> for BridgeActor {
 impl Handler<RequestSnapshot> for BridgeActor {
     type Result = ();
     fn handle(&mut self, _: RequestSnapshot, _: &mut Context<Self>) {
-        // One request per ask; the reply reconciles every symbol.
+        // The reply reaches every symbol. One outstanding request serves every ask made
+        // before its reply: on the ordered order channel that reply left the gateway after
+        // the reports that made each symbol ask. (One request per symbol, with 10,000
+        // symbols, is 10,000 snapshots of 10,000 lines each.)
+        if self.asked_at.is_some() {
+            return;
+        }
+        self.asked_at = Some(Instant::now());
         self.request_snapshot();
     }
 }
