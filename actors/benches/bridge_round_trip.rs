@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ::actors::bridge::socket::SocketConfig;
-use ::actors::bridge::{BridgeActor, BridgeConfig, RegisterRoute, SymbolRoute};
+use ::actors::bridge::{BridgeActor, BridgeConfig, RegisterRoutes, SymbolRoute};
 use ::actors::messages::{GatewayReport, Reconcile, RequestTimedOut, SubmitOrder};
 use actix::prelude::*;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -97,14 +97,12 @@ fn bench(c: &mut Criterion) {
             let bridge = BridgeActor::new(config, zmq, HashMap::new(), risk, 1).start();
             let route = Route(done_tx).start();
             let symbol = Symbol::new("BENCH").expect("symbol");
-            bridge.do_send(RegisterRoute {
-                symbol,
-                route: SymbolRoute {
-                    reports: route.clone().recipient(),
-                    timeouts: route.clone().recipient(),
-                    reconcile: route.recipient(),
-                },
-            });
+            let routes = SymbolRoute {
+                reports: route.clone().recipient(),
+                timeouts: route.clone().recipient(),
+                reconcile: route.recipient(),
+            };
+            bridge.do_send(RegisterRoutes { routes: HashMap::from([(symbol, routes)]) });
             let _ = addr_tx.send(bridge);
             futures_pending().await;
         });

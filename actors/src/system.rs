@@ -126,6 +126,7 @@ pub fn start(
         journal: config.journal.clone(),
     };
     let mut symbols = HashMap::new();
+    let mut routes = HashMap::new();
     let threads = if config.symbol_threads == 0 { specs.len() } else { config.symbol_threads.min(specs.len()) };
     let symbol_arbiters: Vec<Arbiter> = (0..threads).map(|_| Arbiter::new()).collect();
     for (i, spec) in specs.iter().enumerate() {
@@ -138,16 +139,18 @@ pub fn start(
         let (risk, outputs, board) = (Arc::clone(&risk), outputs.clone(), board.clone());
         let addr =
             SymbolActor::start_in_arbiter(&arbiter.handle(), move |_| SymbolActor::new(core, risk, outputs, board));
-        bridge.do_send(crate::bridge::RegisterRoute {
+        routes.insert(
             symbol,
-            route: SymbolRoute {
+            SymbolRoute {
                 reports: addr.clone().recipient(),
                 timeouts: addr.clone().recipient(),
                 reconcile: addr.clone().recipient(),
             },
-        });
+        );
         symbols.insert(symbol, addr);
     }
+    // Only now does the bridge connect: its first snapshot must find every symbol.
+    bridge.do_send(crate::bridge::RegisterRoutes { routes });
     arbiters.extend(symbol_arbiters);
     // The bridge asks for the reconciling snapshot itself (every 50 ms until it arrives);
     // every symbol starts Reconciling, so none trades before it.

@@ -117,12 +117,13 @@ pub struct FetchSnapshot {
     pub timeout: Duration,
 }
 
-/// Registers where one symbol's reports, timeouts and reconciliations go.
+/// Where every symbol's reports, timeouts and reconciliations go. The bridge opens its
+/// gateway socket only once it has these: a snapshot that arrived before the routes would
+/// reach no symbol, and every symbol would stay Reconciling for good.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct RegisterRoute {
-    pub symbol: Symbol,
-    pub route: SymbolRoute,
+pub struct RegisterRoutes {
+    pub routes: HashMap<Symbol, SymbolRoute>,
 }
 
 /// Release every held lock (outcome `gateway_down`) and stop the socket thread.
@@ -493,14 +494,9 @@ impl Actor for BridgeActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        match socket::spawn(&self.zmq, self.config.socket.clone(), ctx.address().recipient()) {
-            Ok(handle) => self.socket = Some(handle),
-            Err(e) => {
-                error!(target: "bridge", error = %e, "GATEWAY_DOWN: cannot set up the gateway socket; entries blocked");
-                self.mark_gateway(false, "socket setup failed");
-            }
+        if !self.routes.is_empty() {
+            self.open_socket(ctx);
         }
-        self.last_inbound = Instant::now();
         let sweep = (self.config.request_timeout / 20).clamp(Duration::from_millis(1), Duration::from_millis(20));
         ctx.run_interval(sweep, |act, _| act.sweep_deadlines());
         ctx.run_interval(RECONCILE_TICK, |act, _| act.retry_reconcile());
@@ -733,10 +729,27 @@ impl Handler<FetchSnapshot> for BridgeActor {
     }
 }
 
-impl Handler<RegisterRoute> for BridgeActor {
+impl Handler<RegisterRoutes> for BridgeActor {
     type Result = ();
-    fn handle(&mut self, msg: RegisterRoute, _: &mut Context<Self>) {
-        self.routes.insert(msg.symbol, msg.route);
+    fn handle(&mut self, msg: RegisterRoutes, ctx: &mut Context<Self>) {
+        self.routes.extend(msg.routes);
+        if self.socket.is_none() {
+            self.open_socket(ctx);
+        }
+    }
+}
+
+impl BridgeActor {
+    /// Connects the gateway socket (once the routes are known; see [`RegisterRoutes`]).
+    fn open_socket(&mut self, ctx: &mut Context<Self>) {
+        match socket::spawn(&self.zmq, self.config.socket.clone(), ctx.address().recipient()) {
+            Ok(handle) => self.socket = Some(handle),
+            Err(e) => {
+                error!(target: "bridge", error = %e, "GATEWAY_DOWN: cannot set up the gateway socket; entries blocked");
+                self.mark_gateway(false, "socket setup failed");
+            }
+        }
+        self.last_inbound = Instant::now();
     }
 }
 
