@@ -11,7 +11,8 @@ Checks:
     (no orphan ACQUIRE, no RELEASE without ACQUIRE, no double RELEASE, no
     duplicate ACQUIRE lock_id);
   * per symbol, locks never overlap, neither in file order nor by ``mono_us``;
-  * ``access`` strictly increases in file order across all lock events;
+  * ``access`` strictly increases in file order across the lock events of each
+    ``shard`` (a missing ``shard`` is shard 0; each shard's bridge counts its own);
   * no lock is held longer than its ``deadline_us`` (``--deadline-ms`` when the
     field is missing) plus ``--slack-ms``;
   * EFSM_ERROR events and other ERROR/CRITICAL lines stay within
@@ -146,6 +147,7 @@ class LockEvent:
     deadline_us: int | None = None
     held_us: int | None = None
     outcome: str | None = None
+    shard: int = 0
 
 
 def lock_event(record: dict[str, Any], lineno: int) -> LockEvent | str:
@@ -160,12 +162,19 @@ def lock_event(record: dict[str, Any], lineno: int) -> LockEvent | str:
             return f"missing or invalid {key!r}"
         ints[key] = value
     optional = {key: _as_int(record.get(key)) for key in ("deadline_us", "held_us")}
+    shard = 0
+    if "shard" in record:
+        shard_value = _as_int(record.get("shard"))
+        if shard_value is None or shard_value < 0:
+            return "invalid 'shard'"
+        shard = shard_value
     outcome = record.get("outcome")
     return LockEvent(
         message=record["message"],
         lineno=lineno,
         symbol=symbol,
         outcome=outcome if isinstance(outcome, str) else None,
+        shard=shard,
         **ints,
         **optional,
     )
@@ -293,7 +302,7 @@ class Auditor:
         self.summary = Summary()
         self._open: dict[int, LockEvent] = {}  # lock_id -> its ACQUIRE
         self._seen_ids = IntervalSet()  # every lock_id ever acquired
-        self._last_access: int | None = None
+        self._last_access: dict[int, int] = {}  # shard -> its last access
 
     # ---- input
 
@@ -413,11 +422,13 @@ class Auditor:
             )
 
     def _check_access(self, ev: LockEvent) -> None:
-        last = self._last_access
+        last = self._last_access.get(ev.shard)
         if last is not None and ev.access <= last:
             self.summary.access_violations += 1
-            self._detail(f"line {ev.lineno}: access={ev.access} not greater than previous {last}")
-        self._last_access = ev.access
+            self._detail(
+                f"line {ev.lineno}: access={ev.access} not greater than previous {last} (shard {ev.shard})"
+            )
+        self._last_access[ev.shard] = ev.access
 
     def _overlap(self, ev: LockEvent, sym: SymbolStats, how: str) -> None:
         self.summary.overlaps += 1

@@ -102,7 +102,7 @@ fn bench(c: &mut Criterion) {
                 timeouts: route.clone().recipient(),
                 reconcile: route.recipient(),
             };
-            bridge.do_send(RegisterRoutes { routes: HashMap::from([(symbol, routes)]) });
+            bridge.do_send(RegisterRoutes { routes: HashMap::from([(symbol, routes)]), shards: Vec::new() });
             let _ = addr_tx.send(bridge);
             futures_pending().await;
         });

@@ -4,12 +4,16 @@
 //! Layout:
 //! - [`messages`]: typed actor messages, one struct per intent.
 //! - [`symbol_actor`]: `SymbolActor`, one per symbol, owning its `SymbolCore`.
-//! - [`bridge`]: `BridgeActor`, the only owner of the gateway socket (on its own thread),
-//!   with the per-symbol lock table and the `ZMQ_LOCK_ACQUIRE`/`ZMQ_LOCK_RELEASE` events.
+//! - [`bridge`]: `BridgeActor`, one per shard, the only owner of its shard's gateway socket
+//!   (on the shard's thread), with the per-symbol lock table and the
+//!   `ZMQ_LOCK_ACQUIRE`/`ZMQ_LOCK_RELEASE` events.
 //! - [`metrics`]: `MetricsActor`, the exact PnL fold.
 //! - [`control`]: `ControlActor` and its ZMQ ROUTER endpoint for runtime flags.
 //! - [`operator`]: an operator's `adopt` and `resume` of a halted symbol.
-//! - [`market_data`]: the SUB-socket thread that routes ticks to symbol actors.
+//! - [`market_data`]: one feed per shard: a SUB socket on the shard's thread that routes
+//!   ticks to the shard's symbol actors.
+//! - [`shard`]: which shard runs a symbol (a stable hash), and how many shards.
+//! - [`zmq_ready`]: a ZeroMQ socket's readiness as a stream on the actor's event loop.
 //! - [`state_store`]: durable per-symbol state (position, cooldowns), written off-thread.
 //! - [`journal`]: the write-ahead journal of that state, appended before the next order.
 //! - [`status`]: the shared per-symbol status board (for the status line and reports).
@@ -23,8 +27,10 @@ pub mod market_data;
 pub mod messages;
 pub mod metrics;
 pub mod operator;
+pub mod shard;
 pub mod state_store;
 pub mod status;
 pub mod symbol_actor;
 pub mod system;
 pub mod time;
+pub mod zmq_ready;

@@ -1,24 +1,28 @@
-//! The market-data thread: a SUB socket on the gateway's PUB (topic = symbol), decoding
-//! ticks and routing each to its symbol's actor with `try_send`.
+//! Market data, one feed per shard: a [`FeedActor`] on the shard's thread owns a SUB socket
+//! on the gateway's PUB, subscribed to that shard's symbols only (topic = symbol). It
+//! decodes ticks and routes each to its symbol's actor on the same thread with `try_send`,
+//! so a tick reaches its symbol with no thread hand-off inside the engine.
 //!
 //! What happens when a symbol's mailbox is full is a policy ([`Overflow`]): `Drop` (the
 //! production default) drops the tick for that symbol only (counted; the core sees the
 //! sequence gap and resyncs), so a slow symbol never stalls the others. `Backpressure`
-//! (the stress harness's `--max-rate`) waits, so no tick is lost and the gateway's PUB is
-//! slowed down through the socket buffers instead.
+//! (the stress harness's `--max-rate`) keeps the tick and stops reading until the symbol
+//! has room, so no tick is lost and the gateway's PUB is slowed down through the socket
+//! buffers instead. Either way the feed yields to the shard's symbols after a batch, so
+//! ticks never starve the orders and reports of the same thread.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use actix::prelude::*;
-use protocol::{Codec, Message, Symbol};
+use protocol::{Codec, Message as Wire, Symbol};
 use tracing::warn;
 
 use crate::messages::TickArrived;
 use crate::time::wall_ns;
+use crate::zmq_ready::{has_input, Readable, Readiness};
 
 /// What to do with a tick for a symbol whose mailbox is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,7 +31,12 @@ pub enum Overflow {
     Backpressure,
 }
 
-/// Counters of the feed thread.
+/// Frames taken per turn before the feed yields to the shard's symbol actors.
+const BATCH: usize = 256;
+/// How long a feed waits for a full mailbox (`Backpressure`) before trying again.
+const FULL_RETRY: Duration = Duration::from_micros(50);
+
+/// Counters of one shard's feed (written by that shard's thread only).
 #[derive(Debug, Default)]
 pub struct FeedCounters {
     pub received: AtomicU64,
@@ -44,25 +53,115 @@ pub struct FeedCounters {
     pub last_tick_ns: AtomicU64,
 }
 
-impl FeedCounters {
-    pub fn get(counter: &AtomicU64) -> u64 {
-        counter.load(Ordering::Relaxed)
+/// Every shard's feed counters, summed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FeedTotals {
+    pub received: u64,
+    pub dispatched: u64,
+    pub dropped_full: u64,
+    pub unknown_symbol: u64,
+    pub undecodable: u64,
+    pub max_gap_ns: u64,
+    pub gaps_over_50ms: u64,
+    /// First to last tick dispatched, over all shards (ns).
+    pub active_ns: u64,
+}
+
+/// The counters of every shard's feed.
+#[derive(Clone, Debug, Default)]
+pub struct FeedCounterSet(Vec<Arc<FeedCounters>>);
+
+impl FeedCounterSet {
+    pub fn totals(&self) -> FeedTotals {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let mut t = FeedTotals::default();
+        let (mut first, mut last) = (u64::MAX, 0u64);
+        for c in &self.0 {
+            t.received += get(&c.received);
+            t.dispatched += get(&c.dispatched);
+            t.dropped_full += get(&c.dropped_full);
+            t.unknown_symbol += get(&c.unknown_symbol);
+            t.undecodable += get(&c.undecodable);
+            t.max_gap_ns = t.max_gap_ns.max(get(&c.max_gap_ns));
+            t.gaps_over_50ms += get(&c.gaps_over_50ms);
+            if get(&c.dispatched) > 0 {
+                first = first.min(get(&c.first_tick_ns));
+                last = last.max(get(&c.last_tick_ns));
+            }
+        }
+        t.active_ns = last.saturating_sub(first);
+        t
     }
 }
 
-/// The running feed.
+/// Every shard's running feed.
 pub struct MarketData {
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-    pub counters: Arc<FeedCounters>,
+    feeds: Vec<Addr<FeedActor>>,
+    pub counters: FeedCounterSet,
 }
 
 impl MarketData {
+    pub fn new() -> MarketData {
+        MarketData { stop: Arc::new(AtomicBool::new(false)), feeds: Vec::new(), counters: FeedCounterSet::default() }
+    }
+
+    /// Connects a SUB socket for one shard's symbols and starts its feed on `arbiter`.
+    pub fn add_shard(
+        &mut self,
+        ctx: &zmq::Context,
+        endpoint: &str,
+        codec: Codec,
+        routes: HashMap<Symbol, Recipient<TickArrived>>,
+        overflow: Overflow,
+        arbiter: &ArbiterHandle,
+    ) -> Result<(), zmq::Error> {
+        let sub = ctx.socket(zmq::SUB)?;
+        sub.set_linger(0)?;
+        sub.set_rcvhwm(100_000)?;
+        // Each subscription is one message on the SUB's outgoing pipe, re-sent at every
+        // (re)connect: with libzmq's default send HWM (1,000) the 1,001st symbol's
+        // subscription was dropped silently and that symbol (or, behind a publisher that
+        // waits for every subscriber, every symbol) never got a tick.
+        sub.set_sndhwm(i32::try_from(routes.len().saturating_mul(2)).unwrap_or(i32::MAX).max(1_000))?;
+        sub.set_reconnect_ivl(100)?;
+        sub.set_reconnect_ivl_max(1_000)?;
+        for symbol in routes.keys() {
+            sub.set_subscribe(symbol.as_str().as_bytes())?;
+        }
+        sub.connect(endpoint)?;
+        let counters = Arc::new(FeedCounters::default());
+        self.counters.0.push(Arc::clone(&counters));
+        let stop = Arc::clone(&self.stop);
+        let feed = FeedActor {
+            sub,
+            codec,
+            routes,
+            overflow,
+            stop,
+            c: counters,
+            last_seen: HashMap::new(),
+            waiting: None,
+            resume_scheduled: false,
+            warned: 0,
+            readiness: None,
+        };
+        self.feeds.push(FeedActor::start_in_arbiter(arbiter, move |_| feed));
+        Ok(())
+    }
+
+    /// No tick is routed after this returns; each feed then closes its socket.
     pub fn stop(&mut self) {
         self.stop.store(true, Ordering::Release);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        for feed in self.feeds.drain(..) {
+            feed.do_send(StopFeed);
         }
+    }
+}
+
+impl Default for MarketData {
+    fn default() -> Self {
+        MarketData::new()
     }
 }
 
@@ -72,39 +171,13 @@ impl Drop for MarketData {
     }
 }
 
-/// Connects the SUB socket, subscribes to every routed symbol, and starts the thread.
-pub fn subscribe(
-    ctx: &zmq::Context,
-    endpoint: &str,
-    codec: Codec,
-    routes: HashMap<Symbol, Recipient<TickArrived>>,
-    overflow: Overflow,
-) -> Result<MarketData, zmq::Error> {
-    let sub = ctx.socket(zmq::SUB)?;
-    sub.set_linger(0)?;
-    sub.set_rcvhwm(100_000)?;
-    // Each subscription is one message on the SUB's outgoing pipe, re-sent at every
-    // (re)connect: with libzmq's default send HWM (1,000) the 1,001st symbol's subscription
-    // was dropped silently and that symbol (or, behind a publisher that waits for every
-    // subscriber, every symbol) never got a tick.
-    sub.set_sndhwm(i32::try_from(routes.len().saturating_mul(2)).unwrap_or(i32::MAX).max(1_000))?;
-    sub.set_reconnect_ivl(100)?;
-    sub.set_reconnect_ivl_max(1_000)?;
-    for symbol in routes.keys() {
-        sub.set_subscribe(symbol.as_str().as_bytes())?;
-    }
-    sub.connect(endpoint)?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let counters = Arc::new(FeedCounters::default());
-    let (stop_flag, c) = (Arc::clone(&stop), Arc::clone(&counters));
-    let thread = std::thread::Builder::new()
-        .name("market-data".into())
-        .spawn(move || Feed { sub, codec, routes, overflow, stop: stop_flag, c, last_seen: HashMap::new() }.run())
-        .map_err(|_| zmq::Error::EFAULT)?;
-    Ok(MarketData { stop, thread: Some(thread), counters })
-}
+/// Close the feed's socket and stop.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct StopFeed;
 
-struct Feed {
+/// One shard's feed: its SUB socket, read on the shard's thread.
+pub struct FeedActor {
     sub: zmq::Socket,
     codec: Codec,
     routes: HashMap<Symbol, Recipient<TickArrived>>,
@@ -112,30 +185,102 @@ struct Feed {
     stop: Arc<AtomicBool>,
     c: Arc<FeedCounters>,
     last_seen: HashMap<Symbol, u64>,
+    /// A tick kept for a full mailbox (`Backpressure`): routed before anything else is read.
+    waiting: Option<TickArrived>,
+    /// A drain is already scheduled (after a batch, or for a full mailbox).
+    resume_scheduled: bool,
+    warned: u32,
+    readiness: Option<SpawnHandle>,
 }
 
-impl Feed {
-    fn run(mut self) {
-        let mut warned = 0u32;
-        while !self.stop.load(Ordering::Acquire) {
-            // The timeout only bounds how quickly `stop` is noticed; ticks wake poll at once.
-            match self.sub.poll(zmq::POLLIN, 100) {
-                Ok(0) => continue,
-                Ok(_) => {}
-                Err(_) => return,
-            }
-            while let Ok(parts) = self.sub.recv_multipart(zmq::DONTWAIT) {
-                self.c.received.fetch_add(1, Ordering::Relaxed);
-                match self.decode(&parts) {
-                    Ok(message) => self.dispatch(message),
-                    Err(Some(error)) if warned < 10 => {
-                        warned += 1;
-                        warn!(target: "feed", error = %error, "undecodable market-data frame; dropped");
-                    }
-                    Err(_) => {}
-                }
+impl Actor for FeedActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        match Readiness::of(&self.sub) {
+            Ok(readiness) => self.readiness = Some(ctx.add_stream(readiness)),
+            Err(e) => {
+                warn!(target: "feed", error = %e, "cannot watch the market-data socket; this shard gets no ticks");
+                ctx.stop();
             }
         }
+    }
+}
+
+impl StreamHandler<Readable> for FeedActor {
+    fn handle(&mut self, _: Readable, ctx: &mut Context<Self>) {
+        self.drain(ctx);
+    }
+
+    /// The descriptor is gone: nothing more to read, but the actor's stop is explicit.
+    fn finished(&mut self, _: &mut Context<Self>) {}
+}
+
+impl Handler<StopFeed> for FeedActor {
+    type Result = ();
+    fn handle(&mut self, _: StopFeed, ctx: &mut Context<Self>) {
+        if let Some(handle) = self.readiness.take() {
+            ctx.cancel_future(handle);
+        }
+        ctx.stop();
+    }
+}
+
+impl FeedActor {
+    /// Routes up to one batch of ticks, then yields to the shard (scheduling the rest).
+    fn drain(&mut self, ctx: &mut Context<Self>) {
+        if self.stop.load(Ordering::Acquire) {
+            return;
+        }
+        if let Some(waiting) = self.waiting.take() {
+            if let Err(back) = self.route(waiting) {
+                self.waiting = Some(back);
+                self.resume_later(ctx, FULL_RETRY);
+                return;
+            }
+        }
+        for _ in 0..BATCH {
+            if !has_input(&self.sub) {
+                return;
+            }
+            let Ok(parts) = self.sub.recv_multipart(zmq::DONTWAIT) else { return };
+            self.c.received.fetch_add(1, Ordering::Relaxed);
+            match self.decode(&parts) {
+                Ok(tick) => {
+                    if let Err(back) = self.route(tick) {
+                        self.waiting = Some(back);
+                        self.resume_later(ctx, FULL_RETRY);
+                        return;
+                    }
+                }
+                Err(Some(error)) if self.warned < 10 => {
+                    self.warned += 1;
+                    warn!(target: "feed", error = %error, "undecodable market-data frame; dropped");
+                }
+                Err(_) => {}
+            }
+        }
+        // More may be waiting, and no new edge will announce it: come back after the
+        // shard's other actors have had their turn.
+        self.resume_later(ctx, Duration::ZERO);
+    }
+
+    fn resume_later(&mut self, ctx: &mut Context<Self>, after: Duration) {
+        if self.resume_scheduled {
+            return;
+        }
+        self.resume_scheduled = true;
+        let resume = async move {
+            if after.is_zero() {
+                tokio::task::yield_now().await;
+            } else {
+                tokio::time::sleep(after).await;
+            }
+        };
+        ctx.spawn(resume.into_actor(self).map(|(), act, ctx| {
+            act.resume_scheduled = false;
+            act.drain(ctx);
+        }));
     }
 
     /// A tick whose symbol matches its topic, or why not (`None` = not worth a warning).
@@ -148,46 +293,43 @@ impl Feed {
         let (Some(topic), Some(payload)) = (parts.first(), parts.get(1)) else { return Err(bad(None)) };
         let envelope = self.codec.decode(payload).map_err(|e| bad(Some(e)))?;
         match envelope.body {
-            Message::Tick(tick) if tick.symbol.as_str().as_bytes() == topic.as_slice() => {
+            Wire::Tick(tick) if tick.symbol.as_str().as_bytes() == topic.as_slice() => {
                 Ok(TickArrived { tick, received_ns, session_id: envelope.header.session_id })
             }
             _ => Err(bad(None)),
         }
     }
 
-    fn dispatch(&mut self, mut message: TickArrived) {
+    /// Hands a tick to its symbol. `Err` gives it back when the mailbox is full and the
+    /// policy is to wait.
+    fn route(&mut self, message: TickArrived) -> Result<(), TickArrived> {
         let symbol = message.tick.symbol;
         let message_ns = message.received_ns;
         let Some(route) = self.routes.get(&symbol) else {
             self.c.unknown_symbol.fetch_add(1, Ordering::Relaxed);
-            return;
+            return Ok(());
         };
-        if let Some(previous) = self.last_seen.insert(symbol, message.received_ns) {
-            let gap = message.received_ns.saturating_sub(previous);
-            self.c.max_gap_ns.fetch_max(gap, Ordering::Relaxed);
-            if gap > 50_000_000 {
-                self.c.gaps_over_50ms.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        loop {
-            match route.try_send(message) {
-                Ok(()) => {
-                    if self.c.dispatched.fetch_add(1, Ordering::Relaxed) == 0 {
-                        self.c.first_tick_ns.store(message_ns, Ordering::Relaxed);
+        match route.try_send(message) {
+            Ok(()) => {
+                if let Some(previous) = self.last_seen.insert(symbol, message_ns) {
+                    let gap = message_ns.saturating_sub(previous);
+                    if gap > self.c.max_gap_ns.load(Ordering::Relaxed) {
+                        self.c.max_gap_ns.store(gap, Ordering::Relaxed);
                     }
-                    self.c.last_tick_ns.store(message_ns, Ordering::Relaxed);
-                    return;
+                    if gap > 50_000_000 {
+                        self.c.gaps_over_50ms.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
-                Err(SendError::Full(back))
-                    if self.overflow == Overflow::Backpressure && !self.stop.load(Ordering::Acquire) =>
-                {
-                    message = back;
-                    std::thread::sleep(Duration::from_micros(20));
+                if self.c.dispatched.fetch_add(1, Ordering::Relaxed) == 0 {
+                    self.c.first_tick_ns.store(message_ns, Ordering::Relaxed);
                 }
-                Err(_) => {
-                    self.c.dropped_full.fetch_add(1, Ordering::Relaxed);
-                    return;
-                }
+                self.c.last_tick_ns.store(message_ns, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(SendError::Full(back)) if self.overflow == Overflow::Backpressure => Err(back),
+            Err(_) => {
+                self.c.dropped_full.fetch_add(1, Ordering::Relaxed);
+                Ok(())
             }
         }
     }

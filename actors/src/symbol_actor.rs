@@ -1,15 +1,17 @@
 //! `SymbolActor`: one per symbol. It owns that symbol's `SymbolCore` (EFSM, book, strategy,
 //! exits) and moves messages in and out; it decides nothing itself.
 //!
-//! Isolation: with up to 8 symbols each symbol actor runs on its own arbiter (thread);
-//! beyond that, symbols share a few threads round-robin (see `system.rs`). Ticks reach it
-//! through `try_send` (by default a full mailbox drops the tick for this symbol only, and
-//! the core sees the sequence gap), and a panic inside the core is caught, logged, counted
-//! and halts only this symbol.
+//! Isolation: a symbol actor runs on its shard's thread with the shard's other symbols (see
+//! `system.rs`). Ticks reach it through `try_send` (by default a full mailbox drops the
+//! tick for this symbol only, and the core sees the sequence gap). A panic inside the core
+//! is caught, logged, counted and halts only this symbol. A step that runs longer than the
+//! step budget (a strategy that blocks) stalls its shard-mates once: it halts this symbol
+//! (`step_overrun`), which is fed no more ticks until an operator resumes it. A step that
+//! never returns stalls its shard for good; the other shards keep trading.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use engine::discrepancy::Discrepancy;
@@ -52,7 +54,17 @@ pub struct SymbolActor {
     tick_to_intent: Option<hdrhistogram::Histogram<u64>>,
     /// The durable state last appended to the journal.
     journaled: DurableSymbol,
+    /// A step longer than this halts the symbol (its shard-mates waited that long).
+    step_budget: Duration,
+    /// Halted for a step overrun: ticks are not stepped until an operator resumes it.
+    overran: bool,
+    /// Ticks not stepped because of an overrun halt.
+    ticks_skipped: u64,
 }
+
+/// The default step budget: far above any healthy step (tens of nanoseconds to a few
+/// microseconds), far below what a shard's other symbols can wait.
+pub const DEFAULT_STEP_BUDGET: Duration = Duration::from_millis(50);
 
 /// Ask a symbol actor for its tick → intent latencies.
 #[derive(Message)]
@@ -79,7 +91,16 @@ impl SymbolActor {
             feed_session: None,
             tick_to_intent: None,
             journaled: core_durable,
+            step_budget: DEFAULT_STEP_BUDGET,
+            overran: false,
+            ticks_skipped: 0,
         }
+    }
+
+    /// Sets the step budget (see [`DEFAULT_STEP_BUDGET`]).
+    pub fn with_step_budget(mut self, budget: Duration) -> SymbolActor {
+        self.step_budget = budget;
+        self
     }
 
     fn symbol(&self) -> Symbol {
@@ -89,7 +110,21 @@ impl SymbolActor {
     /// Runs one core step, catching a panic so that it halts this symbol only.
     fn step(&mut self, what: &'static str, f: impl FnOnce(&mut SymbolCore, &PortfolioRisk) -> Vec<Action>) {
         let risk = Arc::clone(&self.risk);
+        let started = Instant::now();
         let result = catch_unwind(AssertUnwindSafe(|| f(&mut self.core, &risk)));
+        let took = started.elapsed();
+        if took > self.step_budget && !self.overran {
+            self.overran = true;
+            error!(target: "symbol", symbol = %self.symbol(), input = what, took_ms = took.as_secs_f64() * 1e3, budget_ms = self.step_budget.as_secs_f64() * 1e3, "SYMBOL_OVERRUN: one step stalled the shard; symbol halted and fed no more ticks until resumed");
+            let mut actions = result.unwrap_or_else(|_| {
+                self.panics += 1;
+                Vec::new()
+            });
+            actions.extend(self.core.halt(HaltReason::Overrun));
+            let actions = self.make_durable(actions);
+            self.carry_out(actions);
+            return;
+        }
         match result {
             Ok(actions) => {
                 let actions = self.make_durable(actions);
@@ -249,7 +284,7 @@ impl Actor for SymbolActor {
 
     fn stopped(&mut self, _: &mut Context<Self>) {
         self.publish();
-        info!(target: "symbol", symbol = %self.symbol(), panics = self.panics, "symbol actor stopped");
+        info!(target: "symbol", symbol = %self.symbol(), panics = self.panics, ticks_skipped = self.ticks_skipped, "symbol actor stopped");
     }
 }
 
@@ -262,6 +297,10 @@ impl Handler<TickArrived> for SymbolActor {
             self.core.reset_feed();
         }
         self.feed_session = Some(msg.session_id);
+        if self.overran {
+            self.ticks_skipped += 1;
+            return;
+        }
         let now = wall_ns();
         let orders_before = self.core.counters().orders;
         self.step("tick", |core, risk| core.on_tick(&msg.tick, now, risk));
@@ -347,6 +386,9 @@ impl Handler<OperatorCommand> for SymbolActor {
             Ok(actions) => {
                 let actions = self.make_durable(actions);
                 self.carry_out(actions);
+                if msg.action == OperatorAction::Resume {
+                    self.overran = false;
+                }
                 let s = self.core.status();
                 let position = engine::Position::describe(s.position);
                 warn!(target: "control", symbol = %symbol, action = msg.action.as_str(), who = %msg.who, state = s.state, position = %position, realized = %s.realized, fees = %s.fees, "OPERATOR_COMMAND: done");

@@ -1,7 +1,9 @@
 //! Wiring: binds the control endpoint first (failing to bind it fails the start), then
-//! starts the bridge, metrics, state store, control and one actor per symbol (each on its
-//! own arbiter thread, or `symbol_threads` threads shared round-robin), connects the
-//! market-data feed, and hands back the handles.
+//! starts metrics, the state store and control, and the shards: by default one per core,
+//! each one arbiter (thread) hosting its symbols' actors, its own bridge (with its own
+//! DEALER) and its own market-data feed (with its own SUB), so a tick, the order it causes
+//! and the report that answers it stay on one thread. Symbols go to shards by a stable
+//! hash ([`crate::shard`]). Hands back the handles.
 //! Must be called inside a running actix `System`.
 
 use std::collections::HashMap;
@@ -14,11 +16,14 @@ use engine::strategy::Strategy;
 use engine::symbol_core::{CoreConfig, SymbolCore};
 use protocol::Symbol;
 
-use crate::bridge::{BridgeActor, BridgeConfig, SymbolRoute};
+use crate::bridge::{
+    BridgeActor, BridgeConfig, BridgeStats, FetchSnapshot, GetBridgeStats, RegisterRoutes, ShutdownBridge, SymbolRoute,
+};
 use crate::control::{self, ControlActor, ControlEndpoint, ControlError, ControlSettings};
 use crate::market_data::{self, MarketData};
 use crate::metrics::MetricsActor;
 use crate::operator::OperatorRoutes;
+use crate::shard::{shard_count, shard_of};
 use crate::state_store::StateStore;
 use crate::status::StatusBoard;
 use crate::symbol_actor::{SymbolActor, SymbolOutputs};
@@ -36,15 +41,19 @@ pub struct WiringConfig {
     pub restored: std::collections::BTreeMap<Symbol, engine::symbol_core::DurableSymbol>,
     /// The write-ahead journal every symbol appends to before its next order (`None`: off).
     pub journal: Option<Arc<crate::journal::Journal>>,
-    /// Threads for symbol actors: 0 = one per symbol (full isolation); N = symbols share
-    /// N threads round-robin (for thousands of symbols).
-    pub symbol_threads: usize,
+    /// Shards (threads of the hot path): 0 = one per core; never more than symbols.
+    pub shards: usize,
+    /// A symbol step longer than this halts the symbol (`step_overrun`).
+    pub step_budget: std::time::Duration,
     pub tick_overflow: market_data::Overflow,
 }
 
 /// Handles to a running engine.
 pub struct Engine {
-    pub bridge: Addr<BridgeActor>,
+    /// Every shard's bridge, by shard number.
+    pub bridges: Vec<Addr<BridgeActor>>,
+    /// The shard of every symbol.
+    pub shard_of: HashMap<Symbol, usize>,
     pub metrics: Addr<MetricsActor>,
     pub control: Addr<ControlActor>,
     pub symbols: HashMap<Symbol, Addr<SymbolActor>>,
@@ -78,6 +87,33 @@ impl Engine {
             arbiter.stop();
         }
     }
+
+    /// Every shard's bridge figures, merged (counters summed, histograms merged).
+    pub async fn bridge_stats(&self) -> Result<BridgeStats, MailboxError> {
+        let mut total: Option<BridgeStats> = None;
+        for bridge in &self.bridges {
+            let stats = bridge.send(GetBridgeStats).await?;
+            match total.as_mut() {
+                Some(t) => t.merge(stats),
+                None => total = Some(stats),
+            }
+        }
+        Ok(total.unwrap_or_default())
+    }
+
+    /// The gateway's snapshot, asked by shard 0's bridge (the gateway answers for every
+    /// symbol, whatever the connection that asks).
+    pub async fn fetch_snapshot(&self, timeout: std::time::Duration) -> Option<protocol::PositionSnapshot> {
+        let bridge = self.bridges.first()?;
+        bridge.send(FetchSnapshot { timeout }).await.ok().flatten()
+    }
+
+    /// Releases every bridge's held locks and closes their sockets.
+    pub async fn shutdown_bridges(&self) {
+        for bridge in &self.bridges {
+            let _ = bridge.send(ShutdownBridge).await;
+        }
+    }
 }
 
 /// Starts every actor for `specs`. `strategy` builds each symbol's strategy.
@@ -102,14 +138,6 @@ pub fn start(
     let metrics = MetricsActor::start_in_arbiter(&metrics_arbiter.handle(), |_| MetricsActor::default());
     arbiters.push(metrics_arbiter);
 
-    let bridge_arbiter = Arbiter::new();
-    let bridge_config = config.bridge.clone();
-    let (zmq_for_bridge, risk_for_bridge) = (zmq.clone(), Arc::clone(&risk));
-    let bridge = BridgeActor::start_in_arbiter(&bridge_arbiter.handle(), move |_| {
-        BridgeActor::new(bridge_config, zmq_for_bridge, HashMap::new(), risk_for_bridge, session_id)
-    });
-    arbiters.push(bridge_arbiter);
-
     let state = config.state_path.clone().map(|path| {
         let store_arbiter = Arbiter::new();
         let restored = config.restored.clone();
@@ -117,29 +145,47 @@ pub fn start(
         arbiters.push(store_arbiter);
         addr
     });
-    let outputs = SymbolOutputs {
-        orders: bridge.clone().recipient(),
-        queries: bridge.clone().recipient(),
-        pnl: metrics.clone().recipient(),
-        state: state.clone().map(Addr::recipient),
-        snapshots: bridge.clone().recipient(),
-        journal: config.journal.clone(),
-    };
+
+    let shards = shard_count(config.shards, specs.len());
+    let shard_arbiters: Vec<Arbiter> = (0..shards).map(|_| Arbiter::new()).collect();
+    let mut bridges = Vec::with_capacity(shards);
+    for (i, arbiter) in shard_arbiters.iter().enumerate() {
+        let mut bridge_config = config.bridge.clone();
+        if shards > 1 {
+            // One DEALER per shard, each a peer of its own at the gateway (PROTOCOL.md §3).
+            bridge_config.socket.identity = format!("{}-s{i}", bridge_config.socket.identity);
+        }
+        let (zmq_for_bridge, risk_for_bridge) = (zmq.clone(), Arc::clone(&risk));
+        bridges.push(BridgeActor::start_in_arbiter(&arbiter.handle(), move |_| {
+            BridgeActor::new(bridge_config, zmq_for_bridge, HashMap::new(), risk_for_bridge, session_id)
+                .for_shard(i, shards)
+        }));
+    }
     let mut symbols = HashMap::new();
-    let mut routes = HashMap::new();
-    let threads = if config.symbol_threads == 0 { specs.len() } else { config.symbol_threads.min(specs.len()) };
-    let symbol_arbiters: Vec<Arbiter> = (0..threads).map(|_| Arbiter::new()).collect();
-    for (i, spec) in specs.iter().enumerate() {
+    let mut shard_of_symbol = HashMap::new();
+    let mut routes: Vec<HashMap<Symbol, SymbolRoute>> = vec![HashMap::new(); shards];
+    let mut tick_routes: Vec<HashMap<Symbol, Recipient<crate::messages::TickArrived>>> = vec![HashMap::new(); shards];
+    for spec in specs {
         let symbol = spec.model.symbol;
+        let shard = shard_of(&symbol, shards);
+        let bridge = &bridges[shard];
+        let outputs = SymbolOutputs {
+            orders: bridge.clone().recipient(),
+            queries: bridge.clone().recipient(),
+            pnl: metrics.clone().recipient(),
+            state: state.clone().map(Addr::recipient),
+            snapshots: bridge.clone().recipient(),
+            journal: config.journal.clone(),
+        };
         let mut core = SymbolCore::new((config.core)(symbol), strategy(spec), &risk);
         if let Some(saved) = config.restored.get(&symbol) {
             core.restore(saved, &risk);
         }
-        let arbiter = &symbol_arbiters[i % threads.max(1)];
-        let (risk, outputs, board) = (Arc::clone(&risk), outputs.clone(), board.clone());
-        let addr =
-            SymbolActor::start_in_arbiter(&arbiter.handle(), move |_| SymbolActor::new(core, risk, outputs, board));
-        routes.insert(
+        let (risk, board, budget) = (Arc::clone(&risk), board.clone(), config.step_budget);
+        let addr = SymbolActor::start_in_arbiter(&shard_arbiters[shard].handle(), move |_| {
+            SymbolActor::new(core, risk, outputs, board).with_step_budget(budget)
+        });
+        routes[shard].insert(
             symbol,
             SymbolRoute {
                 reports: addr.clone().recipient(),
@@ -147,17 +193,22 @@ pub fn start(
                 reconcile: addr.clone().recipient(),
             },
         );
+        tick_routes[shard].insert(symbol, addr.clone().recipient());
+        shard_of_symbol.insert(symbol, shard);
         symbols.insert(symbol, addr);
     }
-    // Only now does the bridge connect: its first snapshot must find every symbol.
-    bridge.do_send(crate::bridge::RegisterRoutes { routes });
-    arbiters.extend(symbol_arbiters);
-    // The bridge asks for the reconciling snapshot itself (every 50 ms until it arrives);
-    // every symbol starts Reconciling, so none trades before it.
+    // Only now does each bridge connect: its first snapshot must find every symbol; and
+    // the bridge asks for it itself (every 50 ms until it arrives). Every symbol starts
+    // Reconciling, so none trades before it.
+    let shard_bridges: Vec<Recipient<crate::bridge::ForwardedReport>> =
+        bridges.iter().map(|b| b.clone().recipient()).collect();
+    for (bridge, routes) in bridges.iter().zip(routes) {
+        bridge.do_send(RegisterRoutes { routes, shards: shard_bridges.clone() });
+    }
 
     let flag_routes = symbols.iter().map(|(s, a)| (*s, a.clone().recipient())).collect();
     let operator_routes = OperatorRoutes {
-        snapshots: bridge.clone().recipient(),
+        snapshots: bridges[0].clone().recipient(),
         symbols: symbols.iter().map(|(s, a)| (*s, a.clone().recipient())).collect(),
         board: board.clone(),
     };
@@ -173,14 +224,28 @@ pub fn start(
         }
     };
 
-    let tick_routes = symbols.iter().map(|(s, a)| (*s, a.clone().recipient())).collect();
     let codec = config.bridge.socket.codec;
-    let market_data =
-        market_data::subscribe(zmq, &config.market_data_endpoint, codec, tick_routes, config.tick_overflow)
-            .map_err(|source| StartError::MarketData { endpoint: config.market_data_endpoint.clone(), source })?;
+    let mut market_data = MarketData::new();
+    for (arbiter, routes) in shard_arbiters.iter().zip(tick_routes) {
+        if let Err(source) = market_data.add_shard(
+            zmq,
+            &config.market_data_endpoint,
+            codec,
+            routes,
+            config.tick_overflow,
+            &arbiter.handle(),
+        ) {
+            for arbiter in arbiters.iter().chain(&shard_arbiters) {
+                arbiter.stop();
+            }
+            return Err(StartError::MarketData { endpoint: config.market_data_endpoint.clone(), source });
+        }
+    }
+    arbiters.extend(shard_arbiters);
 
     Ok(Engine {
-        bridge,
+        bridges,
+        shard_of: shard_of_symbol,
         metrics,
         control,
         symbols,

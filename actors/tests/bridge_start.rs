@@ -84,7 +84,7 @@ fn first_snapshot_reaches_routes_handed_over_after_the_bridge_started() {
             reconcile: probe.recipient(),
         };
         let symbol = Symbol::new("LATE").expect("symbol");
-        bridge.do_send(RegisterRoutes { routes: HashMap::from([(symbol, route)]) });
+        bridge.do_send(RegisterRoutes { routes: HashMap::from([(symbol, route)]), shards: Vec::new() });
         actix_rt::time::sleep(Duration::from_millis(1500)).await;
         System::current().stop();
     });

@@ -99,6 +99,9 @@ pub enum HaltReason {
     PositionFlipped,
     /// Local state and the gateway's snapshot disagree.
     ReconcileMismatch,
+    /// One step of this symbol (its strategy, usually) ran longer than the step budget,
+    /// stalling the symbols that share its thread; it is fed no more ticks until resumed.
+    Overrun,
 }
 
 impl HaltReason {
@@ -108,6 +111,7 @@ impl HaltReason {
             HaltReason::Discrepancy(code) => code.as_str(),
             HaltReason::PositionFlipped => "position_flipped",
             HaltReason::ReconcileMismatch => "reconcile_mismatch",
+            HaltReason::Overrun => "step_overrun",
         }
     }
 

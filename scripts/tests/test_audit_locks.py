@@ -43,11 +43,12 @@ def acq(lock_id, access, mono_us, symbol="BTCUSD.s", deadline_us=500_000, **extr
     return event("ZMQ_LOCK_ACQUIRE", **fields)
 
 
-def rel(lock_id, access, mono_us, symbol="BTCUSD.s", outcome="filled", held_us=None) -> str:
+def rel(lock_id, access, mono_us, symbol="BTCUSD.s", outcome="filled", held_us=None, **extra) -> str:
     fields = dict(symbol=symbol, lock_id=lock_id, access=access, intent_id=lock_id + 100,
                   kind="order", mono_us=mono_us, outcome=outcome)
     if held_us is not None:
         fields["held_us"] = held_us
+    fields.update(extra)
     return event("ZMQ_LOCK_RELEASE", **fields)
 
 
@@ -182,6 +183,22 @@ class AccessAndDeadlineTests(LogTestCase):
 
     def test_decreasing_access(self):
         s = self.audit([acq(1, 5, 1_000), rel(1, 4, 2_000)])
+        self.assertFail(s, "non-increasing access")
+        self.assertEqual(s.access_violations, 1)
+
+    def test_access_counts_per_shard(self):
+        # Two shards' bridges, interleaved in the file: each counts its own access.
+        s = self.audit([
+            acq(1, 1, 1_000, shard=0), acq(2, 1, 1_100, symbol="ETHUSD.s", shard=1),
+            rel(1, 2, 2_000, shard=0), rel(2, 2, 2_100, symbol="ETHUSD.s", shard=1),
+        ])
+        self.assertPass(s)
+
+    def test_one_shard_going_back_fails(self):
+        s = self.audit([
+            acq(1, 5, 1_000, shard=1), acq(2, 1, 1_100, symbol="ETHUSD.s", shard=0),
+            rel(1, 4, 2_000, shard=1),
+        ])
         self.assertFail(s, "non-increasing access")
         self.assertEqual(s.access_violations, 1)
 

@@ -68,6 +68,10 @@ pub struct EngineSection {
     /// gateway, off with the embedded one (whose ledger starts empty every run).
     pub state_file: Option<String>,
     pub state_fsync: Option<bool>,
+    /// Shards of the hot path: 0 (the default) = one per core; never more than symbols.
+    pub shards: Option<usize>,
+    /// A symbol step (strategy included) longer than this halts the symbol.
+    pub step_budget_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -164,8 +168,10 @@ pub struct RunConfig {
     pub reject_rate: f64,
     pub drop_reply_rate: f64,
     pub latency: Duration,
-    /// Threads for symbol actors (`None`: `main_job::default_symbol_threads`).
-    pub symbol_threads: Option<usize>,
+    /// Shards of the hot path (`engine.shards`): 0 = one per core.
+    pub shards: usize,
+    /// `engine.step_budget_ms`: a longer symbol step halts that symbol (`step_overrun`).
+    pub step_budget: Duration,
     /// Wait instead of dropping ticks when a symbol's mailbox is full (stress `--max-rate`).
     pub lossless_ticks: bool,
     /// `engine.state_file` as given (`None`: the default for the gateway mode).
@@ -174,6 +180,11 @@ pub struct RunConfig {
     /// power loss, not only a crash, at a much higher cost per order.
     pub state_fsync: bool,
 }
+
+/// A ZeroMQ routing identity is at most 255 bytes; each shard appends "-s<n>" to ours.
+pub const MAX_IDENTITY_BYTES: usize = 248;
+/// More shards than this would only add threads that wait.
+pub const MAX_SHARDS: usize = 256;
 
 pub const DEFAULT_SYMBOLS: [&str; 3] = ["BTCUSD.s", "ETHUSD.s", "XAUUSD.s"];
 
@@ -211,7 +222,8 @@ impl Default for RunConfig {
             reject_rate: 0.0,
             drop_reply_rate: 0.0,
             latency: Duration::ZERO,
-            symbol_threads: None,
+            shards: 0,
+            step_budget: ::actors::symbol_actor::DEFAULT_STEP_BUDGET,
             lossless_ticks: false,
             state_file: None,
             state_fsync: false,
@@ -401,8 +413,11 @@ impl RunConfig {
             self.control_token_file = Some(path.into());
         }
         if let Some(id) = e.identity {
-            if id.is_empty() || id.len() > 255 {
-                return Err(bad("engine.identity", "must be 1..=255 bytes"));
+            if id.is_empty() || id.len() > MAX_IDENTITY_BYTES {
+                return Err(bad(
+                    "engine.identity",
+                    format!("must be 1..={MAX_IDENTITY_BYTES} bytes (each shard's DEALER adds \"-s<n>\")"),
+                ));
             }
             self.identity = id;
         }
@@ -432,6 +447,15 @@ impl RunConfig {
         }
         if let Some(fsync) = e.state_fsync {
             self.state_fsync = fsync;
+        }
+        if let Some(shards) = e.shards {
+            if shards > MAX_SHARDS {
+                return Err(bad("engine.shards", format!("must be 0 (one per core) ..= {MAX_SHARDS}")));
+            }
+            self.shards = shards;
+        }
+        if let Some(ms) = e.step_budget_ms {
+            self.step_budget = positive_ms("engine.step_budget_ms", ms)?;
         }
         self.apply_strategy(file.strategy)?;
         self.apply_risk(file.risk)?;

@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ::actors::bridge::socket::SocketConfig;
-use ::actors::bridge::{BridgeConfig, BridgeStats, FetchSnapshot, GetBridgeStats, ShutdownBridge};
-use ::actors::market_data::{FeedCounters, Overflow};
+use ::actors::bridge::{BridgeConfig, BridgeStats};
+use ::actors::market_data::Overflow;
 use ::actors::metrics::{GetMetrics, MetricsSnapshot};
 use ::actors::system::{self, WiringConfig};
 use actix::prelude::*;
@@ -157,18 +157,6 @@ fn strategy_for(choice: StrategyChoice, template: IntentTemplate) -> Box<dyn Str
             Box::new(Breakout::new(BreakoutConfig { entry_window: window, exit_window, template }))
         }
         StrategyChoice::Churn => Box::new(Churn::new(template)),
-    }
-}
-
-/// Threads for symbol actors: one per symbol (full isolation) up to 8 symbols; beyond
-/// that, twice the cores, shared round-robin. Measured on 2 cores with 100 symbols: one
-/// thread each gave 31.8k orders/s, 4 shared threads 63.6k (docs/PERFORMANCE.md): a wake-up
-/// per message per thread costs more than the isolation is worth at that scale.
-pub fn default_symbol_threads(symbols: usize) -> usize {
-    if symbols <= 8 {
-        0
-    } else {
-        2 * std::thread::available_parallelism().map_or(2, |n| n.get())
     }
 }
 
@@ -324,7 +312,8 @@ async fn run_actors(
         state_path: state_path.clone(),
         restored,
         journal,
-        symbol_threads: config.symbol_threads.unwrap_or_else(|| default_symbol_threads(registry.len())),
+        shards: config.shards,
+        step_budget: config.step_budget,
         tick_overflow: if config.lossless_ticks { Overflow::Backpressure } else { Overflow::Drop },
     };
     let (choice, exits) = (config.strategy, config.exits);
@@ -337,7 +326,7 @@ async fn run_actors(
     } // Run until Ctrl-C, the duration, or the tick budget.
     let trading_started = Instant::now();
     let deadline = options.duration.map(|d| Instant::now() + d);
-    let feed_counters = engine.market_data.as_ref().map(|m| Arc::clone(&m.counters));
+    let feed_counters = engine.market_data.as_ref().map(|m| m.counters.clone());
     let mut ticker = tokio::time::interval(options.status_every.unwrap_or(Duration::from_secs(1)));
     // Ctrl-C, SIGTERM and SIGHUP all stop the same way: out of this loop into the drain.
     loop {
@@ -347,9 +336,9 @@ async fn run_actors(
                 break;
             }
             _ = ticker.tick() => {
-                let taken = feed_counters.as_ref().map_or(0, |c| FeedCounters::get(&c.dispatched));
+                let taken = feed_counters.as_ref().map_or(0, |c| c.totals().dispatched);
                 if options.status_every.is_some() {
-                    let stats = engine.bridge.send(GetBridgeStats).await.ok();
+                    let stats = engine.bridge_stats().await.ok();
                     if options.compact_progress {
                         print_progress(trading_started.elapsed(), taken, options.expected_ticks, stats.as_ref());
                     } else {
@@ -367,13 +356,13 @@ async fn run_actors(
     }
     // Stop: no new entries, no more ticks, then wait for every order in flight.
     risk.set_flags(ControlFlags { entry_enabled: false, ..risk.flags() });
-    let feed = engine.market_data.as_ref().map(|m| Arc::clone(&m.counters));
+    let feed = engine.market_data.as_ref().map(|m| m.counters.clone());
     if let Some(mut md) = engine.market_data.take() {
         md.stop();
     }
     let drain_until = Instant::now() + config.order_timeout * 3 + Duration::from_millis(500);
     loop {
-        let stats = engine.bridge.send(GetBridgeStats).await.map_err(|e| anyhow!("bridge: {e}"))?;
+        let stats = engine.bridge_stats().await.map_err(|e| anyhow!("bridge: {e}"))?;
         let in_flight = engine.board.snapshot().iter().filter(|s| s.order_in_flight.is_some()).count();
         if (stats.locks_held == 0 && in_flight == 0) || Instant::now() >= drain_until {
             if in_flight > 0 {
@@ -388,9 +377,9 @@ async fn run_actors(
     risk.set_flags(ControlFlags { global_lock: true, ..risk.flags() });
     // Let the last reports reach the symbols and the metrics.
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let snapshot = engine.bridge.send(FetchSnapshot { timeout: Duration::from_secs(2) }).await.ok().flatten();
+    let snapshot = engine.fetch_snapshot(Duration::from_secs(2)).await;
     let metrics = engine.metrics.send(GetMetrics).await.map_err(|e| anyhow!("metrics: {e}"))?;
-    let bridge = engine.bridge.send(GetBridgeStats).await.map_err(|e| anyhow!("bridge: {e}"))?;
+    let bridge = engine.bridge_stats().await.map_err(|e| anyhow!("bridge: {e}"))?;
     if let Some(store) = &engine.state {
         match store.send(::actors::state_store::FlushState).await {
             Ok(Ok(())) => {}
@@ -398,7 +387,7 @@ async fn run_actors(
             Err(e) => warn!(target: "engine", error = %e, "state store gone"),
         }
     }
-    let _ = engine.bridge.send(ShutdownBridge).await;
+    engine.shutdown_bridges().await;
     let statuses = engine.board.snapshot();
     let mut tick_to_intent = ::actors::bridge::small_histogram();
     let mut tick_to_intent_by_symbol = Vec::new();
@@ -443,17 +432,15 @@ async fn run_actors(
         locks_released = bridge.locks_released,
         "RUN_SUMMARY"
     );
-    let feed = feed.map_or_else(FeedSummary::default, |c| FeedSummary {
-        received: FeedCounters::get(&c.received),
-        dispatched: FeedCounters::get(&c.dispatched),
-        dropped: FeedCounters::get(&c.dropped_full),
-        unknown_symbol: FeedCounters::get(&c.unknown_symbol),
-        undecodable: FeedCounters::get(&c.undecodable),
-        max_gap_us: FeedCounters::get(&c.max_gap_ns) / 1_000,
-        gaps_over_50ms: FeedCounters::get(&c.gaps_over_50ms),
-        active: Duration::from_nanos(
-            FeedCounters::get(&c.last_tick_ns).saturating_sub(FeedCounters::get(&c.first_tick_ns)),
-        ),
+    let feed = feed.map(|c| c.totals()).map_or_else(FeedSummary::default, |t| FeedSummary {
+        received: t.received,
+        dispatched: t.dispatched,
+        dropped: t.dropped_full,
+        unknown_symbol: t.unknown_symbol,
+        undecodable: t.undecodable,
+        max_gap_us: t.max_gap_ns / 1_000,
+        gaps_over_50ms: t.gaps_over_50ms,
+        active: Duration::from_nanos(t.active_ns),
     });
 
     System::current().stop();

@@ -1,5 +1,7 @@
 //! Per-symbol isolation: one symbol whose strategy is very slow and one whose strategy
-//! panics do not stall or stop the others.
+//! panics do not stall or stop the others, on their own shard or on another. The slow one
+//! shares a shard (a thread) with fast symbols: its first overlong step halts it
+//! (`step_overrun`), so its shard-mates wait once, and never again.
 
 mod common;
 
@@ -55,7 +57,8 @@ fn a_slow_and_a_failing_symbol_do_not_stall_the_others() {
     let (orders, md) = (gateway.orders_endpoint.clone(), gateway.market_data_endpoint.clone());
     let statuses = actix_rt::System::new().block_on(async move {
         let risk = Arc::new(PortfolioRisk::new(RiskConfig::default(), 1));
-        let wiring = common::wiring(orders, md, "isolation");
+        let mut wiring = common::wiring(orders, md, "isolation");
+        wiring.shards = 2;
         let exits = config.exits;
         let strategy = move |spec: &SymbolSpec| -> Box<dyn Strategy> {
             match spec.model.symbol.as_str() {
@@ -70,6 +73,13 @@ fn a_slow_and_a_failing_symbol_do_not_stall_the_others() {
             }
         };
         let mut engine = system::start(wiring, &zmq::Context::new(), &specs, risk, &strategy, 7).unwrap();
+        let slow_shard = engine.shard_of[&Symbol::new("SLOW1").unwrap()];
+        let mates: Vec<&str> = ["FAST1", "FAST2", "FAST3"]
+            .into_iter()
+            .filter(|n| engine.shard_of[&Symbol::new(n).unwrap()] == slow_shard)
+            .collect();
+        assert!(!mates.is_empty(), "the test needs a fast symbol on the slow one's shard: {:?}", engine.shard_of);
+        assert!(engine.shard_of.values().any(|s| *s != slow_shard), "and one on another shard");
         tokio::time::sleep(Duration::from_secs(4)).await;
         let statuses = engine.board.snapshot();
         engine.stop_threads();
@@ -87,6 +97,7 @@ fn a_slow_and_a_failing_symbol_do_not_stall_the_others() {
         assert_ne!(s.state, "halted");
     }
     assert!(fast.iter().map(|s| s.counters.orders).sum::<u64>() > 0, "fast symbols traded");
-    assert!(get("SLOW1").counters.ticks <= 20, "the slow symbol really was slow");
+    assert_eq!(get("SLOW1").counters.ticks, 1, "the slow symbol was stepped once, then halted");
+    assert_eq!(get("SLOW1").halt_reason, Some(engine::efsm::HaltReason::Overrun));
     assert_eq!(get("BOOM1").state, "halted", "the failing symbol halted itself only");
 }

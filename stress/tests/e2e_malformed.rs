@@ -6,7 +6,6 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ::actors::bridge::GetBridgeStats;
 use ::actors::system::{self};
 use common::*;
 use engine::registry::{default_model, default_order_qty, SymbolSpec};
@@ -143,7 +142,7 @@ fn engine_survives_malformed_frames_from_the_gateway() {
             router
         });
         let _router = fake.await.unwrap();
-        let stats = engine.bridge.send(GetBridgeStats).await.unwrap();
+        let stats = engine.bridge_stats().await.unwrap();
         engine.stop_threads();
         actix::System::current().stop();
         stats

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ::actors::market_data::{self, FeedCounters, Overflow};
+use ::actors::market_data::{MarketData, Overflow};
 use ::actors::messages::TickArrived;
 use actix::prelude::*;
 use engine::registry::default_model;
@@ -62,17 +62,25 @@ fn fifteen_hundred_symbols_all_get_their_ticks() {
             let routes: HashMap<Symbol, Recipient<TickArrived>> =
                 symbols.iter().map(|s| (*s, counter.clone().recipient())).collect();
             let zmq = zmq::Context::new();
-            let mut feed = market_data::subscribe(&zmq, &md, protocol::Codec::Bincode, routes, Overflow::Backpressure)
-                .expect("subscribe");
+            let mut feed = MarketData::new();
+            feed.add_shard(
+                &zmq,
+                &md,
+                protocol::Codec::Bincode,
+                routes,
+                Overflow::Backpressure,
+                &actix::Arbiter::current(),
+            )
+            .expect("subscribe");
             let deadline = Instant::now() + Duration::from_secs(20);
             while taken.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             feed.stop();
-            Arc::clone(&feed.counters)
+            feed.counters.totals()
         }
     });
     let _ = gateway.stop();
-    assert_eq!(FeedCounters::get(&counters.unknown_symbol), 0);
+    assert_eq!(counters.unknown_symbol, 0);
     assert_eq!(taken.load(Ordering::Relaxed), expected, "every symbol got every tick");
 }

@@ -78,12 +78,17 @@ pub struct LockBusy {
     pub held_by: IntentId,
 }
 
-/// Locks by symbol, with run-wide lock ids and access counter.
+/// Locks by symbol for one shard. Lock ids are unique in the run (shard `s` of `n` hands
+/// out `s + n`, `s + 2n`, ...); the access counter counts this shard's lock events, so it
+/// strictly increases per shard in file order (a symbol's events all come from its shard).
 #[derive(Debug)]
 pub struct LockTable {
     by_symbol: HashMap<Symbol, HeldLock>,
     by_intent: HashMap<IntentId, Symbol>,
     next_lock_id: u64,
+    /// Shard number and shard count, for run-unique lock ids.
+    shard: u64,
+    shards: u64,
     access: u64,
     timeout: Duration,
     acquired: u64,
@@ -91,16 +96,31 @@ pub struct LockTable {
 }
 
 impl LockTable {
+    /// The table of a lone bridge (shard 0 of 1).
     pub fn new(timeout: Duration) -> LockTable {
+        LockTable::for_shard(timeout, 0, 1)
+    }
+
+    /// The table of shard `shard` (0-based) of `shards`.
+    pub fn for_shard(timeout: Duration, shard: usize, shards: usize) -> LockTable {
+        let shards = shards.max(1) as u64;
+        let shard = (shard as u64).min(shards - 1);
         LockTable {
             by_symbol: HashMap::new(),
             by_intent: HashMap::new(),
-            next_lock_id: 1,
+            next_lock_id: shards + shard,
+            shard,
+            shards,
             access: 0,
             timeout,
             acquired: 0,
             released: 0,
         }
+    }
+
+    /// The shard this table serves.
+    pub fn shard(&self) -> usize {
+        usize::try_from(self.shard).unwrap_or(0)
     }
 
     pub fn timeout(&self) -> Duration {
@@ -148,7 +168,7 @@ impl LockTable {
             deadline: now + self.timeout,
             seq,
         };
-        self.next_lock_id += 1;
+        self.next_lock_id += self.shards;
         self.access += 1;
         self.acquired += 1;
         self.by_symbol.insert(symbol, lock);
@@ -158,6 +178,7 @@ impl LockTable {
             symbol = %symbol,
             lock_id = lock.lock_id,
             access = self.access,
+            shard = self.shard,
             intent_id = intent_id.0,
             kind = kind.as_str(),
             deadline_us = u64::try_from(self.timeout.as_micros()).unwrap_or(u64::MAX),
@@ -178,6 +199,7 @@ impl LockTable {
             symbol = %symbol,
             lock_id = lock.lock_id,
             access = self.access,
+            shard = self.shard,
             intent_id = intent_id.0,
             kind = lock.kind.as_str(),
             outcome = outcome.as_str(),

@@ -1,5 +1,7 @@
-//! `BridgeActor`: the only owner of the gateway socket (through [`socket`], on its own
-//! thread). It serializes requests to the gateway, holds the per-symbol lock of every
+//! `BridgeActor`: the only owner of its shard's gateway socket ([`socket`]), used on the
+//! shard's own thread: input is announced through the socket's descriptor
+//! ([`crate::zmq_ready`]), so a report reaches the symbol actors of the shard with no thread
+//! hand-off inside the engine. It serializes requests to the gateway, holds the per-symbol lock of every
 //! request on the wire ([`locks`]), enforces deadlines, sends and watches heartbeats,
 //! correlates replies by `intent_id`, and routes reports to the symbol actors.
 
@@ -21,9 +23,10 @@ use tokio::sync::oneshot;
 use tracing::{error, info, warn};
 
 use self::locks::{LockTable, Outcome, RequestKind};
-use self::socket::{FromSocket, Lane, SocketConfig, SocketHandle};
+use self::socket::{GatewaySocket, Inbound, Lane, Sent, SocketConfig};
 use crate::messages::*;
 use crate::time::wall_ns;
+use crate::zmq_ready::Readable;
 
 /// How often a reconciling snapshot that has not arrived is asked for again.
 const RECONCILE_RETRY: Duration = Duration::from_millis(50);
@@ -91,6 +94,83 @@ pub struct BridgeStats {
     pub lock_hold_us: [u64; 6],
     /// Round trip per symbol that sent orders: p50, p90, p99, p999, max, count.
     pub round_trip_by_symbol: Vec<(Symbol, [u64; 6])>,
+    /// The histograms behind `round_trip_us` and `lock_hold_us`, for merging shards.
+    pub round_trip_histogram: Option<Mergeable>,
+    pub lock_hold_histogram: Option<Mergeable>,
+    /// Reports that arrived on this shard's connection for another shard's symbol, and
+    /// were handed to that shard's bridge.
+    pub reports_forwarded: u64,
+    /// Shards merged into these figures.
+    pub shards: usize,
+}
+
+/// A histogram carried for merging, shown in `Debug` by its count only.
+#[derive(Clone)]
+pub struct Mergeable(pub Histogram<u64>);
+
+impl std::fmt::Debug for Mergeable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "histogram(n = {})", self.0.len())
+    }
+}
+
+impl BridgeStats {
+    /// Adds another shard's figures: counters summed, histograms merged, first contact the
+    /// latest (the engine trades once every shard has reconciled), the gateway up only if
+    /// every shard sees it up.
+    pub fn merge(&mut self, other: BridgeStats) {
+        macro_rules! sum {
+            ($($f:ident),*) => { $( self.$f += other.$f; )* };
+        }
+        sum!(
+            orders_sent,
+            queries_sent,
+            reports_received,
+            fills_received,
+            timeouts,
+            query_timeouts,
+            send_failures,
+            undecodable_frames,
+            session_rejects,
+            unroutable_reports,
+            mismatched_reports,
+            seq_gaps,
+            seq_repeats,
+            disconnects,
+            orders_held,
+            unacknowledged_spells,
+            reconcile_requests,
+            locks_acquired,
+            locks_released,
+            locks_held,
+            reports_forwarded,
+            shards
+        );
+        // Every shard sees the same gateway sessions.
+        self.gateway_sessions = self.gateway_sessions.max(other.gateway_sessions);
+        self.max_held_us = self.max_held_us.max(other.max_held_us);
+        self.gateway_up &= other.gateway_up;
+        self.first_contact_ms = match (self.first_contact_ms, other.first_contact_ms) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            _ => None,
+        };
+        for (mine, theirs) in [
+            (&mut self.round_trip_histogram, other.round_trip_histogram),
+            (&mut self.lock_hold_histogram, other.lock_hold_histogram),
+        ] {
+            match (mine.as_mut(), theirs) {
+                (Some(m), Some(t)) => {
+                    let _ = m.0.add(&t.0);
+                }
+                (None, Some(t)) => *mine = Some(t),
+                _ => {}
+            }
+        }
+        self.round_trip_us = self.round_trip_histogram.as_ref().map_or([0; 6], |h| summarize(&h.0));
+        self.lock_hold_us = self.lock_hold_histogram.as_ref().map_or([0; 6], |h| summarize(&h.0));
+        self.round_trip_by_symbol.extend(other.round_trip_by_symbol);
+        self.round_trip_by_symbol.sort_by(|a, b| a.0.cmp(&b.0));
+    }
 }
 
 /// p50, p90, p99, p999, max and count of a histogram.
@@ -124,9 +204,19 @@ pub struct FetchSnapshot {
 #[rtype(result = "()")]
 pub struct RegisterRoutes {
     pub routes: HashMap<Symbol, SymbolRoute>,
+    /// Every shard's bridge, by shard number (this one included): a report that arrives
+    /// here for another shard's symbol is handed to that shard's bridge.
+    pub shards: Vec<Recipient<ForwardedReport>>,
 }
 
-/// Release every held lock (outcome `gateway_down`) and stop the socket thread.
+/// A report that reached another shard's connection, for a symbol of this shard.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ForwardedReport {
+    pub report: ExecReport,
+}
+
+/// Release every held lock (outcome `gateway_down`) and close the socket.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct ShutdownBridge;
@@ -134,7 +224,16 @@ pub struct ShutdownBridge;
 pub struct BridgeActor {
     config: BridgeConfig,
     zmq: zmq::Context,
-    socket: Option<SocketHandle>,
+    socket: Option<GatewaySocket>,
+    /// The readiness streams of the DEALER and its monitor (cancelled before the socket
+    /// closes, so no descriptor is watched after libzmq lets it go).
+    readiness: Vec<SpawnHandle>,
+    /// Inside [`Self::pump`]: a send made while pumping does not pump again.
+    pumping: bool,
+    /// Status queries that could not go out, asked again at their time.
+    query_retries: Vec<(Instant, SubmitStatusQuery)>,
+    /// Every shard's bridge, by shard number (see [`RegisterRoutes`]).
+    shards: Vec<Recipient<ForwardedReport>>,
     routes: HashMap<Symbol, SymbolRoute>,
     risk: Arc<PortfolioRisk>,
     locks: LockTable,
@@ -197,6 +296,10 @@ impl BridgeActor {
             config,
             zmq,
             socket: None,
+            readiness: Vec::new(),
+            pumping: false,
+            query_retries: Vec::new(),
+            shards: Vec::new(),
             routes,
             risk,
             locks: LockTable::new(timeout),
@@ -226,24 +329,57 @@ impl BridgeActor {
         }
     }
 
-    /// Encodes and queues one message; returns its sequence number, or None if it could
-    /// not be queued (the caller releases the lock).
-    fn send(&mut self, tag: u64, body: Message) -> Option<u64> {
+    /// This bridge serves shard `shard` of `shards`: its lock ids are unique in the run and
+    /// its lock events carry the shard (docs/LOG_FORMAT.md).
+    pub fn for_shard(mut self, shard: usize, shards: usize) -> BridgeActor {
+        self.locks = LockTable::for_shard(self.config.request_timeout, shard, shards);
+        self
+    }
+
+    /// Encodes and sends one message without blocking. Anything but [`Sent::Queued`] means
+    /// it never left (the caller releases its lock). Input the send made visible is taken
+    /// at once (see [`crate::zmq_ready`]).
+    fn send(&mut self, body: Message) -> Sent {
         let lane = if matches!(body, Message::NewOrder(_)) { Lane::Order } else { Lane::Control };
         self.seq_out += 1;
         let envelope = Envelope::new(self.session_id, self.seq_out, self.last_seq_in, wall_ns(), body);
         if let Err(e) = self.config.socket.codec.encode_into(&envelope, &mut self.frame) {
             error!(target: "bridge", error = %e, "could not encode a frame for the gateway");
-            return None;
+            return Sent::Failed;
         }
-        let socket = self.socket.as_ref()?;
-        match socket.send(tag, lane, &self.frame) {
-            Ok(()) => Some(self.seq_out),
-            Err(e) => {
-                error!(target: "bridge", error = %e, "could not hand a frame to the socket thread");
-                None
+        let Some(socket) = self.socket.as_mut() else { return Sent::Failed };
+        let sent = socket.send(lane, &self.frame);
+        match sent {
+            Sent::Queued => {}
+            Sent::Held => self.stats.orders_held += 1,
+            Sent::Failed => self.stats.send_failures += 1,
+        }
+        self.pump();
+        sent
+    }
+
+    /// Takes everything the socket has for us: monitor events first (a disconnect), then
+    /// every frame from the gateway.
+    fn pump(&mut self) {
+        if self.pumping {
+            return;
+        }
+        self.pumping = true;
+        if self.socket.as_mut().is_some_and(GatewaySocket::drain_monitor) {
+            warn!(target: "bridge", "GATEWAY_DISCONNECTED: orders held until the venue's snapshot after the reconnect has reached every symbol");
+            self.begin_venue_reconcile();
+            self.stats.disconnects += 1;
+        }
+        while let Some(inbound) = self.socket.as_mut().and_then(GatewaySocket::try_recv) {
+            match inbound {
+                Inbound::Frame(envelope) => self.on_frame(*envelope),
+                Inbound::Undecodable(error) => {
+                    self.stats.undecodable_frames += 1;
+                    warn!(target: "bridge", kind = error.kind(), error = %error, "undecodable frame from the gateway; dropped");
+                }
             }
         }
+        self.pumping = false;
     }
 
     fn route(&self, symbol: &Symbol) -> Option<&SymbolRoute> {
@@ -289,6 +425,14 @@ impl BridgeActor {
 
     fn on_report(&mut self, report: ExecReport) {
         self.stats.reports_received += 1;
+        self.handle_report(report);
+    }
+
+    /// A report received here, or forwarded by the shard whose connection received it.
+    fn handle_report(&mut self, report: ExecReport) {
+        if !self.routes.contains_key(&report.symbol) && self.forward(&report) {
+            return;
+        }
         if let Some(lock) = self.locks.by_intent(report.intent_id) {
             if lock.symbol != report.symbol {
                 // The gateway names another symbol for an order we know: trust neither. Keep
@@ -323,6 +467,19 @@ impl BridgeActor {
         }
     }
 
+    /// Hands a report for another shard's symbol to that shard's bridge (a gateway may
+    /// answer on any of the engine's connections). False if no other shard has the symbol.
+    fn forward(&mut self, report: &ExecReport) -> bool {
+        let owner = crate::shard::shard_of(&report.symbol, self.shards.len());
+        if self.shards.len() < 2 || owner == self.locks.shard() {
+            return false;
+        }
+        let Some(bridge) = self.shards.get(owner) else { return false };
+        self.stats.reports_forwarded += 1;
+        bridge.do_send(ForwardedReport { report: report.clone() });
+        true
+    }
+
     fn on_snapshot(&mut self, snapshot: PositionSnapshot) {
         if let Some(waiter) = self.snapshot_waiters.remove(&snapshot.request_id) {
             // Fetched for a report (e.g. the final ledger) or an operator, not for
@@ -342,10 +499,8 @@ impl BridgeActor {
             let venue = views.get(symbol).copied().unwrap_or_default();
             route.reconcile.do_send(Reconcile { venue, after_reconnect });
         }
-        if let Some(socket) = &self.socket {
-            if let Err(e) = socket.release_orders() {
-                error!(target: "bridge", error = %e, "could not release the order hold");
-            }
+        if let Some(socket) = self.socket.as_mut() {
+            socket.release_orders();
         }
         if self.risk.set_venue_reconciling(false) {
             info!(target: "bridge", "VENUE_RECONCILED: the gateway's snapshot reached every symbol; orders resume");
@@ -395,7 +550,7 @@ impl BridgeActor {
     fn request_snapshot(&mut self) -> u64 {
         let request_id = self.next_request_id;
         self.next_request_id += 1;
-        self.send(0, Message::PositionSnapshotRequest(PositionSnapshotRequest { request_id }));
+        self.send(Message::PositionSnapshotRequest(PositionSnapshotRequest { request_id }));
         request_id
     }
 
@@ -414,6 +569,7 @@ impl BridgeActor {
 
     fn sweep_deadlines(&mut self) {
         let now = Instant::now();
+        self.sweep_query_retries(now);
         for intent in self.locks.expired(now) {
             let Some(lock) = self.release(intent, Outcome::Timeout) else { continue };
             match lock.kind {
@@ -464,7 +620,7 @@ impl BridgeActor {
             last_seq_sent: self.seq_out,
             last_seq_received: self.last_seq_in,
         });
-        self.send(0, body);
+        self.send(body);
     }
 }
 
@@ -503,16 +659,24 @@ impl Actor for BridgeActor {
         ctx.run_interval(self.config.heartbeat_interval, |act, _| act.heartbeat());
     }
 
-    fn stopped(&mut self, _: &mut Context<Self>) {
+    fn stopped(&mut self, ctx: &mut Context<Self>) {
         for intent in self.locks.all_held() {
             if let Some(lock) = self.release(intent, Outcome::GatewayDown) {
                 warn!(target: "bridge", symbol = %lock.symbol, intent_id = lock.intent_id.0, "lock released at shutdown");
             }
         }
-        if let Some(mut socket) = self.socket.take() {
-            socket.stop();
-        }
+        self.close_socket(ctx);
     }
+}
+
+/// The DEALER or its monitor has something: take it.
+impl StreamHandler<Readable> for BridgeActor {
+    fn handle(&mut self, _: Readable, _: &mut Context<Self>) {
+        self.pump();
+    }
+
+    /// A readiness stream that ends (its descriptor is gone) must not stop the bridge.
+    fn finished(&mut self, _: &mut Context<Self>) {}
 }
 
 /// A symbol's order: take its lock, put it on the wire.
@@ -544,145 +708,120 @@ impl Handler<SubmitOrder> for BridgeActor {
             limit_price: order.limit_price,
             expire_at_ns,
         });
-        if self.send(order.intent_id.0, body).is_none() {
-            self.release(order.intent_id, Outcome::GatewayDown);
-            self.local_reject(order.symbol, order.intent_id, order.side, "gateway socket unavailable");
-            return;
-        }
+        // Submitted before the send: the send may take the fill that answers it.
         self.submitted.insert(order.intent_id, (now, order.side));
         self.stats.orders_sent += 1;
+        let text = match self.send(body) {
+            Sent::Queued => return,
+            Sent::Held => "held: reconnected, reconciling with the gateway",
+            Sent::Failed => {
+                // ZMQ_IMMEDIATE: nothing was queued, so the order never left.
+                warn!(target: "bridge", symbol = %order.symbol, intent_id = order.intent_id.0, "order not sent: no gateway connection");
+                "no gateway connection"
+            }
+        };
+        self.release_unsent(order.intent_id);
+        self.local_reject(order.symbol, order.intent_id, order.side, text);
     }
 }
 
 /// A symbol's status query for an order in `Unknown`: take its lock, ask the gateway.
 impl Handler<SubmitStatusQuery> for BridgeActor {
     type Result = ();
-    fn handle(&mut self, msg: SubmitStatusQuery, ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: SubmitStatusQuery, _: &mut Context<Self>) {
         let now = Instant::now();
         let seq = self.seq_out + 1;
         if self.locks.acquire(msg.symbol, msg.intent_id, RequestKind::StatusQuery, seq, now).is_err() {
             error!(target: "bridge", symbol = %msg.symbol, intent_id = msg.intent_id.0, "LOCK_BUSY: status query while a request is in flight; retrying after the deadline");
-            self.retry_later(msg, ctx);
-            return;
-        }
-        let body =
-            Message::OrderStatusQuery(OrderStatusQuery { intent_id: Some(msg.intent_id), symbol: Some(msg.symbol) });
-        if self.send(msg.intent_id.0, body).is_none() {
-            self.release(msg.intent_id, Outcome::GatewayDown);
-            self.retry_later(msg, ctx);
+            self.retry_later(msg);
             return;
         }
         self.stats.queries_sent += 1;
+        let body =
+            Message::OrderStatusQuery(OrderStatusQuery { intent_id: Some(msg.intent_id), symbol: Some(msg.symbol) });
+        if self.send(body) != Sent::Queued {
+            self.release(msg.intent_id, Outcome::GatewayDown);
+            self.retry_later(msg);
+        }
     }
 }
 
 impl BridgeActor {
     /// The query could not go out: tell the symbol it timed out after one deadline, so it
     /// asks again then (no lock is held meanwhile, and no busy loop).
-    fn retry_later(&mut self, msg: SubmitStatusQuery, ctx: &mut Context<Self>) {
-        ctx.run_later(self.config.request_timeout, move |act, _| {
-            if let Some(route) = act.route(&msg.symbol) {
-                route.timeouts.do_send(RequestTimedOut { intent_id: msg.intent_id });
-            }
-        });
+    fn retry_later(&mut self, msg: SubmitStatusQuery) {
+        self.query_retries.push((Instant::now() + self.config.request_timeout, msg));
     }
-}
 
-/// Frames and failures from the socket thread.
-impl Handler<FromSocket> for BridgeActor {
-    type Result = ();
-    fn handle(&mut self, msg: FromSocket, ctx: &mut Context<Self>) {
-        match msg {
-            FromSocket::Frame(envelope) => {
-                self.last_inbound = Instant::now();
-                let header = envelope.header;
-                // An ack above what we sent belongs to an earlier process under our identity.
-                if header.ack_seq <= self.seq_out {
-                    self.gateway_acked = self.gateway_acked.max(header.ack_seq);
-                }
-                if self.unacknowledged && self.sent_history.front().is_some_and(|(_, seq)| self.gateway_acked >= *seq) {
-                    self.unacknowledged = false;
-                }
-                if !self.unacknowledged {
-                    self.mark_gateway(true, "frame received");
-                }
-                if self.gateway_session != Some(header.session_id) {
-                    match self.gateway_session {
-                        Some(previous) => {
-                            warn!(target: "bridge", previous, current = header.session_id, "GATEWAY_SESSION_CHANGED: gateway restarted; reconciling");
-                        }
-                        None => {
-                            info!(target: "bridge", session = header.session_id, "first contact with the gateway; reconciling")
-                        }
-                    }
-                    if self.gateway_session.is_some() {
-                        self.begin_venue_reconcile();
-                    }
-                    // Our start-up request may have gone nowhere (no connection yet): ask again.
-                    self.last_reconcile_request = None;
-                    self.retry_reconcile();
-                    self.gateway_session = Some(header.session_id);
-                    self.stats.gateway_sessions += 1;
-                    self.last_seq_in = 0;
-                }
-                if header.seq != self.last_seq_in + 1 && self.last_seq_in != 0 {
-                    self.note_seq_anomaly(self.last_seq_in + 1, header.seq);
-                }
-                self.last_seq_in = header.seq;
-                match envelope.body {
-                    Message::ExecReport(report) => self.on_report(report),
-                    Message::PositionSnapshot(snapshot) => self.on_snapshot(snapshot),
-                    Message::Heartbeat(_) => {}
-                    Message::SessionReject(reject) => {
-                        self.stats.session_rejects += 1;
-                        warn!(target: "bridge", ref_seq = reject.ref_seq, code = %reject.code, text = %reject.text, "SESSION_REJECT from the gateway");
-                        self.on_session_reject(reject.ref_seq, ctx);
-                    }
-                    other => {
-                        warn!(target: "bridge", msg_type = other.msg_type().as_str(), "unexpected message type from the gateway; ignored");
-                    }
-                }
-            }
-            FromSocket::Undecodable(error) => {
-                self.stats.undecodable_frames += 1;
-                warn!(target: "bridge", kind = error.kind(), error = %error, "undecodable frame from the gateway; dropped");
-            }
-            FromSocket::Disconnected => {
-                warn!(target: "bridge", "GATEWAY_DISCONNECTED: orders held until the venue's snapshot after the reconnect has reached every symbol");
-                self.begin_venue_reconcile();
-                self.stats.disconnects += 1;
-            }
-            FromSocket::OrderHeld { tag } => {
-                self.stats.orders_held += 1;
-                let intent = IntentId(tag);
-                if let Some((lock, side)) = self.release_unsent(intent) {
-                    self.local_reject(lock.symbol, intent, side, "held: reconnected, reconciling with the gateway");
-                }
-            }
-            FromSocket::SendFailed { tag } => {
-                self.stats.send_failures += 1;
-                let intent = IntentId(tag);
-                if let Some((lock, side)) = self.release_unsent(intent) {
-                    match lock.kind {
-                        RequestKind::Order => {
-                            // ZMQ_IMMEDIATE: nothing was queued, so the order never left.
-                            warn!(target: "bridge", symbol = %lock.symbol, intent_id = tag, "order not sent: no gateway connection");
-                            self.local_reject(lock.symbol, intent, side, "no gateway connection");
-                        }
-                        RequestKind::StatusQuery => {
-                            self.retry_later(SubmitStatusQuery { symbol: lock.symbol, intent_id: intent }, ctx)
-                        }
-                    }
-                }
+    /// Status queries whose retry time has come: their symbols are told they timed out.
+    fn sweep_query_retries(&mut self, now: Instant) {
+        if self.query_retries.is_empty() {
+            return;
+        }
+        let (due, later): (Vec<_>, Vec<_>) = self.query_retries.drain(..).partition(|(at, _)| *at <= now);
+        self.query_retries = later;
+        for (_, msg) in due {
+            if let Some(route) = self.route(&msg.symbol) {
+                route.timeouts.do_send(RequestTimedOut { intent_id: msg.intent_id });
             }
         }
     }
-}
 
-impl BridgeActor {
+    /// One decoded frame from the gateway.
+    fn on_frame(&mut self, envelope: Envelope) {
+        self.last_inbound = Instant::now();
+        let header = envelope.header;
+        // An ack above what we sent belongs to an earlier process under our identity.
+        if header.ack_seq <= self.seq_out {
+            self.gateway_acked = self.gateway_acked.max(header.ack_seq);
+        }
+        if self.unacknowledged && self.sent_history.front().is_some_and(|(_, seq)| self.gateway_acked >= *seq) {
+            self.unacknowledged = false;
+        }
+        if !self.unacknowledged {
+            self.mark_gateway(true, "frame received");
+        }
+        if self.gateway_session != Some(header.session_id) {
+            match self.gateway_session {
+                Some(previous) => {
+                    warn!(target: "bridge", previous, current = header.session_id, "GATEWAY_SESSION_CHANGED: gateway restarted; reconciling");
+                }
+                None => {
+                    info!(target: "bridge", session = header.session_id, "first contact with the gateway; reconciling")
+                }
+            }
+            if self.gateway_session.is_some() {
+                self.begin_venue_reconcile();
+            }
+            // Our start-up request may have gone nowhere (no connection yet): ask again.
+            self.last_reconcile_request = None;
+            self.retry_reconcile();
+            self.gateway_session = Some(header.session_id);
+            self.stats.gateway_sessions += 1;
+            self.last_seq_in = 0;
+        }
+        if header.seq != self.last_seq_in + 1 && self.last_seq_in != 0 {
+            self.note_seq_anomaly(self.last_seq_in + 1, header.seq);
+        }
+        self.last_seq_in = header.seq;
+        match envelope.body {
+            Message::ExecReport(report) => self.on_report(report),
+            Message::PositionSnapshot(snapshot) => self.on_snapshot(snapshot),
+            Message::Heartbeat(_) => {}
+            Message::SessionReject(reject) => {
+                self.stats.session_rejects += 1;
+                warn!(target: "bridge", ref_seq = reject.ref_seq, code = %reject.code, text = %reject.text, "SESSION_REJECT from the gateway");
+                self.on_session_reject(reject.ref_seq);
+            }
+            other => {
+                warn!(target: "bridge", msg_type = other.msg_type().as_str(), "unexpected message type from the gateway; ignored");
+            }
+        }
+    }
+
     /// The gateway could not read one of our frames: the request it carried never reached
     /// it, so its lock is released now (an order is rejected locally, a query retried).
-    fn on_session_reject(&mut self, ref_seq: u64, ctx: &mut Context<Self>) {
+    fn on_session_reject(&mut self, ref_seq: u64) {
         if ref_seq == 0 {
             return;
         }
@@ -695,7 +834,7 @@ impl BridgeActor {
                 self.local_reject(lock.symbol, lock.intent_id, side, "session reject from the gateway")
             }
             RequestKind::StatusQuery => {
-                self.retry_later(SubmitStatusQuery { symbol: lock.symbol, intent_id: lock.intent_id }, ctx)
+                self.retry_later(SubmitStatusQuery { symbol: lock.symbol, intent_id: lock.intent_id })
             }
         }
     }
@@ -711,6 +850,9 @@ impl Handler<GetBridgeStats> for BridgeActor {
         stats.gateway_up = self.gateway_up;
         stats.round_trip_us = summarize(&self.round_trip);
         stats.lock_hold_us = summarize(&self.lock_hold);
+        stats.round_trip_histogram = Some(Mergeable(self.round_trip.clone()));
+        stats.lock_hold_histogram = Some(Mergeable(self.lock_hold.clone()));
+        stats.shards = 1;
         let mut by_symbol: Vec<(Symbol, [u64; 6])> =
             self.round_trip_by_symbol.iter().map(|(s, h)| (*s, summarize(h))).collect();
         by_symbol.sort_by(|a, b| a.0.cmp(&b.0));
@@ -733,8 +875,23 @@ impl Handler<RegisterRoutes> for BridgeActor {
     type Result = ();
     fn handle(&mut self, msg: RegisterRoutes, ctx: &mut Context<Self>) {
         self.routes.extend(msg.routes);
+        self.shards = msg.shards;
         if self.socket.is_none() {
             self.open_socket(ctx);
+        }
+    }
+}
+
+/// A report for one of this shard's symbols that another shard's connection received:
+/// handled as if it had arrived here (its lock is released here, where it was taken).
+impl Handler<ForwardedReport> for BridgeActor {
+    type Result = ();
+    fn handle(&mut self, msg: ForwardedReport, _: &mut Context<Self>) {
+        if self.routes.contains_key(&msg.report.symbol) {
+            self.handle_report(msg.report);
+        } else {
+            self.stats.unroutable_reports += 1;
+            warn!(target: "bridge", symbol = %msg.report.symbol, intent_id = msg.report.intent_id.0, "forwarded report for a symbol this shard does not trade; dropped");
         }
     }
 }
@@ -742,14 +899,25 @@ impl Handler<RegisterRoutes> for BridgeActor {
 impl BridgeActor {
     /// Connects the gateway socket (once the routes are known; see [`RegisterRoutes`]).
     fn open_socket(&mut self, ctx: &mut Context<Self>) {
-        match socket::spawn(&self.zmq, self.config.socket.clone(), ctx.address().recipient()) {
-            Ok(handle) => self.socket = Some(handle),
+        match GatewaySocket::connect(&self.zmq, &self.config.socket) {
+            Ok((socket, dealer_ready, monitor_ready)) => {
+                self.socket = Some(socket);
+                self.readiness = vec![ctx.add_stream(dealer_ready), ctx.add_stream(monitor_ready)];
+            }
             Err(e) => {
                 error!(target: "bridge", error = %e, "GATEWAY_DOWN: cannot set up the gateway socket; entries blocked");
                 self.mark_gateway(false, "socket setup failed");
             }
         }
         self.last_inbound = Instant::now();
+    }
+
+    /// Stops watching the socket, then closes it.
+    fn close_socket(&mut self, ctx: &mut Context<Self>) {
+        for handle in self.readiness.drain(..) {
+            ctx.cancel_future(handle);
+        }
+        self.socket = None;
     }
 }
 

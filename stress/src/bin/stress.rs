@@ -49,9 +49,9 @@ struct Cli {
     /// Run the gateway on a thread of this process (no separate process).
     #[arg(long)]
     in_process: bool,
-    /// Threads for symbol actors (default: one per symbol up to 8 symbols, else 2 × cores).
-    #[arg(long)]
-    symbol_threads: Option<usize>,
+    /// Shards of the engine's hot path (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    shards: usize,
     #[arg(long, default_value_t = 1000)]
     order_timeout_ms: u64,
     #[arg(long, default_value = "logs")]
@@ -120,7 +120,7 @@ fn options(cli: &Cli) -> anyhow::Result<StressOptions> {
         latency_ms: cli.latency_ms,
         restart_at: cli.restart_at.map(|v| secs("--restart-at", v)).transpose()?,
         in_process: cli.in_process,
-        symbol_threads: cli.symbol_threads,
+        shards: cli.shards,
         order_timeout: Duration::from_millis(cli.order_timeout_ms.max(1)),
         log_dir: cli.log_dir.clone(),
         command_line: std::env::args().collect::<Vec<_>>().join(" "),

@@ -37,7 +37,8 @@ pub fn audit(path: &Path) -> std::io::Result<LockAudit> {
     let mut a = LockAudit::default();
     let mut open: HashMap<u64, String> = HashMap::new();
     let mut held_by_symbol: HashMap<String, u64> = HashMap::new();
-    let mut last_access = 0u64;
+    // `access` increases per shard (a symbol's lock events all come from its shard).
+    let mut last_access: HashMap<u64, u64> = HashMap::new();
     for line in BufReader::new(std::fs::File::open(path)?).lines() {
         let line = line?;
         let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
@@ -61,10 +62,11 @@ pub fn audit(path: &Path) -> std::io::Result<LockAudit> {
             a.unparseable_lines += 1;
             continue;
         };
-        if access <= last_access {
+        let last = last_access.entry(v["shard"].as_u64().unwrap_or(0)).or_insert(0);
+        if access <= *last {
             a.access_violations += 1;
         }
-        last_access = access;
+        *last = access;
         if message == "ZMQ_LOCK_ACQUIRE" {
             a.acquire += 1;
             if held_by_symbol.insert(symbol.to_string(), lock_id).is_some() {
@@ -113,7 +115,18 @@ mod tests {
         assert_eq!(run(&[A1, A2]).overlaps, 1);
         assert_eq!(run(&[R1]).unmatched_releases, 1);
         assert_eq!(run(&[A1, R1, R1]).unmatched_releases, 1);
+        assert_eq!(run(&[A2, A1]).access_violations, 1, "access went back");
         let e = run(&[A1, R1, r#"{"level":"ERROR","message":"EFSM_ERROR"}"#, "not json"]);
         assert_eq!((e.efsm_errors, e.unparseable_lines, e.max_held_us), (1, 1, 5));
+    }
+
+    #[test]
+    fn access_counts_per_shard() {
+        let s1a = r#"{"level":"INFO","message":"ZMQ_LOCK_ACQUIRE","symbol":"B","lock_id":3,"access":1,"shard":1}"#;
+        let s1r = r#"{"level":"INFO","message":"ZMQ_LOCK_RELEASE","symbol":"B","lock_id":3,"access":2,"shard":1,"outcome":"filled","held_us":5}"#;
+        let a = run(&[A1, s1a, R1, s1r]);
+        assert!(a.balanced(), "two shards interleaved, each in order: {a:?}");
+        let back = r#"{"level":"INFO","message":"ZMQ_LOCK_RELEASE","symbol":"B","lock_id":3,"access":1,"shard":1,"outcome":"filled","held_us":5}"#;
+        assert_eq!(run(&[s1a, A1, back]).access_violations, 1, "shard 1 went back");
     }
 }

@@ -40,7 +40,8 @@ pub struct StressOptions {
     pub restart_at: Option<Duration>,
     /// Run the gateway on a thread of this process instead of a child process.
     pub in_process: bool,
-    pub symbol_threads: Option<usize>,
+    /// Shards of the engine's hot path (0: one per core).
+    pub shards: usize,
     pub order_timeout: Duration,
     pub log_dir: PathBuf,
     pub command_line: String,
@@ -120,7 +121,7 @@ impl StressOptions {
             order_timeout: self.order_timeout,
             heartbeat_interval: Duration::from_millis(500),
             strategy: self.strategy,
-            symbol_threads: self.symbol_threads,
+            shards: self.shards,
             lossless_ticks: self.max_rate,
             // Every stress run starts flat against a fresh gateway: its journal lives in the
             // run's folder, so there is nothing to restore, but every order pays for it.
@@ -297,7 +298,7 @@ pub(crate) mod tests {
             latency_ms: 0,
             restart_at: None,
             in_process: false,
-            symbol_threads: None,
+            shards: 0,
             order_timeout: Duration::from_millis(1000),
             log_dir: PathBuf::from("logs"),
             command_line: "stress".into(),

@@ -115,7 +115,8 @@ pub fn wiring(orders: String, market_data: String, identity: &str) -> ::actors::
         state_path: None,
         restored: Default::default(),
         journal: None,
-        symbol_threads: 0,
+        shards: 0,
+        step_budget: ::actors::symbol_actor::DEFAULT_STEP_BUDGET,
         tick_overflow: ::actors::market_data::Overflow::Drop,
     }
 }
