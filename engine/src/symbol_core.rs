@@ -28,7 +28,7 @@ use crate::risk::control::ControlFlags;
 use crate::risk::limits::RateLimit;
 use crate::risk::portfolio::PortfolioRisk;
 use crate::risk::Refusal;
-use crate::strategy::Strategy;
+use crate::strategy::{Signal, Strategy};
 
 /// Per-symbol settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -439,25 +439,33 @@ impl SymbolCore {
         self.last_tick_at = now;
 
         let signal = self.strategy.on_tick(tick);
+        if let ExecState::Open { trade } = *self.efsm.state() {
+            self.trail.observe(trade.direction, mark_for(trade.direction, tick));
+        }
+        self.act_on(signal, now, risk, &mut actions);
+        actions
+    }
+
+    /// What a strategy's signal leads to in the current state: protective exits first,
+    /// then the strategy's exit, then its entry (each through risk and control).
+    fn act_on(&mut self, signal: Signal, now: TimeNs, risk: &PortfolioRisk, actions: &mut Vec<Action>) {
         match *self.efsm.state() {
             ExecState::Open { trade } => {
-                self.trail.observe(trade.direction, mark_for(trade.direction, tick));
                 let reason =
                     self.protective_exit(now).or_else(|| signal.exits(trade.direction).then_some(ExitReason::Strategy));
                 if let Some(reason) = reason {
-                    self.try_exit(reason, now, risk, &mut actions);
+                    self.try_exit(reason, now, risk, actions);
                 } else if signal.enter.is_some_and(|i| i.direction != trade.direction) {
-                    self.refuse(Refusal::ReversalDisabled, &mut actions);
+                    self.refuse(Refusal::ReversalDisabled, actions);
                 }
             }
             ExecState::Flat => {
                 if let Some(intent) = signal.enter {
-                    self.try_entry(intent, now, risk, &mut actions);
+                    self.try_entry(intent, now, risk, actions);
                 }
             }
             _ => {}
         }
-        actions
     }
 
     /// The market-data source restarted (a new gateway session): its sequence numbers start
@@ -571,6 +579,13 @@ impl SymbolCore {
                     self.apply(ExecEvent::BeginReconcile { at: now }, &mut actions);
                 }
                 actions.push(Action::RequestSnapshot);
+            } else if self.last_tick.is_some() && matches!(self.efsm.state(), ExecState::Flat | ExecState::Open { .. })
+            {
+                // The symbol may trade again: a strategy that decides on order completion
+                // (back to back) does so now, through the same guards as on a tick.
+                let signal = self.strategy.on_order_done();
+                self.sync_exposure(risk);
+                self.act_on(signal, now, risk, &mut actions);
             }
         }
         self.sync_exposure(risk);

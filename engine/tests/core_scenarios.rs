@@ -724,3 +724,32 @@ fn a_snapshot_asked_for_by_another_symbol_owes_nothing() {
     assert!(!actions.contains(&Action::RequestSnapshot), "no snapshot storm: {actions:?}");
     assert_eq!(h.core.state().name(), "open", "and it keeps trading");
 }
+
+#[test]
+fn a_back_to_back_strategy_sends_its_next_order_the_moment_the_previous_one_is_done() {
+    use engine::strategy::churn::Churn;
+    use engine::strategy::IntentTemplate;
+    let template = IntentTemplate { qty: qty("0.01"), exits: engine::intent::ExitRules::default() };
+    let mut h = Harness::with_strategy(Box::new(Churn::back_to_back(template)));
+    let mut order = only_order(&h.tick_at("100000")).expect("the first order comes from a tick");
+    let mut sides = vec![order.side];
+    for _ in 0..5 {
+        let fill = h.fill_report(&order, "100000", "0");
+        let actions = h.report(&fill);
+        order = only_order(&actions).expect("the next order, with no tick in between");
+        sides.push(order.side);
+    }
+    assert_eq!(sides, [Side::Buy, Side::Sell, Side::Buy, Side::Sell, Side::Buy, Side::Sell]);
+    assert_eq!(h.core.counters().orders, 6);
+    assert_eq!(h.core.counters().ticks, 1);
+
+    // A reject is done too: the next order follows it (the breaker counts the failure).
+    let reject = h.reject_report(&order, RejectCode::Other);
+    assert!(only_order(&h.report(&reject)).is_some(), "the order after a reject");
+
+    // Plain churn waits for the next tick.
+    let mut plain = Harness::with_strategy(Box::new(Churn::new(template)));
+    let first = only_order(&plain.tick_at("100000")).expect("entry");
+    let fill = plain.fill_report(&first, "100000", "0");
+    assert!(orders(&plain.report(&fill)).is_empty(), "no order without a tick");
+}

@@ -133,6 +133,9 @@ pub enum StrategyChoice {
     },
     /// Load generation for stress runs: in and out on every tick.
     Churn,
+    /// The peer benchmark's workload: the next order as soon as the previous one is done
+    /// (alternating buy and sell), and on ticks when idle.
+    BackToBack,
 }
 
 /// Validated settings of a run.
@@ -481,13 +484,14 @@ impl RunConfig {
             StrategyChoice::ZScore { .. } => "zscore",
             StrategyChoice::Breakout { .. } => "breakout",
             StrategyChoice::Churn => "churn",
+            StrategyChoice::BackToBack => "back_to_back",
         });
         // Keys not given keep their current values (a later layer, such as the command-line
         // flags applied over the file, must not reset what the file set).
         let (cur_window, cur_entry, cur_exit, cur_exit_window) = match self.strategy {
             StrategyChoice::ZScore { window, entry_z, exit_z } => (window, entry_z, exit_z, None),
             StrategyChoice::Breakout { window, exit_window } => (window, 2.0, 0.3, Some(exit_window)),
-            StrategyChoice::Churn => (40, 2.0, 0.3, None),
+            StrategyChoice::Churn | StrategyChoice::BackToBack => (40, 2.0, 0.3, None),
         };
         let window = s.window.unwrap_or(cur_window);
         if !(2..=100_000).contains(&window) {
@@ -514,8 +518,12 @@ impl RunConfig {
                 StrategyChoice::Breakout { window, exit_window }
             }
             "churn" => StrategyChoice::Churn,
+            "back_to_back" => StrategyChoice::BackToBack,
             other => {
-                return Err(bad("strategy.kind", format!("{other:?}: expected \"zscore\", \"breakout\" or \"churn\"")))
+                return Err(bad(
+                    "strategy.kind",
+                    format!("{other:?}: expected \"zscore\", \"breakout\", \"churn\" or \"back_to_back\""),
+                ))
             }
         };
         let x = &mut self.exits;

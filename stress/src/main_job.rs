@@ -157,6 +157,7 @@ fn strategy_for(choice: StrategyChoice, template: IntentTemplate) -> Box<dyn Str
             Box::new(Breakout::new(BreakoutConfig { entry_window: window, exit_window, template }))
         }
         StrategyChoice::Churn => Box::new(Churn::new(template)),
+        StrategyChoice::BackToBack => Box::new(Churn::back_to_back(template)),
     }
 }
 

@@ -43,6 +43,12 @@ impl Signal {
 pub trait Strategy: Send {
     fn name(&self) -> &'static str;
     fn on_tick(&mut self, tick: &Tick) -> Signal;
+    /// The symbol's order reached its end and the symbol may trade again (flat or open,
+    /// nothing on the wire). Most strategies wait for the next tick; a back-to-back one
+    /// sends its next order now.
+    fn on_order_done(&mut self) -> Signal {
+        Signal::HOLD
+    }
 }
 
 /// Size and exit rules a strategy puts on every intent it emits.

@@ -80,9 +80,18 @@ impl Harness {
     }
 
     pub fn with_risk(config: RiskConfig) -> Harness {
-        let risk = PortfolioRisk::new(config, 1000);
         let script = Script::default();
-        let core = SymbolCore::new(CoreConfig::new(sym()), Box::new(script.clone()), &risk);
+        Harness::with(config, Box::new(script.clone()), script)
+    }
+
+    /// A core driven by `strategy` (the script then drives nothing).
+    pub fn with_strategy(strategy: Box<dyn Strategy>) -> Harness {
+        Harness::with(RiskConfig::default(), strategy, Script::default())
+    }
+
+    fn with(config: RiskConfig, strategy: Box<dyn Strategy>, script: Script) -> Harness {
+        let risk = PortfolioRisk::new(config, 1000);
+        let core = SymbolCore::new(CoreConfig::new(sym()), strategy, &risk);
         Harness { core, risk, script, now: 1_000 * SEC, md_seq: 0, exec_id: 0 }
     }
 

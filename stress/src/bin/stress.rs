@@ -32,7 +32,9 @@ struct Cli {
     max_rate: bool,
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// zscore, breakout, or churn (in and out on every tick: maximum order load).
+    /// zscore, breakout, churn (in and out on every tick: maximum order load), or
+    /// back_to_back (b2b: the next order as soon as the previous one is done, the peer
+    /// benchmark's workload).
     #[arg(long, default_value = "zscore")]
     strategy: String,
     #[arg(long, default_value = "bincode")]
@@ -95,7 +97,8 @@ fn options(cli: &Cli) -> anyhow::Result<StressOptions> {
         "zscore" => StrategyChoice::ZScore { window: 40, entry_z: 2.0, exit_z: 0.3 },
         "breakout" => StrategyChoice::Breakout { window: 40, exit_window: 20 },
         "churn" => StrategyChoice::Churn,
-        other => anyhow::bail!("--strategy: {other:?} is not zscore, breakout or churn"),
+        "back_to_back" | "b2b" => StrategyChoice::BackToBack,
+        other => anyhow::bail!("--strategy: {other:?} is not zscore, breakout, churn or back_to_back"),
     };
     let secs = |name: &str, v: f64| stress::config::seconds(name, v, false);
     for (name, rate) in [("--reject-rate", cli.reject_rate), ("--drop-reply-rate", cli.drop_reply_rate)] {

@@ -247,7 +247,7 @@ fn warm_up_ticks(strategy: StrategyChoice) -> u64 {
         StrategyChoice::ZScore { window, .. } | StrategyChoice::Breakout { window, .. } => {
             u64::try_from(window).unwrap_or(u64::MAX)
         }
-        StrategyChoice::Churn => 0,
+        StrategyChoice::Churn | StrategyChoice::BackToBack => 0,
     }
 }
 
@@ -256,6 +256,7 @@ fn strategy_name(strategy: StrategyChoice) -> &'static str {
         StrategyChoice::ZScore { .. } => "zscore",
         StrategyChoice::Breakout { .. } => "breakout",
         StrategyChoice::Churn => "churn",
+        StrategyChoice::BackToBack => "back_to_back",
     }
 }
 
