@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use ::actors::bridge::socket::SocketConfig;
 use ::actors::bridge::{BridgeActor, BridgeConfig, RegisterRoutes, SymbolRoute};
-use ::actors::messages::{GatewayReport, Reconcile, RequestTimedOut, SubmitOrder};
+use ::actors::messages::{GatewayReport, JournalWriteFailed, Reconcile, RequestTimedOut, SubmitOrder};
 use actix::prelude::*;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use engine::risk::{PortfolioRisk, RiskConfig};
@@ -34,6 +34,10 @@ impl Handler<GatewayReport> for Route {
 impl Handler<RequestTimedOut> for Route {
     type Result = ();
     fn handle(&mut self, _: RequestTimedOut, _: &mut Context<Self>) {}
+}
+impl Handler<JournalWriteFailed> for Route {
+    type Result = ();
+    fn handle(&mut self, _: JournalWriteFailed, _: &mut Context<Self>) {}
 }
 impl Handler<Reconcile> for Route {
     type Result = ();
@@ -100,7 +104,8 @@ fn bench(c: &mut Criterion) {
             let routes = SymbolRoute {
                 reports: route.clone().recipient(),
                 timeouts: route.clone().recipient(),
-                reconcile: route.recipient(),
+                reconcile: route.clone().recipient(),
+                journal_failed: route.recipient(),
             };
             bridge.do_send(RegisterRoutes { routes: HashMap::from([(symbol, routes)]), shards: Vec::new() });
             let _ = addr_tx.send(bridge);

@@ -12,6 +12,8 @@
 //! - [`operator`]: an operator's `adopt` and `resume` of a halted symbol.
 //! - [`market_data`]: one feed per shard: a SUB socket on the shard's thread that routes
 //!   ticks to the shard's symbol actors.
+//! - [`outbox`]: a shard's batches of PnL deltas and durable states for the metrics fold
+//!   and the state store (one cross-thread hand-off per batch, not per fill).
 //! - [`shard`]: which shard runs a symbol (a stable hash), and how many shards.
 //! - [`zmq_ready`]: a ZeroMQ socket's readiness as a stream on the actor's event loop.
 //! - [`state_store`]: durable per-symbol state (position, cooldowns), written off-thread.
@@ -27,6 +29,7 @@ pub mod market_data;
 pub mod messages;
 pub mod metrics;
 pub mod operator;
+pub mod outbox;
 pub mod shard;
 pub mod state_store;
 pub mod status;

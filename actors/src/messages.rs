@@ -90,6 +90,14 @@ pub struct OperatorCommand {
     pub fills_before: Option<u64>,
 }
 
+/// bridge → symbol: the shard's journal could not be written, so this symbol's order was
+/// not sent (it got a local reject); the symbol halts.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct JournalWriteFailed {
+    pub error: String,
+}
+
 /// symbol → metrics: a PnL delta to fold.
 #[derive(Message, Clone, Copy, Debug)]
 #[rtype(result = "()")]

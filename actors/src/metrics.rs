@@ -9,6 +9,7 @@ use protocol::{Money, Symbol};
 use tracing::{debug, error, warn};
 
 use crate::messages::FoldPnl;
+use crate::outbox::FoldPnlBatch;
 
 /// How often the books are proved to add up while deltas are being folded.
 pub const CHECK_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
@@ -66,12 +67,27 @@ impl Actor for MetricsActor {
     }
 }
 
-/// One delta: fold it (never overwrite), then prove the books still add up.
+/// One delta: fold it (never overwrite); the books are proved to add up at the next check.
 impl Handler<FoldPnl> for MetricsActor {
     type Result = ();
     fn handle(&mut self, msg: FoldPnl, _: &mut Context<Self>) {
-        let d = msg.delta;
-        match self.ledger.fold(&d) {
+        self.fold(&msg.delta);
+    }
+}
+
+/// A shard's deltas, in order.
+impl Handler<FoldPnlBatch> for MetricsActor {
+    type Result = ();
+    fn handle(&mut self, msg: FoldPnlBatch, _: &mut Context<Self>) {
+        for delta in &msg.deltas {
+            self.fold(delta);
+        }
+    }
+}
+
+impl MetricsActor {
+    fn fold(&mut self, d: &engine::ledger::PnlDelta) {
+        match self.ledger.fold(d) {
             Ok(FoldOutcome::Applied | FoldOutcome::GapFilled) => {}
             Ok(FoldOutcome::AppliedAfterGap { missing }) => {
                 warn!(target: "metrics", symbol = %d.symbol, seq = d.seq, missing, "PNL_GAP: deltas missing before this one");

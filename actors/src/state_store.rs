@@ -112,6 +112,18 @@ impl Handler<SaveSymbolState> for StateStore {
     }
 }
 
+/// A shard's batch of latest states.
+impl Handler<crate::outbox::SaveStates> for StateStore {
+    type Result = ();
+    fn handle(&mut self, msg: crate::outbox::SaveStates, _: &mut Context<Self>) {
+        for (symbol, state) in msg.states {
+            if self.latest.insert(symbol, state) != Some(state) {
+                self.dirty = true;
+            }
+        }
+    }
+}
+
 impl Handler<FlushState> for StateStore {
     type Result = Result<(), String>;
     fn handle(&mut self, _: FlushState, _: &mut Context<Self>) -> Self::Result {

@@ -20,7 +20,7 @@ use engine::risk::PortfolioRisk;
 use engine::symbol_core::{Action, DurableSymbol, SymbolCore};
 
 use crate::bridge::local_reject_report;
-use crate::journal::Journal;
+use crate::journal::{ShardJournal, GROUP_COMMIT_WITHIN};
 use protocol::Symbol;
 use tracing::{debug, error, info, warn};
 
@@ -38,8 +38,8 @@ pub struct SymbolOutputs {
     pub state: Option<Recipient<crate::state_store::SaveSymbolState>>,
     /// Where a snapshot is asked for after a discrepancy (the reply reconciles every symbol).
     pub snapshots: Recipient<RequestSnapshot>,
-    /// The write-ahead journal (`None`: nothing persisted).
-    pub journal: Option<Arc<Journal>>,
+    /// The shard's front to the write-ahead journal (`None`: nothing persisted).
+    pub journal: Option<Arc<ShardJournal>>,
 }
 
 pub struct SymbolActor {
@@ -140,19 +140,30 @@ impl SymbolActor {
         }
     }
 
-    /// Appends the durable state to the journal if this step changed it, before any of the
-    /// step's actions is carried out: a booked fill is durable before the next order, an
-    /// order before it leaves. If the journal cannot be written, no order leaves: each
-    /// becomes a local reject and the symbol halts.
+    /// Adds the durable state to the shard's journal batch if this step changed it, before
+    /// any of the step's actions is carried out. The shard's bridge writes the batch before
+    /// it sends any order, so a booked fill is durable before the next order and an order
+    /// before it leaves; a batch no order carries is written within
+    /// [`GROUP_COMMIT_WITHIN`]. If the record cannot be made, no order leaves: each becomes
+    /// a local reject and the symbol halts.
     fn make_durable(&mut self, actions: Vec<Action>) -> Vec<Action> {
-        let Some(journal) = self.outputs.journal.as_deref() else { return actions };
+        let Some(journal) = self.outputs.journal.as_ref() else { return actions };
         let state = self.core.durable();
         if state == self.journaled {
             return actions;
         }
         let symbol = self.core.symbol();
         match journal.append(symbol, &state) {
-            Ok(()) => {
+            Ok(first_of_batch) => {
+                if first_of_batch {
+                    let journal = Arc::clone(journal);
+                    actix_rt::spawn(async move {
+                        actix_rt::time::sleep(GROUP_COMMIT_WITHIN).await;
+                        if let Err(e) = journal.flush() {
+                            error!(target: "state", error = %e, "JOURNAL_WRITE_FAILED: the shard's batch stays pending; no order leaves until it is written");
+                        }
+                    });
+                }
                 self.journaled = state;
                 actions
             }
@@ -334,6 +345,18 @@ impl Handler<RequestTimedOut> for SymbolActor {
             warn!(target: "symbol", symbol = %self.symbol(), intent_id = msg.intent_id.0, "ORDER_UNKNOWN: no answer before the deadline; querying status (repeats are logged at DEBUG)");
         }
         self.step("timeout", |core, risk| core.on_order_timeout(msg.intent_id, now, risk));
+        self.publish();
+    }
+}
+
+/// The shard's journal could not be written before this symbol's order: the order was
+/// rejected locally; the symbol halts.
+impl Handler<JournalWriteFailed> for SymbolActor {
+    type Result = ();
+    fn handle(&mut self, msg: JournalWriteFailed, _: &mut Context<Self>) {
+        error!(target: "state", symbol = %self.symbol(), error = %msg.error, "JOURNAL_WRITE_FAILED: no order leaves without its record; symbol halted");
+        let actions = self.core.halt(HaltReason::Manual);
+        self.carry_out(actions);
         self.publish();
     }
 }

@@ -23,6 +23,7 @@ use crate::control::{self, ControlActor, ControlEndpoint, ControlError, ControlS
 use crate::market_data::{self, MarketData};
 use crate::metrics::MetricsActor;
 use crate::operator::OperatorRoutes;
+use crate::outbox::ShardOutbox;
 use crate::shard::{shard_count, shard_of};
 use crate::state_store::StateStore;
 use crate::status::StatusBoard;
@@ -39,7 +40,7 @@ pub struct WiringConfig {
     /// Durable state file (`None`: nothing persisted) and what was loaded from it.
     pub state_path: Option<std::path::PathBuf>,
     pub restored: std::collections::BTreeMap<Symbol, engine::symbol_core::DurableSymbol>,
-    /// The write-ahead journal every symbol appends to before its next order (`None`: off).
+    /// The write-ahead journal (`None`: off); each shard writes to it in batches.
     pub journal: Option<Arc<crate::journal::Journal>>,
     /// Shards (threads of the hot path): 0 = one per core; never more than symbols.
     pub shards: usize,
@@ -148,6 +149,9 @@ pub fn start(
 
     let shards = shard_count(config.shards, specs.len());
     let shard_arbiters: Vec<Arbiter> = (0..shards).map(|_| Arbiter::new()).collect();
+    let shard_journals: Vec<Option<Arc<crate::journal::ShardJournal>>> = (0..shards)
+        .map(|_| config.journal.as_ref().map(|j| Arc::new(crate::journal::ShardJournal::new(Arc::clone(j)))))
+        .collect();
     let mut bridges = Vec::with_capacity(shards);
     for (i, arbiter) in shard_arbiters.iter().enumerate() {
         let mut bridge_config = config.bridge.clone();
@@ -156,11 +160,20 @@ pub fn start(
             bridge_config.socket.identity = format!("{}-s{i}", bridge_config.socket.identity);
         }
         let (zmq_for_bridge, risk_for_bridge) = (zmq.clone(), Arc::clone(&risk));
+        let journal = shard_journals[i].clone();
         bridges.push(BridgeActor::start_in_arbiter(&arbiter.handle(), move |_| {
             BridgeActor::new(bridge_config, zmq_for_bridge, HashMap::new(), risk_for_bridge, session_id)
                 .for_shard(i, shards)
+                .with_journal(journal)
         }));
     }
+    let outboxes: Vec<Addr<ShardOutbox>> = shard_arbiters
+        .iter()
+        .map(|arbiter| {
+            let (metrics, store) = (metrics.clone().recipient(), state.clone().map(Addr::recipient));
+            ShardOutbox::start_in_arbiter(&arbiter.handle(), move |_| ShardOutbox::new(metrics, store))
+        })
+        .collect();
     let mut symbols = HashMap::new();
     let mut shard_of_symbol = HashMap::new();
     let mut routes: Vec<HashMap<Symbol, SymbolRoute>> = vec![HashMap::new(); shards];
@@ -169,13 +182,14 @@ pub fn start(
         let symbol = spec.model.symbol;
         let shard = shard_of(&symbol, shards);
         let bridge = &bridges[shard];
+        let outbox = &outboxes[shard];
         let outputs = SymbolOutputs {
             orders: bridge.clone().recipient(),
             queries: bridge.clone().recipient(),
-            pnl: metrics.clone().recipient(),
-            state: state.clone().map(Addr::recipient),
+            pnl: outbox.clone().recipient(),
+            state: state.as_ref().map(|_| outbox.clone().recipient()),
             snapshots: bridge.clone().recipient(),
-            journal: config.journal.clone(),
+            journal: shard_journals[shard].clone(),
         };
         let mut core = SymbolCore::new((config.core)(symbol), strategy(spec), &risk);
         if let Some(saved) = config.restored.get(&symbol) {
@@ -191,6 +205,7 @@ pub fn start(
                 reports: addr.clone().recipient(),
                 timeouts: addr.clone().recipient(),
                 reconcile: addr.clone().recipient(),
+                journal_failed: addr.clone().recipient(),
             },
         );
         tick_routes[shard].insert(symbol, addr.clone().recipient());

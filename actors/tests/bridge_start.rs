@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use ::actors::bridge::socket::SocketConfig;
 use ::actors::bridge::{BridgeActor, BridgeConfig, RegisterRoutes, SymbolRoute};
-use ::actors::messages::{GatewayReport, Reconcile, RequestTimedOut};
+use ::actors::messages::{GatewayReport, JournalWriteFailed, Reconcile, RequestTimedOut};
 use actix::prelude::*;
 use engine::risk::{PortfolioRisk, RiskConfig};
 use protocol::{Codec, Envelope, Message as Wire, PositionSnapshot, Symbol};
@@ -25,6 +25,10 @@ impl Handler<GatewayReport> for Probe {
 impl Handler<RequestTimedOut> for Probe {
     type Result = ();
     fn handle(&mut self, _: RequestTimedOut, _: &mut Context<Self>) {}
+}
+impl Handler<JournalWriteFailed> for Probe {
+    type Result = ();
+    fn handle(&mut self, _: JournalWriteFailed, _: &mut Context<Self>) {}
 }
 impl Handler<Reconcile> for Probe {
     type Result = ();
@@ -81,7 +85,8 @@ fn first_snapshot_reaches_routes_handed_over_after_the_bridge_started() {
         let route = SymbolRoute {
             reports: probe.clone().recipient(),
             timeouts: probe.clone().recipient(),
-            reconcile: probe.recipient(),
+            reconcile: probe.clone().recipient(),
+            journal_failed: probe.recipient(),
         };
         let symbol = Symbol::new("LATE").expect("symbol");
         bridge.do_send(RegisterRoutes { routes: HashMap::from([(symbol, route)]), shards: Vec::new() });

@@ -89,7 +89,7 @@ fn positions_survive_an_engine_restart_and_a_mismatch_halts() {
     // The gateway's ledger outlives one engine session: the comparison is over the same
     // span (the venue's ledger less its baseline at first contact), so each run balances on
     // its own PnL, and the baselines carry the earlier runs.
-    assert_eq!(second.gateway_ledger_net, Some(second.metrics.total_net));
+    assert_eq!(second.gateway_ledger_net, Some(second.metrics.total_net), "{:?}", second.bridge);
     assert!(second.books_balance(), "a restarted engine against a long-lived ledger balances");
     let both = first.metrics.total_net.checked_add(second.metrics.total_net).unwrap();
     let base_net = |s: &stress::main_job::JobSummary| {
@@ -112,7 +112,12 @@ fn positions_survive_an_engine_restart_and_a_mismatch_halts() {
         assert_eq!(row.status.counters.orders, 0, "{}: a halted symbol sends no order", row.status.symbol);
         assert_eq!(row.folded_net, Money::ZERO);
     }
-    assert_eq!(third.gateway_ledger_net, Some(third.metrics.total_net), "run 3 is judged on its own PnL");
+    assert_eq!(
+        third.gateway_ledger_net,
+        Some(third.metrics.total_net),
+        "run 3 is judged on its own PnL: {:?}",
+        third.bridge
+    );
     assert_eq!(base_net(&third), both, "run 3's baseline is the PnL of runs 1 and 2");
     assert_eq!(third.position_mismatches().len(), held_at_gateway, "each position the engine does not hold is named");
     assert_eq!(third.books_balance(), held_at_gateway == 0, "positions the engine does not hold do not balance");

@@ -53,6 +53,7 @@ pub struct SymbolRoute {
     pub reports: Recipient<GatewayReport>,
     pub timeouts: Recipient<RequestTimedOut>,
     pub reconcile: Recipient<Reconcile>,
+    pub journal_failed: Recipient<JournalWriteFailed>,
 }
 
 /// Figures for the status line and the stress report.
@@ -102,6 +103,12 @@ pub struct BridgeStats {
     pub reports_forwarded: u64,
     /// Shards merged into these figures.
     pub shards: usize,
+    /// Snapshots fetched for a report or an operator, and those whose request could not
+    /// be sent.
+    pub snapshot_fetches: u64,
+    pub snapshot_fetches_unsent: u64,
+    /// Snapshots received (fetched or reconciling).
+    pub snapshots_received: u64,
 }
 
 /// A histogram carried for merging, shown in `Debug` by its count only.
@@ -144,6 +151,9 @@ impl BridgeStats {
             locks_released,
             locks_held,
             reports_forwarded,
+            snapshot_fetches,
+            snapshot_fetches_unsent,
+            snapshots_received,
             shards
         );
         // Every shard sees the same gateway sessions.
@@ -234,6 +244,8 @@ pub struct BridgeActor {
     query_retries: Vec<(Instant, SubmitStatusQuery)>,
     /// Every shard's bridge, by shard number (see [`RegisterRoutes`]).
     shards: Vec<Recipient<ForwardedReport>>,
+    /// The shard's journal batch, written before every order leaves (`None`: off).
+    journal: Option<Arc<crate::journal::ShardJournal>>,
     routes: HashMap<Symbol, SymbolRoute>,
     risk: Arc<PortfolioRisk>,
     locks: LockTable,
@@ -300,6 +312,7 @@ impl BridgeActor {
             pumping: false,
             query_retries: Vec::new(),
             shards: Vec::new(),
+            journal: None,
             routes,
             risk,
             locks: LockTable::new(timeout),
@@ -333,6 +346,13 @@ impl BridgeActor {
     /// its lock events carry the shard (docs/LOG_FORMAT.md).
     pub fn for_shard(mut self, shard: usize, shards: usize) -> BridgeActor {
         self.locks = LockTable::for_shard(self.config.request_timeout, shard, shards);
+        self
+    }
+
+    /// Orders wait for this shard's journal batch to be written (see
+    /// [`crate::journal::ShardJournal`]).
+    pub fn with_journal(mut self, journal: Option<Arc<crate::journal::ShardJournal>>) -> BridgeActor {
+        self.journal = journal;
         self
     }
 
@@ -481,6 +501,7 @@ impl BridgeActor {
     }
 
     fn on_snapshot(&mut self, snapshot: PositionSnapshot) {
+        self.stats.snapshots_received += 1;
         if let Some(waiter) = self.snapshot_waiters.remove(&snapshot.request_id) {
             // Fetched for a report (e.g. the final ledger) or an operator, not for
             // reconciliation.
@@ -547,11 +568,10 @@ impl BridgeActor {
         }
     }
 
-    fn request_snapshot(&mut self) -> u64 {
+    fn request_snapshot(&mut self) -> Sent {
         let request_id = self.next_request_id;
         self.next_request_id += 1;
-        self.send(Message::PositionSnapshotRequest(PositionSnapshotRequest { request_id }));
-        request_id
+        self.send(Message::PositionSnapshotRequest(PositionSnapshotRequest { request_id }))
     }
 
     fn mark_gateway(&mut self, up: bool, reason: &str) {
@@ -691,6 +711,15 @@ impl Handler<SubmitOrder> for BridgeActor {
                 // The symbol resolved that order (a late report) and moved on.
                 self.release(held.intent_id, Outcome::Superseded);
             }
+        }
+        // Every record made before this order (its own included) is written before it goes.
+        if let Some(Err(error)) = self.journal.as_ref().map(|j| j.flush()) {
+            error!(target: "bridge", symbol = %order.symbol, intent_id = order.intent_id.0, error = %error, "order not sent: the journal could not be written");
+            self.local_reject(order.symbol, order.intent_id, order.side, "durable journal write failed");
+            if let Some(route) = self.route(&order.symbol) {
+                route.journal_failed.do_send(JournalWriteFailed { error });
+            }
+            return;
         }
         if let Err(busy) = self.locks.acquire(order.symbol, order.intent_id, RequestKind::Order, seq, now) {
             error!(target: "bridge", symbol = %order.symbol, intent_id = order.intent_id.0, held_by = busy.held_by.0, "LOCK_BUSY: a second request for a symbol; refused locally");
@@ -864,9 +893,16 @@ impl Handler<GetBridgeStats> for BridgeActor {
 impl Handler<FetchSnapshot> for BridgeActor {
     type Result = ResponseFuture<Option<PositionSnapshot>>;
     fn handle(&mut self, msg: FetchSnapshot, _: &mut Context<Self>) -> Self::Result {
-        let request_id = self.request_snapshot();
+        // The waiter is in place before the request goes (its reply can come in the same
+        // turn as the send).
+        let request_id = self.next_request_id;
         let (tx, rx) = oneshot::channel();
         self.snapshot_waiters.insert(request_id, tx);
+        self.stats.snapshot_fetches += 1;
+        if self.request_snapshot() != Sent::Queued {
+            self.stats.snapshot_fetches_unsent += 1;
+            self.snapshot_waiters.remove(&request_id);
+        }
         Box::pin(async move { tokio::time::timeout(msg.timeout, rx).await.ok().and_then(Result::ok) })
     }
 }
