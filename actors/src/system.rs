@@ -156,7 +156,7 @@ pub fn start(
     for (i, arbiter) in shard_arbiters.iter().enumerate() {
         let mut bridge_config = config.bridge.clone();
         if shards > 1 {
-            // One DEALER per shard, each a peer of its own at the gateway (PROTOCOL.md §3).
+            // One DEALER per shard, each a peer of its own at the gateway (PROTOCOL.md §2.1).
             bridge_config.socket.identity = format!("{}-s{i}", bridge_config.socket.identity);
         }
         let (zmq_for_bridge, risk_for_bridge) = (zmq.clone(), Arc::clone(&risk));
