@@ -20,7 +20,7 @@ impl StatusBoard {
     /// All statuses, sorted by symbol.
     pub fn snapshot(&self) -> Vec<SymbolStatus> {
         let mut all: Vec<SymbolStatus> = self.0.iter().map(|e| *e.value()).collect();
-        all.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+        all.sort_by_key(|a| a.symbol);
         all
     }
 

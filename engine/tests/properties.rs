@@ -110,10 +110,12 @@ proptest! {
     fn total_exposure_never_exceeds_its_limit(
         ops in proptest::collection::vec((any::<bool>(), 1i64..400, 0usize..8), 1..200),
     ) {
-        let mut config = RiskConfig::default();
-        config.initial_equity = Money::units(10_000).unwrap();
-        config.max_total_exposure = Ppm(250_000); // 2,500
-        config.max_orders_per_sec_total = u32::MAX;
+        let config = RiskConfig {
+            initial_equity: Money::units(10_000).unwrap(),
+            max_total_exposure: Ppm(250_000), // 2,500
+            max_orders_per_sec_total: u32::MAX,
+            ..Default::default()
+        };
         let risk = PortfolioRisk::new(config, 1);
         let limit = risk.total_exposure_limit();
         let mut held: Vec<Vec<Money>> = vec![Vec::new(); 8];
@@ -140,10 +142,12 @@ fn cores_respect_symbol_and_total_exposure_limits() {
     use common::{enter, Script};
     use engine::efsm::Direction;
     use engine::symbol_core::{Action, CoreConfig, SymbolCore};
-    let mut config = RiskConfig::default();
-    config.initial_equity = Money::units(10_000).unwrap();
-    config.max_symbol_exposure = Ppm(100_000); // 1,000 per symbol
-    config.max_total_exposure = Ppm(300_000); // 3,000 in total
+    let config = RiskConfig {
+        initial_equity: Money::units(10_000).unwrap(),
+        max_symbol_exposure: Ppm(100_000), // 1,000 per symbol
+        max_total_exposure: Ppm(300_000),  // 3,000 in total
+        ..Default::default()
+    };
     let risk = PortfolioRisk::new(config, 1);
     let mut cores: Vec<(SymbolCore, Script)> = (0..10)
         .map(|i| {

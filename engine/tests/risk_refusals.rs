@@ -39,11 +39,11 @@ fn primed_with(config: RiskConfig) -> Harness {
 #[case::feed_stale(|| { let mut h = primed(); h.now += 5 * SEC; let now = h.now; h.core.on_timer(now, &h.risk); h }, Refusal::FeedStale)]
 #[case::feed_gap(|| { let mut h = primed(); h.md_seq += 10; h }, Refusal::FeedGap)]
 #[case::breaker_open(|| { let h = primed(); for t in 0..5 { h.risk.on_order_failure(h.now + t); } h }, Refusal::BreakerOpen)]
-#[case::max_position(|| { let mut c = RiskConfig::default(); c.max_position_qty = "0.001".parse().unwrap(); primed_with(c) }, Refusal::MaxPosition)]
-#[case::symbol_exposure(|| { let mut c = RiskConfig::default(); c.initial_equity = Money::units(5_000).unwrap(); c.max_symbol_exposure = Ppm(100_000); primed_with(c) }, Refusal::SymbolExposure)]
-#[case::total_exposure(|| { let mut c = RiskConfig::default(); c.initial_equity = Money::units(5_000).unwrap(); c.max_symbol_exposure = Ppm(1_000_000); c.max_total_exposure = Ppm(100_000); primed_with(c) }, Refusal::TotalExposure)]
-#[case::symbol_rate(|| { let mut c = RiskConfig::default(); c.max_orders_per_sec_symbol = 0; primed_with(c) }, Refusal::SymbolRate)]
-#[case::global_rate(|| { let mut c = RiskConfig::default(); c.max_orders_per_sec_total = 0; primed_with(c) }, Refusal::GlobalRate)]
+#[case::max_position(|| primed_with(RiskConfig { max_position_qty: "0.001".parse().unwrap(), ..Default::default() }), Refusal::MaxPosition)]
+#[case::symbol_exposure(|| primed_with(RiskConfig { initial_equity: Money::units(5_000).unwrap(), max_symbol_exposure: Ppm(100_000), ..Default::default() }), Refusal::SymbolExposure)]
+#[case::total_exposure(|| primed_with(RiskConfig { initial_equity: Money::units(5_000).unwrap(), max_symbol_exposure: Ppm(1_000_000), max_total_exposure: Ppm(100_000), ..Default::default() }), Refusal::TotalExposure)]
+#[case::symbol_rate(|| primed_with(RiskConfig { max_orders_per_sec_symbol: 0, ..Default::default() }), Refusal::SymbolRate)]
+#[case::global_rate(|| primed_with(RiskConfig { max_orders_per_sec_total: 0, ..Default::default() }), Refusal::GlobalRate)]
 fn entry_refusals(#[case] setup: fn() -> Harness, #[case] expected: Refusal) {
     let mut h = setup();
     assert_eq!(refused_entry(&mut h, enter(Direction::Long)), vec![expected.code()]);

@@ -95,7 +95,7 @@ impl Rng {
     }
 
     fn chance(&mut self, one_in: u64) -> bool {
-        one_in > 0 && self.next() % one_in == 0
+        one_in > 0 && self.next().is_multiple_of(one_in)
     }
 
     /// One of `items`, which must not be empty.
@@ -476,7 +476,7 @@ fn random_after_header(rng: &mut Rng) -> Vec<u8> {
     let mut f = if rng.chance(3) {
         let mut f = vec![b'{'];
         const PREFIXES: &[&[u8]] = &[b"\"v\":1,\"type\":\"", b"\"v\":1,", b"\"body\":", b""];
-        f.extend_from_slice(*rng.pick(PREFIXES));
+        f.extend_from_slice(rng.pick::<&[u8]>(PREFIXES));
         f
     } else {
         let mut f = Vec::with_capacity(BINARY_HEADER_LEN + 256);

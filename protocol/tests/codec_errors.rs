@@ -1,4 +1,5 @@
 //! Each kind of bad frame yields its own typed `DecodeError`, in both codecs.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -398,7 +398,7 @@ async fn run_actors(
             tick_to_intent_by_symbol.push((*symbol, ::actors::bridge::summarize(&h)));
         }
     }
-    tick_to_intent_by_symbol.sort_by(|a, b| a.0.cmp(&b.0));
+    tick_to_intent_by_symbol.sort_by_key(|a| a.0);
     engine.stop_threads();
 
     // Like with like: positions absolutely, PnL and fees over this session (the venue's

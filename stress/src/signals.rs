@@ -86,6 +86,7 @@ mod tests {
     use super::*;
 
     fn raise(signal: libc::c_int) {
+        #[allow(unsafe_code)]
         // SAFETY: raise() only sends a signal to this process; the handlers were installed
         // by `StopSignals::listen` before, so the default action (terminate) does not run.
         let rc = unsafe { libc::raise(signal) };

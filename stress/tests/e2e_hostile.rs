@@ -7,6 +7,7 @@
 //!
 //! Every test uses its own symbol names, so that the ERROR lines captured from the process-
 //! wide log belong to one test even when tests run in parallel.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -140,8 +141,11 @@ impl GatewayProcess {
 
     /// SIGTERM (the gateway then dumps its ledger and prints SUMMARY), bounded wait.
     fn stop(mut self) -> GatewayRun {
+        #[allow(unsafe_code)]
         // SAFETY: kill(2) on our own child's pid; no memory is involved.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM)
+        };
         let until = Instant::now() + Duration::from_secs(5);
         while self.child.try_wait().expect("wait").is_none() {
             assert!(Instant::now() < until, "gateway did not stop on SIGTERM");

@@ -106,6 +106,7 @@ fn stops_cleanly_on(signal: libc::c_int, name: &str) {
 
     let signalled_at = SystemTime::now();
     let pid = libc::pid_t::try_from(child.id()).expect("pid fits");
+    #[allow(unsafe_code)]
     // SAFETY: kill() sends a signal to our own child process, whose id we hold (not reaped).
     let rc = unsafe { libc::kill(pid, signal) };
     assert_eq!(rc, 0, "kill({pid}, {name})");

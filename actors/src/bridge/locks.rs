@@ -221,6 +221,13 @@ impl LockTable {
     }
 }
 
+// Keep the `PartialEq` needed by the test on `Result<HeldLock, LockBusy>`.
+impl PartialEq for HeldLock {
+    fn eq(&self, other: &Self) -> bool {
+        self.lock_id == other.lock_id
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,12 +257,5 @@ mod tests {
         assert!(t.release(IntentId(4), Outcome::GatewayDown, now).is_some());
         assert_eq!(t.held(), 0);
         assert_eq!(t.acquired(), t.released());
-    }
-}
-
-// Keep the `PartialEq` needed by the test on `Result<HeldLock, LockBusy>`.
-impl PartialEq for HeldLock {
-    fn eq(&self, other: &Self) -> bool {
-        self.lock_id == other.lock_id
     }
 }

@@ -179,7 +179,7 @@ impl BridgeStats {
         self.round_trip_us = self.round_trip_histogram.as_ref().map_or([0; 6], |h| summarize(&h.0));
         self.lock_hold_us = self.lock_hold_histogram.as_ref().map_or([0; 6], |h| summarize(&h.0));
         self.round_trip_by_symbol.extend(other.round_trip_by_symbol);
-        self.round_trip_by_symbol.sort_by(|a, b| a.0.cmp(&b.0));
+        self.round_trip_by_symbol.sort_by_key(|a| a.0);
     }
 }
 
@@ -884,7 +884,7 @@ impl Handler<GetBridgeStats> for BridgeActor {
         stats.shards = 1;
         let mut by_symbol: Vec<(Symbol, [u64; 6])> =
             self.round_trip_by_symbol.iter().map(|(s, h)| (*s, summarize(h))).collect();
-        by_symbol.sort_by(|a, b| a.0.cmp(&b.0));
+        by_symbol.sort_by_key(|a| a.0);
         stats.round_trip_by_symbol = by_symbol;
         MessageResult(stats)
     }

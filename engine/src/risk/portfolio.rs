@@ -267,10 +267,12 @@ mod tests {
     use super::*;
 
     fn risk() -> PortfolioRisk {
-        let mut config = RiskConfig::default();
-        config.initial_equity = Money::units(1_000).unwrap();
-        config.max_total_exposure = Ppm(500_000); // 500
-        config.max_orders_per_sec_total = 3;
+        let mut config = RiskConfig {
+            initial_equity: Money::units(1_000).unwrap(),
+            max_total_exposure: Ppm(500_000), // 500
+            max_orders_per_sec_total: 3,
+            ..Default::default()
+        };
         config.breaker.max_drawdown = Money::units(100).unwrap();
         PortfolioRisk::new(config, 10)
     }

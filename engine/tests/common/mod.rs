@@ -1,4 +1,5 @@
 //! Test harness for `SymbolCore`: a scripted strategy, tick and report builders.
+#![allow(clippy::unwrap_used)]
 #![allow(dead_code)]
 
 use std::collections::VecDeque;

@@ -1,4 +1,5 @@
 //! Sample messages shared by the protocol integration tests.
+#![allow(clippy::unwrap_used)]
 #![allow(dead_code)]
 
 use protocol::*;

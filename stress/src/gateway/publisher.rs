@@ -76,6 +76,7 @@ pub fn spawn(
 /// Asks the OS to favour this thread (nice −10) so that other busy threads on a small
 /// machine delay ticks less. Without the privilege (CAP_SYS_NICE) it stays as it was.
 fn raise_priority() {
+    #[allow(unsafe_code)]
     // SAFETY: setpriority with PRIO_PROCESS and who = 0 changes only the calling thread's
     // nice value on Linux; it takes no pointers.
     let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, -10) };

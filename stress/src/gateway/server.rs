@@ -139,6 +139,7 @@ struct Peer {
 /// high-water mark a send fails with EAGAIN instead of dropping the message silently.
 fn set_pub_nodrop(socket: &mut zmq::Socket) -> Result<(), zmq::Error> {
     let value: std::os::raw::c_int = 1;
+    #[allow(unsafe_code)]
     // SAFETY: `as_mut_ptr` is the live socket handle owned by `socket` for this call; the
     // option value is a valid c_int whose size is passed alongside it.
     let rc = unsafe {

@@ -1,4 +1,5 @@
 //! Shared helpers for the end-to-end tests: fast test settings and free loopback ports.
+#![allow(clippy::unwrap_used)]
 #![allow(dead_code)]
 
 use std::time::Duration;
