@@ -377,6 +377,8 @@ pub struct ControlActor {
     board: StatusBoard,
     /// Where `adopt` and `resume` go (`None`: not wired, refused).
     operator: Option<OperatorRoutes>,
+    /// The shard that runs each symbol (shown in `status`).
+    shard_of: HashMap<Symbol, usize>,
 }
 
 impl ControlActor {
@@ -386,7 +388,13 @@ impl ControlActor {
         board: StatusBoard,
     ) -> ControlActor {
         let per_symbol = symbols.keys().map(|s| (*s, ControlFlags::default())).collect();
-        ControlActor { risk, symbols, per_symbol, board, operator: None }
+        ControlActor { risk, symbols, per_symbol, board, operator: None, shard_of: HashMap::new() }
+    }
+
+    /// The shard of each symbol, for `status`.
+    pub fn with_shards(mut self, shard_of: HashMap<Symbol, usize>) -> ControlActor {
+        self.shard_of = shard_of;
+        self
     }
 
     /// Wires `adopt` and `resume`.
@@ -554,6 +562,7 @@ impl ControlActor {
                             s.discrepancies.nonzero().map(|(c, n)| (c.as_str(), n)).collect();
                         serde_json::json!({
                             "symbol": s.symbol.as_str(),
+                            "shard": self.shard_of.get(&s.symbol),
                             "state": s.state,
                             "halt_reason": s.halt_reason.map(|h| h.as_str()),
                             "position": s.position.map(|p| format!("{} {}", p.direction.as_str(), p.qty)),

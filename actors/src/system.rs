@@ -227,8 +227,10 @@ pub fn start(
         symbols: symbols.iter().map(|(s, a)| (*s, a.clone().recipient())).collect(),
         board: board.clone(),
     };
-    let control =
-        ControlActor::new(Arc::clone(&risk), flag_routes, board.clone()).with_operator(operator_routes).start();
+    let control = ControlActor::new(Arc::clone(&risk), flag_routes, board.clone())
+        .with_operator(operator_routes)
+        .with_shards(shard_of_symbol.clone())
+        .start();
     let control_endpoint = match control_socket.map(|s| s.serve(control.clone().recipient())).transpose() {
         Ok(endpoint) => endpoint,
         Err(e) => {

@@ -20,9 +20,16 @@ const TOKEN: &str = "e2e-control-token-5f0c9a71d2";
 fn orders_by_symbol(endpoint: &str, auth: &Credentials) -> Vec<(String, u64)> {
     let reply = client_request(endpoint, &ControlRequest::Status, auth, Duration::from_secs(2)).expect("status");
     assert!(reply.ok, "{:?}", reply.error);
-    reply
-        .status
-        .unwrap_or_default()
+    let status = reply.status.unwrap_or_default();
+    // Every symbol's shard is shown, and it is the symbol's stable hash.
+    for s in &status {
+        let symbol = protocol::Symbol::new(s["symbol"].as_str().unwrap_or_default()).expect("symbol");
+        let shard = s["shard"].as_u64().expect("status shows the shard") as usize;
+        assert!(shard < 256, "{s}");
+        let shards = ::actors::shard::shard_count(0, status.len());
+        assert_eq!(shard, ::actors::shard::shard_of(&symbol, shards), "{s}");
+    }
+    status
         .iter()
         .map(|s| (s["symbol"].as_str().unwrap_or_default().to_string(), s["orders"].as_u64().unwrap_or(0)))
         .collect()
