@@ -1,12 +1,21 @@
 //! `BridgeActor`: the only owner of its shard's gateway socket ([`socket`]), used on the
 //! shard's own thread: input is announced through the socket's descriptor
 //! ([`crate::zmq_ready`]), so a report reaches the symbol actors of the shard with no thread
-//! hand-off inside the engine. It serializes requests to the gateway, holds the per-symbol lock of every
-//! request on the wire ([`locks`]), enforces deadlines, sends and watches heartbeats,
-//! correlates replies by `intent_id`, and routes reports to the symbol actors.
+//! hand-off inside the engine. It serializes requests to the gateway, holds the per-symbol
+//! lock of every request on the wire ([`locks`]), enforces deadlines, and writes the
+//! shard's journal batch before every order. What the gateway sends is taken in
+//! [`inbound`], snapshots and reconciliation in [`reconcile`], heartbeats in [`liveness`],
+//! and the figures in [`stats`].
 
+mod inbound;
+mod liveness;
 pub mod locks;
+mod reconcile;
 pub mod socket;
+pub mod stats;
+
+use self::stats::histogram;
+pub use self::stats::{small_histogram, summarize, BridgeStats, Mergeable};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,11 +25,11 @@ use actix::prelude::*;
 use engine::risk::PortfolioRisk;
 use hdrhistogram::Histogram;
 use protocol::{
-    Envelope, ExecId, ExecReport, ExecType, Heartbeat, IntentId, Message, NewOrder, OrdStatus, OrderId,
-    OrderStatusQuery, PositionSnapshot, PositionSnapshotRequest, Qty, RejectCode, Side, Symbol,
+    Envelope, ExecId, ExecReport, ExecType, IntentId, Message, NewOrder, OrdStatus, OrderId, OrderStatusQuery,
+    PositionSnapshot, Qty, RejectCode, Side, Symbol,
 };
 use tokio::sync::oneshot;
-use tracing::{error, info, warn};
+use tracing::{error, warn};
 
 use self::locks::{LockTable, Outcome, RequestKind};
 use self::socket::{GatewaySocket, Inbound, Lane, Sent, SocketConfig};
@@ -54,145 +63,6 @@ pub struct SymbolRoute {
     pub timeouts: Recipient<RequestTimedOut>,
     pub reconcile: Recipient<Reconcile>,
     pub journal_failed: Recipient<JournalWriteFailed>,
-}
-
-/// Figures for the status line and the stress report.
-#[derive(Clone, Debug, Default)]
-pub struct BridgeStats {
-    pub orders_sent: u64,
-    pub queries_sent: u64,
-    pub reports_received: u64,
-    pub fills_received: u64,
-    pub timeouts: u64,
-    /// Status queries that timed out (an order's own timeout is counted once, in `timeouts`).
-    pub query_timeouts: u64,
-    pub send_failures: u64,
-    pub undecodable_frames: u64,
-    pub session_rejects: u64,
-    pub unroutable_reports: u64,
-    pub mismatched_reports: u64,
-    /// Order-channel frames whose `seq` skipped ahead / did not advance (same gateway session).
-    pub seq_gaps: u64,
-    pub seq_repeats: u64,
-    /// Connection drops seen by the DEALER's monitor (each starts a reconciliation).
-    pub disconnects: u64,
-    /// Orders held back (rejected locally) between a reconnect and its snapshot.
-    pub orders_held: u64,
-    /// Bridge start → first reconciling snapshot, milliseconds.
-    pub first_contact_ms: Option<f64>,
-    /// Spells in which the gateway answered but acknowledged none of our frames.
-    pub unacknowledged_spells: u64,
-    /// Snapshot requests sent to reconcile (start-up, gateway restart, discrepancy).
-    pub reconcile_requests: u64,
-    pub locks_acquired: u64,
-    pub locks_released: u64,
-    pub locks_held: usize,
-    pub max_held_us: u64,
-    pub gateway_up: bool,
-    pub gateway_sessions: u64,
-    /// Order round trip (submit → terminal report), microseconds: p50, p90, p99, p999, max, count.
-    pub round_trip_us: [u64; 6],
-    pub lock_hold_us: [u64; 6],
-    /// Round trip per symbol that sent orders: p50, p90, p99, p999, max, count.
-    pub round_trip_by_symbol: Vec<(Symbol, [u64; 6])>,
-    /// The histograms behind `round_trip_us` and `lock_hold_us`, for merging shards.
-    pub round_trip_histogram: Option<Mergeable>,
-    pub lock_hold_histogram: Option<Mergeable>,
-    /// Reports that arrived on this shard's connection for another shard's symbol, and
-    /// were handed to that shard's bridge.
-    pub reports_forwarded: u64,
-    /// Shards merged into these figures.
-    pub shards: usize,
-    /// Snapshots fetched for a report or an operator, and those whose request could not
-    /// be sent.
-    pub snapshot_fetches: u64,
-    pub snapshot_fetches_unsent: u64,
-    /// Snapshots received (fetched or reconciling).
-    pub snapshots_received: u64,
-}
-
-/// A histogram carried for merging, shown in `Debug` by its count only.
-#[derive(Clone)]
-pub struct Mergeable(pub Histogram<u64>);
-
-impl std::fmt::Debug for Mergeable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "histogram(n = {})", self.0.len())
-    }
-}
-
-impl BridgeStats {
-    /// Adds another shard's figures: counters summed, histograms merged, first contact the
-    /// latest (the engine trades once every shard has reconciled), the gateway up only if
-    /// every shard sees it up.
-    pub fn merge(&mut self, other: BridgeStats) {
-        macro_rules! sum {
-            ($($f:ident),*) => { $( self.$f += other.$f; )* };
-        }
-        sum!(
-            orders_sent,
-            queries_sent,
-            reports_received,
-            fills_received,
-            timeouts,
-            query_timeouts,
-            send_failures,
-            undecodable_frames,
-            session_rejects,
-            unroutable_reports,
-            mismatched_reports,
-            seq_gaps,
-            seq_repeats,
-            disconnects,
-            orders_held,
-            unacknowledged_spells,
-            reconcile_requests,
-            locks_acquired,
-            locks_released,
-            locks_held,
-            reports_forwarded,
-            snapshot_fetches,
-            snapshot_fetches_unsent,
-            snapshots_received,
-            shards
-        );
-        // Every shard sees the same gateway sessions.
-        self.gateway_sessions = self.gateway_sessions.max(other.gateway_sessions);
-        self.max_held_us = self.max_held_us.max(other.max_held_us);
-        self.gateway_up &= other.gateway_up;
-        self.first_contact_ms = match (self.first_contact_ms, other.first_contact_ms) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            _ => None,
-        };
-        for (mine, theirs) in [
-            (&mut self.round_trip_histogram, other.round_trip_histogram),
-            (&mut self.lock_hold_histogram, other.lock_hold_histogram),
-        ] {
-            match (mine.as_mut(), theirs) {
-                (Some(m), Some(t)) => {
-                    let _ = m.0.add(&t.0);
-                }
-                (None, Some(t)) => *mine = Some(t),
-                _ => {}
-            }
-        }
-        self.round_trip_us = self.round_trip_histogram.as_ref().map_or([0; 6], |h| summarize(&h.0));
-        self.lock_hold_us = self.lock_hold_histogram.as_ref().map_or([0; 6], |h| summarize(&h.0));
-        self.round_trip_by_symbol.extend(other.round_trip_by_symbol);
-        self.round_trip_by_symbol.sort_by_key(|a| a.0);
-    }
-}
-
-/// p50, p90, p99, p999, max and count of a histogram.
-pub fn summarize(h: &Histogram<u64>) -> [u64; 6] {
-    [
-        h.value_at_quantile(0.5),
-        h.value_at_quantile(0.9),
-        h.value_at_quantile(0.99),
-        h.value_at_quantile(0.999),
-        h.max(),
-        h.len(),
-    ]
 }
 
 /// Ask for the bridge's figures.
@@ -283,16 +153,6 @@ pub struct BridgeActor {
     /// Per-symbol round trips, allocated on a symbol's first order (idle symbols cost none).
     round_trip_by_symbol: HashMap<Symbol, Histogram<u64>>,
     stats: BridgeStats,
-}
-
-/// 1 µs .. 60 s with 2 significant digits: small enough to keep one per active symbol.
-pub fn small_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 60_000_000, 2).unwrap_or_else(|_| Histogram::new(2).expect("valid sigfig"))
-}
-
-fn histogram() -> Histogram<u64> {
-    // 1 µs .. 1 h with 3 significant digits; the bounds are constants, so this cannot fail.
-    Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap_or_else(|_| Histogram::new(3).expect("valid sigfig"))
 }
 
 impl BridgeActor {
@@ -443,150 +303,6 @@ impl BridgeActor {
         }
     }
 
-    fn on_report(&mut self, report: ExecReport) {
-        self.stats.reports_received += 1;
-        self.handle_report(report);
-    }
-
-    /// A report received here, or forwarded by the shard whose connection received it.
-    fn handle_report(&mut self, report: ExecReport) {
-        if !self.routes.contains_key(&report.symbol) && self.forward(&report) {
-            return;
-        }
-        if let Some(lock) = self.locks.by_intent(report.intent_id) {
-            if lock.symbol != report.symbol {
-                // The gateway names another symbol for an order we know: trust neither. Keep
-                // the lock; its deadline makes the symbol ask for the order's status.
-                self.stats.mismatched_reports += 1;
-                error!(target: "bridge", intent_id = report.intent_id.0, expected = %lock.symbol, got = %report.symbol, "REPORT_SYMBOL_MISMATCH: report dropped");
-                return;
-            }
-        }
-        if report.is_fill() {
-            self.stats.fills_received += 1;
-        }
-        if report.ord_status.is_terminal() {
-            let outcome = match report.ord_status {
-                OrdStatus::Filled => Outcome::Filled,
-                OrdStatus::Canceled if !report.cum_qty.is_zero() => Outcome::PartiallyFilled,
-                OrdStatus::Canceled => Outcome::Canceled,
-                OrdStatus::Expired => Outcome::Expired,
-                _ => Outcome::Rejected,
-            };
-            // A duplicate-intent reject says nothing about the order in flight.
-            if report.reject_code != RejectCode::DuplicateIntentMismatch {
-                self.release(report.intent_id, outcome);
-            }
-        }
-        match self.route(&report.symbol) {
-            Some(route) => route.reports.do_send(GatewayReport { report }),
-            None => {
-                self.stats.unroutable_reports += 1;
-                warn!(target: "bridge", symbol = %report.symbol, intent_id = report.intent_id.0, "report for a symbol this engine does not trade; dropped");
-            }
-        }
-    }
-
-    /// Hands a report for another shard's symbol to that shard's bridge (a gateway may
-    /// answer on any of the engine's connections). False if no other shard has the symbol.
-    fn forward(&mut self, report: &ExecReport) -> bool {
-        let owner = crate::shard::shard_of(&report.symbol, self.shards.len());
-        if self.shards.len() < 2 || owner == self.locks.shard() {
-            return false;
-        }
-        let Some(bridge) = self.shards.get(owner) else { return false };
-        self.stats.reports_forwarded += 1;
-        bridge.do_send(ForwardedReport { report: report.clone() });
-        true
-    }
-
-    fn on_snapshot(&mut self, snapshot: PositionSnapshot) {
-        self.stats.snapshots_received += 1;
-        if let Some(waiter) = self.snapshot_waiters.remove(&snapshot.request_id) {
-            // Fetched for a report (e.g. the final ledger) or an operator, not for
-            // reconciliation.
-            let _ = waiter.send(snapshot);
-            return;
-        }
-        let after_reconnect = std::mem::replace(&mut self.reconcile_pending, false);
-        self.asked_at = None;
-        if let Some(started) = self.started_at.take() {
-            let ms = started.elapsed().as_secs_f64() * 1e3;
-            self.stats.first_contact_ms = Some(ms);
-            info!(target: "bridge", first_contact_ms = ms, requests = self.stats.reconcile_requests, "FIRST_CONTACT: the gateway's snapshot reached every symbol");
-        }
-        let views = engine::reconcile::venue_views(&snapshot);
-        for (symbol, route) in &self.routes {
-            let venue = views.get(symbol).copied().unwrap_or_default();
-            route.reconcile.do_send(Reconcile { venue, after_reconnect });
-        }
-        if let Some(socket) = self.socket.as_mut() {
-            socket.release_orders();
-        }
-        if self.risk.set_venue_reconciling(false) {
-            info!(target: "bridge", "VENUE_RECONCILED: the gateway's snapshot reached every symbol; orders resume");
-        }
-    }
-
-    /// A disconnect or a new gateway session: no order (entry or exit) until the snapshot
-    /// that follows has been handed to every symbol; asked for until it arrives.
-    fn begin_venue_reconcile(&mut self) {
-        self.risk.set_venue_reconciling(true);
-        self.reconcile_pending = true;
-    }
-
-    /// Asks again for the reconciling snapshot while it has not arrived (and for a snapshot a
-    /// symbol asked for, if its request or reply was lost).
-    fn retry_reconcile(&mut self) {
-        if self.asked_at.is_some_and(|at| at.elapsed() >= ASKED_RETRY) {
-            self.asked_at = Some(Instant::now());
-            self.request_snapshot();
-        }
-        if !self.reconcile_pending || self.socket.is_none() {
-            return;
-        }
-        if self.last_reconcile_request.is_some_and(|at| at.elapsed() < RECONCILE_RETRY) {
-            return;
-        }
-        self.last_reconcile_request = Some(Instant::now());
-        self.stats.reconcile_requests += 1;
-        self.request_snapshot();
-    }
-
-    /// Counts a sequence anomaly and logs at WARN at most once a second.
-    fn note_seq_anomaly(&mut self, expected: u64, got: u64) {
-        if got > expected {
-            self.stats.seq_gaps += 1;
-        } else {
-            self.stats.seq_repeats += 1;
-        }
-        self.seq_unreported += 1;
-        if self.last_seq_warn.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
-            warn!(target: "bridge", expected, got, since_last_warning = self.seq_unreported, gaps = self.stats.seq_gaps, repeats = self.stats.seq_repeats, "GATEWAY_SEQ_ANOMALY: order-channel sequence gap or repeat (reports are de-duplicated by exec_id; lost ones are recovered by deadlines and status queries)");
-            self.last_seq_warn = Some(Instant::now());
-            self.seq_unreported = 0;
-        }
-    }
-
-    fn request_snapshot(&mut self) -> Sent {
-        let request_id = self.next_request_id;
-        self.next_request_id += 1;
-        self.send(Message::PositionSnapshotRequest(PositionSnapshotRequest { request_id }))
-    }
-
-    fn mark_gateway(&mut self, up: bool, reason: &str) {
-        if self.gateway_up == up {
-            return;
-        }
-        self.gateway_up = up;
-        self.risk.set_gateway_up(up);
-        if up {
-            info!(target: "bridge", reason, "GATEWAY_UP: entries resume");
-        } else {
-            warn!(target: "bridge", reason, "GATEWAY_DOWN: entries blocked");
-        }
-    }
-
     fn sweep_deadlines(&mut self) {
         let now = Instant::now();
         self.sweep_query_retries(now);
@@ -601,46 +317,6 @@ impl BridgeActor {
                 route.timeouts.do_send(RequestTimedOut { intent_id: lock.intent_id });
             }
         }
-    }
-
-    /// A gateway that keeps sending (heartbeats) while acknowledging none of our frames sent
-    /// more than `limit` ago is not processing them: treat it as down until it catches up.
-    fn check_acknowledged(&mut self, limit: Duration) {
-        let now = Instant::now();
-        self.sent_history.push_back((now, self.seq_out));
-        while self.sent_history.len() > 2 && self.sent_history[1].0 + limit <= now {
-            self.sent_history.pop_front();
-        }
-        let old_enough = self.sent_history.front().filter(|(at, _)| *at + limit <= now).map(|(_, seq)| *seq);
-        let behind = old_enough.is_some_and(|seq| seq > 0 && self.gateway_acked < seq);
-        if behind && !self.unacknowledged {
-            self.unacknowledged = true;
-            self.stats.unacknowledged_spells += 1;
-            let reason = format!(
-                "the gateway acknowledges none of our frames since seq {} for {} ms",
-                self.gateway_acked,
-                limit.as_millis()
-            );
-            self.mark_gateway(false, &reason);
-        } else if !behind && self.unacknowledged {
-            self.unacknowledged = false;
-        }
-    }
-
-    fn heartbeat(&mut self) {
-        let silent_for = self.last_inbound.elapsed();
-        let limit = self.config.heartbeat_interval * self.config.heartbeats_missed_for_down;
-        if silent_for >= limit {
-            let reason = format!("no frame from the gateway for {} ms", silent_for.as_millis());
-            self.mark_gateway(false, &reason);
-        }
-        self.check_acknowledged(limit);
-        let body = Message::Heartbeat(Heartbeat {
-            session_id: self.session_id,
-            last_seq_sent: self.seq_out,
-            last_seq_received: self.last_seq_in,
-        });
-        self.send(body);
     }
 }
 
@@ -795,78 +471,6 @@ impl BridgeActor {
             }
         }
     }
-
-    /// One decoded frame from the gateway.
-    fn on_frame(&mut self, envelope: Envelope) {
-        self.last_inbound = Instant::now();
-        let header = envelope.header;
-        // An ack above what we sent belongs to an earlier process under our identity.
-        if header.ack_seq <= self.seq_out {
-            self.gateway_acked = self.gateway_acked.max(header.ack_seq);
-        }
-        if self.unacknowledged && self.sent_history.front().is_some_and(|(_, seq)| self.gateway_acked >= *seq) {
-            self.unacknowledged = false;
-        }
-        if !self.unacknowledged {
-            self.mark_gateway(true, "frame received");
-        }
-        if self.gateway_session != Some(header.session_id) {
-            match self.gateway_session {
-                Some(previous) => {
-                    warn!(target: "bridge", previous, current = header.session_id, "GATEWAY_SESSION_CHANGED: gateway restarted; reconciling");
-                }
-                None => {
-                    info!(target: "bridge", session = header.session_id, "first contact with the gateway; reconciling")
-                }
-            }
-            if self.gateway_session.is_some() {
-                self.begin_venue_reconcile();
-            }
-            // Our start-up request may have gone nowhere (no connection yet): ask again.
-            self.last_reconcile_request = None;
-            self.retry_reconcile();
-            self.gateway_session = Some(header.session_id);
-            self.stats.gateway_sessions += 1;
-            self.last_seq_in = 0;
-        }
-        if header.seq != self.last_seq_in + 1 && self.last_seq_in != 0 {
-            self.note_seq_anomaly(self.last_seq_in + 1, header.seq);
-        }
-        self.last_seq_in = header.seq;
-        match envelope.body {
-            Message::ExecReport(report) => self.on_report(report),
-            Message::PositionSnapshot(snapshot) => self.on_snapshot(snapshot),
-            Message::Heartbeat(_) => {}
-            Message::SessionReject(reject) => {
-                self.stats.session_rejects += 1;
-                warn!(target: "bridge", ref_seq = reject.ref_seq, code = %reject.code, text = %reject.text, "SESSION_REJECT from the gateway");
-                self.on_session_reject(reject.ref_seq);
-            }
-            other => {
-                warn!(target: "bridge", msg_type = other.msg_type().as_str(), "unexpected message type from the gateway; ignored");
-            }
-        }
-    }
-
-    /// The gateway could not read one of our frames: the request it carried never reached
-    /// it, so its lock is released now (an order is rejected locally, a query retried).
-    fn on_session_reject(&mut self, ref_seq: u64) {
-        if ref_seq == 0 {
-            return;
-        }
-        let Some(lock) = self.locks.by_seq(ref_seq).copied() else { return };
-        let side = self.submitted.get(&lock.intent_id).map_or(Side::Buy, |(_, side)| *side);
-        self.release(lock.intent_id, Outcome::Rejected);
-        self.submitted.remove(&lock.intent_id);
-        match lock.kind {
-            RequestKind::Order => {
-                self.local_reject(lock.symbol, lock.intent_id, side, "session reject from the gateway")
-            }
-            RequestKind::StatusQuery => {
-                self.retry_later(SubmitStatusQuery { symbol: lock.symbol, intent_id: lock.intent_id })
-            }
-        }
-    }
 }
 
 impl Handler<GetBridgeStats> for BridgeActor {
@@ -887,23 +491,6 @@ impl Handler<GetBridgeStats> for BridgeActor {
         by_symbol.sort_by_key(|a| a.0);
         stats.round_trip_by_symbol = by_symbol;
         MessageResult(stats)
-    }
-}
-
-impl Handler<FetchSnapshot> for BridgeActor {
-    type Result = ResponseFuture<Option<PositionSnapshot>>;
-    fn handle(&mut self, msg: FetchSnapshot, _: &mut Context<Self>) -> Self::Result {
-        // The waiter is in place before the request goes (its reply can come in the same
-        // turn as the send).
-        let request_id = self.next_request_id;
-        let (tx, rx) = oneshot::channel();
-        self.snapshot_waiters.insert(request_id, tx);
-        self.stats.snapshot_fetches += 1;
-        if self.request_snapshot() != Sent::Queued {
-            self.stats.snapshot_fetches_unsent += 1;
-            self.snapshot_waiters.remove(&request_id);
-        }
-        Box::pin(async move { tokio::time::timeout(msg.timeout, rx).await.ok().and_then(Result::ok) })
     }
 }
 
@@ -954,22 +541,6 @@ impl BridgeActor {
             ctx.cancel_future(handle);
         }
         self.socket = None;
-    }
-}
-
-/// Ask the gateway for positions; the reply reconciles every symbol.
-impl Handler<RequestSnapshot> for BridgeActor {
-    type Result = ();
-    fn handle(&mut self, _: RequestSnapshot, _: &mut Context<Self>) {
-        // The reply reaches every symbol. One outstanding request serves every ask made
-        // before its reply: on the ordered order channel that reply left the gateway after
-        // the reports that made each symbol ask. (One request per symbol, with 10,000
-        // symbols, is 10,000 snapshots of 10,000 lines each.)
-        if self.asked_at.is_some() {
-            return;
-        }
-        self.asked_at = Some(Instant::now());
-        self.request_snapshot();
     }
 }
 
