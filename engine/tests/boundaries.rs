@@ -1,6 +1,7 @@
 //! The crate boundaries of docs/ARCHITECTURE.md, checked against the real dependency graph:
-//! `engine` and `protocol` pull in no actix, tokio or ZeroMQ crate, and `protocol` does not
-//! depend on `engine`.
+//! `engine` and `protocol` pull in no actix, tokio or ZeroMQ crate, `protocol` does not
+//! depend on `engine`, and `paper-gateway` depends on neither the engine application
+//! (`engine-app`) nor the stress harness (`stress`).
 
 use std::process::Command;
 
@@ -36,5 +37,14 @@ fn protocol_depends_on_no_engine_and_no_runtime() {
     assert!(deps.iter().any(|d| d == "bincode"), "sanity: {deps:?}");
     for bad in FORBIDDEN.iter().chain(&["engine", "actors"]) {
         assert!(!deps.iter().any(|d| d == bad), "protocol depends on {bad}");
+    }
+}
+
+#[test]
+fn paper_gateway_depends_on_no_engine_app_and_no_harness() {
+    let deps = dependency_names("paper-gateway");
+    assert!(deps.iter().any(|d| d == "protocol"), "sanity: {deps:?}");
+    for bad in ["engine-app", "stress"] {
+        assert!(!deps.iter().any(|d| d == bad), "paper-gateway depends on {bad}");
     }
 }

@@ -235,3 +235,37 @@ fn a_key_given_twice_is_refused_not_last_one_wins() {
     let seq_twice = text.replacen("\"seq\":", "\"seq\":1,\"seq\":", 1);
     assert!(Codec::Json.decode(seq_twice.as_bytes()).is_err());
 }
+
+#[test]
+fn peek_seq_reads_the_seq_of_a_frame_that_fails_to_decode() {
+    // Sound frames: the header's seq (12 in the samples), in both codecs.
+    let frame = bin(new_order());
+    assert_eq!(Codec::Bincode.peek_seq(&frame), Some(12));
+    let text = Codec::Json.encode(&common::envelope(new_order())).unwrap();
+    assert_eq!(Codec::Json.peek_seq(&text), Some(12));
+
+    // Binary: a body cut short, a wrong version or an unknown type still has a readable seq;
+    // the 20 bytes up to the end of seq are enough, 19 are not.
+    let mut bad_version = frame.clone();
+    bad_version[0..2].copy_from_slice(&2u16.to_le_bytes());
+    for broken in [&frame[..frame.len() - 1], &frame[..20], &bad_version[..]] {
+        assert!(Codec::Bincode.decode(broken).is_err());
+        assert_eq!(Codec::Bincode.peek_seq(broken), Some(12));
+    }
+    for truncated in [&frame[..19], &frame[..1], &[][..]] {
+        assert_eq!(Codec::Bincode.peek_seq(truncated), None, "{} bytes", truncated.len());
+    }
+
+    // JSON: an object with a u64 seq whose body is wrong; a truncated object, a seq that is
+    // not a u64 or no object at all has none.
+    let mut v = json_frame(new_order());
+    v["body"]["side"] = json!("sideways");
+    let wrong_body = serde_json::to_vec(&v).unwrap();
+    assert!(Codec::Json.decode(&wrong_body).is_err());
+    assert_eq!(Codec::Json.peek_seq(&wrong_body), Some(12));
+    assert_eq!(Codec::Json.peek_seq(&text[..text.len() - 5]), None);
+    v["seq"] = json!("12");
+    assert_eq!(Codec::Json.peek_seq(&serde_json::to_vec(&v).unwrap()), None);
+    assert_eq!(Codec::Json.peek_seq(b"[12]"), None);
+    assert_eq!(Codec::Json.peek_seq(b""), None);
+}

@@ -3,6 +3,8 @@
 //! fills), and trades on; the PnL of both runs adds up exactly to the gateway's ledger. A
 //! run whose state disagrees with the gateway refuses to trade the disagreeing symbols.
 
+// The end-to-end helpers shared with the engine app's tests.
+#[path = "../../app/tests/common/mod.rs"]
 mod common;
 
 use std::time::Duration;
@@ -10,10 +12,10 @@ use std::time::Duration;
 use ::actors::control::{client_request, ControlRequest, Flag};
 use common::*;
 use engine::registry::default_model;
+use engine_app::config::StrategyChoice;
+use engine_app::main_job::{self, JobOptions, JobSummary};
+use paper_gateway::server::{self, GatewayConfig};
 use protocol::{Money, Symbol};
-use stress::config::StrategyChoice;
-use stress::gateway::server::{self, GatewayConfig};
-use stress::main_job::{self, JobOptions, JobSummary};
 
 fn engine_run(
     orders: &str,
@@ -92,7 +94,7 @@ fn positions_survive_an_engine_restart_and_a_mismatch_halts() {
     assert_eq!(second.gateway_ledger_net, Some(second.metrics.total_net), "{:?}", second.bridge);
     assert!(second.books_balance(), "a restarted engine against a long-lived ledger balances");
     let both = first.metrics.total_net.checked_add(second.metrics.total_net).unwrap();
-    let base_net = |s: &stress::main_job::JobSummary| {
+    let base_net = |s: &engine_app::main_job::JobSummary| {
         Money::checked_sum(s.symbols.iter().map(|r| {
             let b = r.status.venue_baseline.unwrap_or_default();
             b.realized.checked_sub(b.fees).unwrap()

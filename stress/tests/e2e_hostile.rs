@@ -9,6 +9,8 @@
 //! wide log belong to one test even when tests run in parallel.
 #![allow(clippy::unwrap_used)]
 
+// The end-to-end helpers shared with the engine app's tests.
+#[path = "../../app/tests/common/mod.rs"]
 mod common;
 
 use std::collections::{BTreeMap, HashMap};
@@ -22,8 +24,8 @@ use common::*;
 use engine::discrepancy::DiscrepancyCode;
 use engine::efsm::{Direction, HaltReason};
 use engine::Position;
+use engine_app::main_job::{self, JobOptions, JobSummary, SymbolSummary};
 use protocol::{Money, Qty, Symbol};
-use stress::main_job::{self, JobOptions, JobSummary, SymbolSummary};
 
 /// How long the engine trades: first contact, two normal victim orders, the fault, and a
 /// few more seconds for the other symbols to show they kept trading.

@@ -2,6 +2,8 @@
 //! with pyzmq from docs/PROTOCOL.md alone (scripts/interop_gateway.py). The engine's totals
 //! must equal the Python gateway's own ledger exactly.
 
+// The end-to-end helpers shared with the engine app's tests.
+#[path = "../../app/tests/common/mod.rs"]
 mod common;
 
 use std::io::{BufRead, BufReader};
@@ -9,8 +11,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
+use engine_app::main_job::{self, JobOptions};
 use protocol::Money;
-use stress::main_job::{self, JobOptions};
 
 #[test]
 fn engine_trades_against_the_python_gateway_and_books_balance() {

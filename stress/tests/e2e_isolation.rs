@@ -3,6 +3,8 @@
 //! shares a shard (a thread) with fast symbols: its first overlong step halts it
 //! (`step_overrun`), so its shard-mates wait once, and never again.
 
+// The end-to-end helpers shared with the engine app's tests.
+#[path = "../../app/tests/common/mod.rs"]
 mod common;
 
 use std::sync::Arc;
@@ -14,8 +16,8 @@ use engine::registry::{default_model, default_order_qty, SymbolSpec};
 use engine::risk::{PortfolioRisk, RiskConfig};
 use engine::strategy::zscore::{ZScore, ZScoreConfig};
 use engine::strategy::{IntentTemplate, Signal, Strategy};
+use paper_gateway::server;
 use protocol::{Symbol, Tick};
-use stress::gateway::server;
 
 struct Slow;
 impl Strategy for Slow {
@@ -52,7 +54,7 @@ fn a_slow_and_a_failing_symbol_do_not_stall_the_others() {
         .collect();
     let config = fast_config(&common::names(&names));
     let gateway =
-        server::start(stress::main_job::embedded_gateway_config(&config, specs.iter().map(|s| s.model).collect()))
+        server::start(engine_app::main_job::embedded_gateway_config(&config, specs.iter().map(|s| s.model).collect()))
             .unwrap();
     let (orders, md) = (gateway.orders_endpoint.clone(), gateway.market_data_endpoint.clone());
     let statuses = actix_rt::System::new().block_on(async move {

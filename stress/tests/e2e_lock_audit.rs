@@ -2,6 +2,8 @@
 //! (scripts/audit_locks.py), on a run that includes timeouts. Alone in its test binary so
 //! that one engine writes the log.
 
+// The end-to-end helpers shared with the engine app's tests.
+#[path = "../../app/tests/common/mod.rs"]
 mod common;
 
 use std::process::Command;
@@ -12,7 +14,7 @@ use common::*;
 fn every_lock_in_the_jsonl_log_is_paired_and_never_overlaps() {
     let dir = std::env::temp_dir().join(format!("lock-audit-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let log = stress::logging::init(Some(&dir), "warn").expect("log dir");
+    let log = engine_app::logging::init(Some(&dir), "warn").expect("log dir");
     let mut config = fast_config(&names(&["BTCUSD.s", "ETHUSD.s", "XAUUSD.s"]));
     config.drop_reply_rate = 0.2;
     config.order_timeout = std::time::Duration::from_millis(150);

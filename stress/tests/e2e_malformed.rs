@@ -1,6 +1,8 @@
 //! Malformed frames: the gateway answers them with a session reject and keeps serving; the
 //! engine counts undecodable frames from a gateway and keeps running.
 
+// The end-to-end helpers shared with the engine app's tests.
+#[path = "../../app/tests/common/mod.rs"]
 mod common;
 
 use std::sync::Arc;
@@ -11,8 +13,8 @@ use common::*;
 use engine::registry::{default_model, default_order_qty, SymbolSpec};
 use engine::risk::{PortfolioRisk, RiskConfig};
 use engine::strategy::{Signal, Strategy};
+use paper_gateway::server;
 use protocol::*;
-use stress::gateway::server;
 
 fn recv(socket: &zmq::Socket, ms: i64) -> Option<Envelope> {
     if socket.poll(zmq::POLLIN, ms).ok()? == 0 {
@@ -38,7 +40,7 @@ fn next_non_heartbeat(socket: &zmq::Socket) -> Envelope {
 fn gateway_rejects_malformed_frames_and_keeps_serving() {
     let config = fast_config(&names(&["BTCUSD.s"]));
     let model = default_model(Symbol::new("BTCUSD.s").unwrap());
-    let gateway = server::start(stress::main_job::embedded_gateway_config(&config, vec![model])).unwrap();
+    let gateway = server::start(engine_app::main_job::embedded_gateway_config(&config, vec![model])).unwrap();
     let ctx = zmq::Context::new();
     let dealer = ctx.socket(zmq::DEALER).unwrap();
     dealer.set_identity(b"raw-client").unwrap();

@@ -13,8 +13,8 @@ use ::actors::market_data::{MarketData, Overflow};
 use ::actors::messages::TickArrived;
 use actix::prelude::*;
 use engine::registry::default_model;
+use paper_gateway::server::{self, GatewayConfig};
 use protocol::Symbol;
-use stress::gateway::server::{self, GatewayConfig};
 
 const SYMBOLS: usize = 1_500;
 const TICKS_PER_SYMBOL: u64 = 2;

@@ -1,6 +1,8 @@
 //! End to end over real ZeroMQ on 127.0.0.1: engine actors + paper gateway + synthetic feed.
 //! Every run must balance exactly against the gateway's ledger.
 
+// The end-to-end helpers shared with the engine app's tests.
+#[path = "../../app/tests/common/mod.rs"]
 mod common;
 
 use common::*;

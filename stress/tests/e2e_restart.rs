@@ -2,16 +2,18 @@
 //! lost are resolved by status query against the restarted gateway (which replays its
 //! journal), nothing is doubled, and the books still balance with the gateway's ledger.
 
+// The end-to-end helpers shared with the engine app's tests.
+#[path = "../../app/tests/common/mod.rs"]
 mod common;
 
 use std::time::Duration;
 
 use common::*;
 use engine::registry::default_model;
+use engine_app::main_job::{self, JobOptions};
+use paper_gateway::faults::FaultConfig;
+use paper_gateway::server::{self, GatewayConfig};
 use protocol::Symbol;
-use stress::gateway::faults::FaultConfig;
-use stress::gateway::server::{self, GatewayConfig};
-use stress::main_job::{self, JobOptions};
 
 #[test]
 fn gateway_restart_mid_run_reconnects_and_resolves_unknown_orders() {

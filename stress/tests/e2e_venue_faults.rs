@@ -6,21 +6,23 @@
 //!   session's snapshot says flat, so every symbol holding a position halts with a snapshot
 //!   mismatch and sends nothing more, and the summary says the books do not balance.
 
+// The end-to-end helpers shared with the engine app's tests.
+#[path = "../../app/tests/common/mod.rs"]
 mod common;
 
 use std::time::{Duration, Instant};
 
 use common::*;
 use engine::discrepancy::DiscrepancyCode;
-use stress::gateway::faults::FaultConfig;
-use stress::gateway::server::{self, GatewayConfig};
-use stress::main_job::{self, JobOptions};
+use engine_app::main_job::{self, JobOptions};
+use paper_gateway::faults::FaultConfig;
+use paper_gateway::server::{self, GatewayConfig};
 
 fn gateway_config(orders: &str, md: &str, symbols: &[String], faults: FaultConfig) -> GatewayConfig {
     paper_gateway(orders, md, symbols, faults, 5)
 }
 
-fn skewed_run(skew_ms: i64, symbols: &[String]) -> stress::main_job::JobSummary {
+fn skewed_run(skew_ms: i64, symbols: &[String]) -> engine_app::main_job::JobSummary {
     let faults = FaultConfig { clock_skew_ms: skew_ms, ..Default::default() };
     let gateway =
         server::start(gateway_config("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", symbols, faults)).expect("gateway");

@@ -11,6 +11,8 @@ use crate::error::{from_serde_message, DecodeError, EncodeError};
 use crate::messages::{Message, MsgType};
 
 pub(super) const HEADER_LEN: usize = 2 + 2 + 8 + 8 + 8 + 8;
+/// Where the header's `seq` (u64 LE) starts: after version u16, msg_type u16, session_id u64.
+const SEQ_AT: usize = 2 + 2 + 8;
 
 type BodyConfig = Configuration<LittleEndian, Fixint, Limit<MAX_FRAME_BYTES>>;
 
@@ -61,7 +63,7 @@ pub(super) fn decode(frame: &[u8]) -> Result<Envelope, DecodeError> {
     let type_code = u16_at(2);
     let msg_type =
         MsgType::from_code(type_code).ok_or_else(|| DecodeError::UnknownMessageType(type_code.to_string()))?;
-    let header = Header { version, session_id: u64_at(4), seq: u64_at(12), ack_seq: u64_at(20), ts_ns: u64_at(28) };
+    let header = Header { version, session_id: u64_at(4), seq: u64_at(SEQ_AT), ack_seq: u64_at(20), ts_ns: u64_at(28) };
     let body = &frame[HEADER_LEN..];
     let message = match msg_type {
         MsgType::NewOrder => Message::NewOrder(read_body(body)?),
@@ -74,6 +76,12 @@ pub(super) fn decode(frame: &[u8]) -> Result<Envelope, DecodeError> {
         MsgType::SessionReject => Message::SessionReject(read_body(body)?),
     };
     Ok(Envelope { header, body: message })
+}
+
+/// The header's `seq`, read without decoding the rest: there when the frame has the bytes
+/// that hold it (at least 20), whatever follows.
+pub(super) fn peek_seq(frame: &[u8]) -> Option<u64> {
+    frame.get(SEQ_AT..SEQ_AT + 8).and_then(|bytes| bytes.try_into().ok()).map(u64::from_le_bytes)
 }
 
 fn read_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, DecodeError> {

@@ -98,6 +98,12 @@ pub(super) fn decode(frame: &[u8]) -> Result<Envelope, DecodeError> {
     Ok(Envelope { header, body: message })
 }
 
+/// The envelope's `seq`, read without decoding the body: there when the frame is a JSON
+/// object whose `seq` is a u64, whatever else is wrong with it.
+pub(super) fn peek_seq(frame: &[u8]) -> Option<u64> {
+    serde_json::from_slice::<serde_json::Value>(frame).ok()?.get("seq")?.as_u64()
+}
+
 fn read<T: DeserializeOwned>(body: &serde_json::value::RawValue) -> Result<T, DecodeError> {
     serde_json::from_str(body.get()).map_err(|e| from_serde_message(&e.to_string()))
 }

@@ -66,6 +66,17 @@ impl Codec {
         Ok(envelope)
     }
 
+    /// The header's `seq` of a frame in this codec, read without decoding the rest; `None`
+    /// when it cannot be read. For the `ref_seq` of a `SessionReject` answering a frame that
+    /// failed to decode (docs/PROTOCOL.md §8.2): binary, when the frame has the 20 bytes up to
+    /// and including `seq`; JSON, when the frame is an object with a u64 `seq`.
+    pub fn peek_seq(self, frame: &[u8]) -> Option<u64> {
+        match self {
+            Codec::Bincode => binary::peek_seq(frame),
+            Codec::Json => json::peek_seq(frame),
+        }
+    }
+
     /// Guesses the codec of a frame from its first byte: `{` is JSON, anything else binary.
     /// A gateway may use this to answer each peer in the codec it speaks.
     pub fn detect(frame: &[u8]) -> Codec {

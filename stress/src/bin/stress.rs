@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use stress::config::{interval, StrategyChoice};
-use stress::gateway::cli::{self, GatewayArgs};
+use engine_app::config::{interval, StrategyChoice};
+use paper_gateway::cli::{self, GatewayArgs};
 use stress::harness::{self, report, StressOptions};
 
 #[derive(Parser, Debug)]
@@ -74,7 +74,7 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     if let Some(Command::Gateway(args)) = &cli.command {
-        let _ = stress::logging::init(None, "warn");
+        let _ = engine_app::logging::init(None, "warn");
         if let Err(e) = cli::serve(args) {
             eprintln!("stress gateway: {e}");
             std::process::exit(2);
@@ -100,7 +100,7 @@ fn options(cli: &Cli) -> anyhow::Result<StressOptions> {
         "back_to_back" | "b2b" => StrategyChoice::BackToBack,
         other => anyhow::bail!("--strategy: {other:?} is not zscore, breakout, churn or back_to_back"),
     };
-    let secs = |name: &str, v: f64| stress::config::seconds(name, v, false);
+    let secs = |name: &str, v: f64| engine_app::config::seconds(name, v, false);
     for (name, rate) in [("--reject-rate", cli.reject_rate), ("--drop-reply-rate", cli.drop_reply_rate)] {
         anyhow::ensure!((0.0..=1.0).contains(&rate), "{name}: {rate} is outside 0..=1");
     }
@@ -133,8 +133,8 @@ fn options(cli: &Cli) -> anyhow::Result<StressOptions> {
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
     let options = options(&cli)?;
-    let run_dir = options.log_dir.join(stress::run_id::run_id());
-    let log = stress::logging::init(Some(&run_dir), "warn")?;
+    let run_dir = options.log_dir.join(engine_app::run_id::run_id());
+    let log = engine_app::logging::init(Some(&run_dir), "warn")?;
     println!("stress: {} symbols, seed {}, run {}", options.symbols.len(), options.seed, run_dir.display());
     let outcome = harness::run(&options, &run_dir, log)?;
     let report = report::write_all(&options, &outcome, &run_dir)?;

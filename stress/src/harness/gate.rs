@@ -36,8 +36,8 @@ use protocol::Money;
 
 use super::audit::LockAudit;
 use super::StressOptions;
-use crate::config::StrategyChoice;
-use crate::main_job::JobSummary;
+use engine_app::config::StrategyChoice;
+use engine_app::main_job::JobSummary;
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Criterion {

@@ -16,12 +16,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 use engine::feed::IntervalMs;
+use engine_app::config::{RunConfig, StrategyChoice};
+use engine_app::main_job::{self, JobOptions, JobSummary};
+use paper_gateway::cli::outcome_json;
+use paper_gateway::server;
 use protocol::{Codec, Money, Symbol};
-
-use crate::config::{RunConfig, StrategyChoice};
-use crate::gateway::cli::outcome_json;
-use crate::gateway::server;
-use crate::main_job::{self, JobOptions, JobSummary};
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -203,7 +202,7 @@ fn start_gateway(
         #[derive(Parser)]
         struct Wrapper {
             #[command(flatten)]
-            args: crate::gateway::cli::GatewayArgs,
+            args: paper_gateway::cli::GatewayArgs,
         }
         let mut argv = vec!["gateway".to_string(), "--orders".into(), orders.into(), "--market-data".into(), md.into()];
         argv.extend(options.gateway_args());
@@ -218,7 +217,11 @@ fn start_gateway(
 }
 
 /// Runs the stress workload and judges it. Logging must already write `run_dir/engine.jsonl`.
-pub fn run(options: &StressOptions, run_dir: &Path, log: crate::logging::LogGuard) -> anyhow::Result<StressOutcome> {
+pub fn run(
+    options: &StressOptions,
+    run_dir: &Path,
+    log: engine_app::logging::LogGuard,
+) -> anyhow::Result<StressOutcome> {
     let gateway = start_gateway(options, run_dir, "tcp://127.0.0.1:*", "tcp://127.0.0.1:*", 1)?;
     let (orders, md) = gateway.endpoints();
     println!(

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use actors::control::{check_who, client_request, ControlRequest, Credentials, Flag};
 use clap::{Args as ClapArgs, Parser, Subcommand};
-use stress::config::RunConfig;
-use stress::main_job::{self, JobOptions};
+use engine_app::config::RunConfig;
+use engine_app::main_job::{self, JobOptions};
 
 #[derive(Parser, Debug)]
 #[command(name = "engine", about = "Concurrent multi-symbol trading engine")]
@@ -120,7 +120,7 @@ fn credentials(config: Option<&std::path::Path>) -> Result<Credentials, String> 
         }
         None => None,
     };
-    let token = stress::config::control_token(&|key| std::env::var_os(key), token_file.as_deref())
+    let token = engine_app::config::control_token(&|key| std::env::var_os(key), token_file.as_deref())
         .map_err(|e| e.to_string())?;
     let who = ["USER", "LOGNAME"].iter().find_map(|key| std::env::var(key).ok()).filter(|w| check_who(w).is_ok());
     Ok(Credentials { token, who })
@@ -178,7 +178,7 @@ fn build_config(args: &RunArgs) -> Result<RunConfig, String> {
     if let Some(path) = &args.config {
         config.apply_file(path).map_err(|e| e.to_string())?;
     }
-    let mut file = stress::config::FileConfig::default();
+    let mut file = engine_app::config::FileConfig::default();
     file.engine.gateway = args.gateway.clone();
     file.engine.market_data = args.market_data.clone();
     file.engine.codec = args.codec.clone();
@@ -207,15 +207,15 @@ fn run(args: RunArgs) -> i32 {
             return 2;
         }
     };
-    let duration = match args.duration.map(|d| stress::config::seconds("--duration", d, false)).transpose() {
+    let duration = match args.duration.map(|d| engine_app::config::seconds("--duration", d, false)).transpose() {
         Ok(d) => d,
         Err(e) => {
             eprintln!("engine: {e}");
             return 2;
         }
     };
-    let run_dir = PathBuf::from(&config.log_dir).join(stress::run_id::run_id());
-    let log = match stress::logging::init(Some(&run_dir), "info,locks=warn") {
+    let run_dir = PathBuf::from(&config.log_dir).join(engine_app::run_id::run_id());
+    let log = match engine_app::logging::init(Some(&run_dir), "info,locks=warn") {
         Ok(log) => log,
         Err(e) => {
             eprintln!("engine: cannot create {}: {e}", run_dir.display());

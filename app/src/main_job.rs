@@ -32,12 +32,12 @@ use engine::strategy::churn::Churn;
 use engine::strategy::zscore::{ZScore, ZScoreConfig};
 use engine::strategy::{IntentTemplate, Strategy};
 use engine::symbol_core::{CoreConfig, SymbolStatus};
+use paper_gateway::server::{self, GatewayConfig, GatewayOutcome};
+use paper_gateway::venue::VenueConfig;
 use protocol::{Money, Symbol};
 use tracing::{info, warn};
 
 use crate::config::{RunConfig, StrategyChoice};
-use crate::gateway::server::{self, GatewayConfig, GatewayOutcome};
-use crate::gateway::venue::VenueConfig;
 
 /// How to run.
 #[derive(Clone, Debug)]
@@ -194,7 +194,7 @@ pub fn embedded_gateway_config(config: &RunConfig, models: Vec<InstrumentModel>)
         interval: config.interval,
         market_data_codec: config.codec,
         venue: VenueConfig { fee: config.fee, slippage_ppm: config.slippage_ppm },
-        faults: crate::gateway::faults::FaultConfig {
+        faults: paper_gateway::faults::FaultConfig {
             reject_rate: config.reject_rate,
             drop_reply_rate: config.drop_reply_rate,
             extra_latency: config.latency,

@@ -1,4 +1,5 @@
 //! Shared helpers for the end-to-end tests: fast test settings and free loopback ports.
+//! Used by `app/tests/` and, through `#[path]`, by `stress/tests/`.
 #![allow(clippy::unwrap_used)]
 #![allow(dead_code)]
 
@@ -6,9 +7,9 @@ use std::time::Duration;
 
 use engine::feed::IntervalMs;
 use engine::intent::ExitRules;
+use engine_app::config::{RunConfig, StrategyChoice};
+use engine_app::main_job::{self, JobOptions, JobSummary};
 use protocol::Ppm;
-use stress::config::{RunConfig, StrategyChoice};
-use stress::main_job::{self, JobOptions, JobSummary};
 
 /// Settings that trade often within a few seconds.
 pub fn fast_config(symbols: &[String]) -> RunConfig {
@@ -45,10 +46,10 @@ pub fn paper_gateway(
     orders: &str,
     md: &str,
     symbols: &[String],
-    faults: stress::gateway::faults::FaultConfig,
+    faults: paper_gateway::faults::FaultConfig,
     seed: u64,
-) -> stress::gateway::server::GatewayConfig {
-    stress::gateway::server::GatewayConfig {
+) -> paper_gateway::server::GatewayConfig {
+    paper_gateway::server::GatewayConfig {
         orders_bind: orders.into(),
         market_data_bind: md.into(),
         models: symbols

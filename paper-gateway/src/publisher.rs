@@ -163,7 +163,7 @@ impl Publisher {
             let decay = 0.5f64.powf(now.duration_since(guard_updated).as_secs_f64());
             lateness_guard = lateness_guard.mul_f64(decay).max(late).min(MAX_GUARD);
             guard_updated = now;
-            if let Some((tick, delay)) = self.feed.next_tick(index, crate::run_id::wall_ns()) {
+            if let Some((tick, delay)) = self.feed.next_tick(index, crate::clock::wall_ns()) {
                 self.set_quote(&tick);
                 self.send(&tick);
                 self.published[index] += 1;
@@ -199,7 +199,7 @@ impl Publisher {
             if self.config.ticks_per_symbol.is_some_and(|max| self.published[index] >= max) {
                 continue;
             }
-            let (tick, _) = self.feed.next_tick(index, crate::run_id::wall_ns())?;
+            let (tick, _) = self.feed.next_tick(index, crate::clock::wall_ns())?;
             self.set_quote(&tick);
             self.published[index] += 1;
             return Some(tick);

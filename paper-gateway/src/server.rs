@@ -16,10 +16,10 @@ use engine::feed::{InstrumentModel, IntervalMs};
 use protocol::{Codec, DecodeError, Envelope, Heartbeat, Message, RejectCode, SessionReject, Symbol};
 use tracing::{info, warn};
 
-use super::faults::{FaultConfig, FaultPlan};
-use super::journal::Journal;
-use super::publisher::{self, PublisherConfig, Quotes};
-use super::venue::{LedgerLine, PaperVenue, VenueConfig};
+use crate::faults::{FaultConfig, FaultPlan};
+use crate::journal::Journal;
+use crate::publisher::{self, PublisherConfig, Quotes};
+use crate::venue::{LedgerLine, PaperVenue, VenueConfig};
 
 /// Gateway settings.
 #[derive(Clone, Debug)]
@@ -191,7 +191,7 @@ pub fn start(config: GatewayConfig) -> Result<GatewayHandle, GatewayError> {
     let market_data_endpoint = last(&publisher, &config.market_data_bind);
 
     let mut venue =
-        PaperVenue::new(config.venue, config.models.iter().map(|m| m.symbol), crate::run_id::wall_ns() / 1_000);
+        PaperVenue::new(config.venue, config.models.iter().map(|m| m.symbol), crate::clock::wall_ns() / 1_000);
     let mut counters = GatewayCounters::default();
     let journal = match &config.journal {
         Some(path) => {
@@ -203,7 +203,7 @@ pub fn start(config: GatewayConfig) -> Result<GatewayHandle, GatewayError> {
         }
         None => None,
     };
-    let session_id = crate::run_id::session_id();
+    let session_id = crate::clock::session_id();
     let stop = Arc::new(AtomicBool::new(false));
     let stop_flag = Arc::clone(&stop);
     let quotes: Quotes = Arc::default();
@@ -346,7 +346,9 @@ impl Server {
                     self.handle(identity, envelope.body, faults);
                 }
                 Err(error) => {
-                    let ref_seq = readable_seq(payload, codec);
+                    // The seq of the refused frame when its header can still be read (so the
+                    // sender can tell which request was refused); 0 otherwise.
+                    let ref_seq = codec.peek_seq(payload).unwrap_or(0);
                     self.session_reject(identity, &error, ref_seq)
                 }
             }
@@ -366,7 +368,7 @@ impl Server {
                     self.venue.set_quote(order.symbol, bid, ask);
                 }
                 let skew_ns = self.config.faults.clock_skew_ms.saturating_mul(1_000_000);
-                let now = crate::run_id::wall_ns().saturating_add_signed(skew_ns);
+                let now = crate::clock::wall_ns().saturating_add_signed(skew_ns);
                 let handled = self.venue.new_order(&order, now, f.reject);
                 if handled.new_record {
                     if let (Some(journal), Some(record)) = (&mut self.journal, self.venue.record(order.intent_id)) {
@@ -458,7 +460,7 @@ impl Server {
     fn send_now(&mut self, identity: &[u8], body: Message) {
         let Some(peer) = self.peers.get_mut(identity) else { return };
         peer.seq_out += 1;
-        let envelope = Envelope::new(self.session_id, peer.seq_out, peer.last_seq_in, crate::run_id::wall_ns(), body);
+        let envelope = Envelope::new(self.session_id, peer.seq_out, peer.last_seq_in, crate::clock::wall_ns(), body);
         let Ok(frame) = peer.codec.encode(&envelope) else { return };
         // ROUTER_MANDATORY: a peer that is gone is an error, not a silent drop.
         if self.router.send_multipart([identity, frame.as_slice()], zmq::DONTWAIT).is_err() {
@@ -478,17 +480,6 @@ impl Server {
                 self.peers.get(&identity).map_or((0, 0), |p| (p.seq_out, p.last_seq_in));
             let body = Message::Heartbeat(Heartbeat { session_id: self.session_id, last_seq_sent, last_seq_received });
             self.send_now(&identity, body);
-        }
-    }
-}
-
-/// The `seq` of a frame that failed to decode, when its header can still be read (so the
-/// sender can tell which request was refused); 0 otherwise.
-fn readable_seq(frame: &[u8], codec: Codec) -> u64 {
-    match codec {
-        Codec::Bincode => frame.get(12..20).and_then(|b| b.try_into().ok()).map_or(0, u64::from_le_bytes),
-        Codec::Json => {
-            serde_json::from_slice::<serde_json::Value>(frame).ok().and_then(|v| v["seq"].as_u64()).unwrap_or(0)
         }
     }
 }

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use ::actors::control::{client_request, ControlRequest, ControlToken, Credentials, Flag, TOKEN_ENV, TOKEN_FILE_ENV};
 use common::*;
-use stress::config::control_token;
-use stress::main_job::{self, JobOptions};
+use engine_app::config::control_token;
+use engine_app::main_job::{self, JobOptions};
 
 const TOKEN: &str = "e2e-control-token-5f0c9a71d2";
 

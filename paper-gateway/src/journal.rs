@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use protocol::IntentId;
 use serde::{Deserialize, Serialize};
 
-use super::venue::OrderRecord;
+use crate::venue::OrderRecord;
 
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

@@ -35,7 +35,7 @@ fn bench(c: &mut Criterion) {
         });
     });
     let (writer, _guard) = tracing_appender::non_blocking(std::io::sink());
-    let fast = tracing_subscriber::registry().with(stress::lock_log::LockEventLayer::new(writer));
+    let fast = tracing_subscriber::registry().with(engine_app::lock_log::LockEventLayer::new(writer));
     tracing::subscriber::with_default(fast, || {
         let mut i = 0u64;
         group.bench_function("fast_lock_layer", |b| {

@@ -3,7 +3,8 @@
 //! keeps a journaled ledger, and prints it at exit.
 
 use clap::Parser;
-use stress::gateway::cli::{self, GatewayArgs};
+use paper_gateway::cli::{self, GatewayArgs};
+use tracing_subscriber::EnvFilter;
 
 #[derive(Parser, Debug)]
 #[command(name = "paper-gateway", about = "Paper execution gateway (docs/PROTOCOL.md)")]
@@ -14,9 +15,10 @@ struct Cli {
 
 fn main() {
     let cli = Cli::parse();
-    if let Err(e) =
-        stress::logging::init(None, "info").map_err(|e| e.to_string()).and_then(|_log| cli::serve(&cli.args))
-    {
+    // Human-readable lines on stdout; `RUST_LOG` sets the filter (default `info`).
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(true).try_init();
+    if let Err(e) = cli::serve(&cli.args) {
         eprintln!("paper-gateway: {e}");
         std::process::exit(2);
     }

@@ -13,8 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::paper_gateway;
-use stress::gateway::faults::FaultConfig;
-use stress::gateway::server::{self, GatewayConfig};
+use paper_gateway::faults::FaultConfig;
+use paper_gateway::server::{self, GatewayConfig};
 
 const KILLS: usize = 20;
 const SYMBOLS: [&str; 3] = ["BTCUSD.s", "ETHUSD.s", "XAUUSD.s"];

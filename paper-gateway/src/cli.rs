@@ -8,12 +8,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use engine::feed::IntervalMs;
 use engine::registry::{default_model, generated_symbols};
 use protocol::{Codec, Ppm, Symbol};
 
-use super::faults::FaultConfig;
-use super::server::{self, GatewayConfig, GatewayOutcome};
-use super::venue::VenueConfig;
+use crate::faults::FaultConfig;
+use crate::server::{self, GatewayConfig, GatewayOutcome};
+use crate::venue::VenueConfig;
 
 #[derive(Args, Debug, Clone)]
 pub struct GatewayArgs {
@@ -87,8 +88,28 @@ pub fn parse_symbols(text: &str) -> Result<Vec<Symbol>, String> {
     text.split(',').map(|s| Symbol::new(s.trim()).map_err(|e| format!("--symbols: {e}"))).collect()
 }
 
-fn seconds(name: &str, v: f64) -> Result<Duration, String> {
-    crate::config::seconds(name, v, true).map_err(|e| e.to_string())
+/// Longest duration any flag accepts (a year), as for the engine's flags.
+const MAX_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
+
+/// A number of seconds from the command line: finite, 0 up to a year. The error names the flag.
+fn seconds(flag: &str, v: f64) -> Result<Duration, String> {
+    if !(v.is_finite() && (0.0..=MAX_SECONDS).contains(&v)) {
+        return Err(format!("{flag}: {v} is not a number of seconds (0 up to {MAX_SECONDS})"));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+/// `MIN..MAX` whole milliseconds, MIN <= MAX <= 60000 (the rule of `engine.toml`'s
+/// `gateway.interval_ms`). The error names the flag.
+fn interval(flag: &str, text: &str) -> Result<IntervalMs, String> {
+    let bad = |what: &str| format!("{flag}: {text:?} {what}");
+    let (lo, hi) = text.split_once("..").ok_or_else(|| bad("is not MIN..MAX"))?;
+    let parse = |s: &str| s.trim().parse::<u64>().map_err(|_| bad("is not MIN..MAX in whole milliseconds"));
+    let (min, max) = (parse(lo)?, parse(hi)?);
+    if min > max || max > 60_000 {
+        return Err(format!("{flag}: {text:?}: need MIN <= MAX <= 60000"));
+    }
+    Ok(IntervalMs { min, max })
 }
 
 impl GatewayArgs {
@@ -106,7 +127,7 @@ impl GatewayArgs {
             market_data_bind: self.market_data.clone(),
             models: symbols.iter().map(|s| default_model(*s)).collect(),
             seed: self.seed,
-            interval: crate::config::interval("--interval-ms", &self.interval_ms).map_err(|e| e.to_string())?,
+            interval: interval("--interval-ms", &self.interval_ms)?,
             market_data_codec: self.codec.parse::<Codec>().map_err(|e| format!("--codec: {e}"))?,
             venue: VenueConfig { fee: Ppm(self.fee_ppm), slippage_ppm: self.slippage_ppm },
             faults: FaultConfig {
@@ -210,5 +231,19 @@ mod tests {
         assert!(config(&["--slippage-ppm", "4000000000"]).unwrap_err().contains("--slippage-ppm"));
         assert!(config(&["--fee-ppm", "100001"]).unwrap_err().contains("--fee-ppm"));
         assert!(config(&["--slippage-ppm", "100000", "--fee-ppm", "250"]).is_ok());
+    }
+
+    #[test]
+    fn bad_seconds_and_intervals_are_refused_by_name() {
+        for v in ["-1", "NaN", "inf", "1e12"] {
+            let arg = format!("--stop-after-secs={v}");
+            assert!(config(&[&arg]).unwrap_err().contains("--stop-after-secs"), "{v}");
+        }
+        assert!(config(&["--publish-secs", "0"]).is_ok());
+        for text in ["5", "5..1", "a..9", "1..60001"] {
+            assert!(config(&["--interval-ms", text]).unwrap_err().contains("--interval-ms"), "{text}");
+        }
+        let ok = config(&["--interval-ms", "2..7"]).unwrap();
+        assert_eq!((ok.interval.min, ok.interval.max), (2, 7));
     }
 }

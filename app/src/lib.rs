@@ -1,0 +1,18 @@
+//! The engine application: everything that turns the `engine`, `actors` and `protocol`
+//! crates into the running product (the `engine` binary). The paper gateway it runs
+//! in-process, when no external gateway is configured, is the `paper-gateway` crate.
+//!
+//! Layout:
+//! - [`config`]: `engine.toml` and command-line settings, validated key by key.
+//! - [`lock_log`]: the fast writer of lock events into `engine.jsonl`.
+//! - [`logging`]: stdout (human) and `logs/<run-id>/engine.jsonl` (JSON) logging.
+//! - [`main_job`]: the engine run: gateway (embedded or remote) + actors + status line.
+//! - [`run_id`]: run ids, session ids, wall time.
+//! - [`signals`]: SIGINT, SIGTERM and SIGHUP as one stop request.
+
+pub mod config;
+pub mod lock_log;
+pub mod logging;
+pub mod main_job;
+pub mod run_id;
+pub mod signals;
