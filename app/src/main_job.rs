@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ::actors::bridge::socket::SocketConfig;
-use ::actors::bridge::{BridgeConfig, BridgeStats};
+use ::actors::bridge::{BridgeConfig, BridgeStats, Percentiles};
 use ::actors::market_data::Overflow;
 use ::actors::metrics::{GetMetrics, MetricsSnapshot};
 use ::actors::system::{self, WiringConfig};
@@ -121,8 +121,8 @@ pub struct JobSummary {
     pub breaker: BreakerSummary,
     pub feed: FeedSummary,
     /// Tick received → order decided, µs: p50, p90, p99, p999, max, count.
-    pub tick_to_intent_us: [u64; 6],
-    pub tick_to_intent_by_symbol: Vec<(Symbol, [u64; 6])>,
+    pub tick_to_intent_us: Percentiles,
+    pub tick_to_intent_by_symbol: Vec<(Symbol, Percentiles)>,
     /// From the first status tick to the stop signal (the trading window).
     pub trading: Duration,
     pub elapsed: Duration,
@@ -470,7 +470,7 @@ async fn run_actors(
 fn print_progress(elapsed: Duration, ticks: u64, expected: Option<u64>, bridge: Option<&BridgeStats>) {
     use std::io::{IsTerminal, Write};
     let (orders, fills, held) = bridge.map_or((0, 0, 0), |b| (b.orders_sent, b.fills_received, b.locks_held));
-    let rtt = bridge.map_or_else(|| rtt_text(&[0; 6]), |b| rtt_text(&b.round_trip_us));
+    let rtt = bridge.map_or_else(|| rtt_text(&Percentiles::default()), |b| rtt_text(&b.round_trip_us));
     let budget = expected.map_or(String::new(), |n| format!("/{n}"));
     let line = format!(
         "[{:>6.1}s] ticks {ticks}{budget}  orders {orders}  fills {fills}  locks held {held}  {rtt}",
@@ -487,11 +487,11 @@ fn print_progress(elapsed: Duration, ticks: u64, expected: Option<u64>, bridge: 
 
 /// Round-trip p50 and p99 for a status line, or `n = 0` when nothing was measured (never a
 /// 0 µs percentile).
-fn rtt_text(summary: &[u64; 6]) -> String {
-    if summary[5] == 0 {
+fn rtt_text(summary: &Percentiles) -> String {
+    if summary.count == 0 {
         return "rtt n = 0".to_string();
     }
-    format!("rtt p50 {}us p99 {}us", summary[0], summary[2])
+    format!("rtt p50 {}us p99 {}us", summary.p50, summary.p99)
 }
 
 fn print_status(statuses: &[SymbolStatus], bridge: Option<&BridgeStats>) {
@@ -583,12 +583,12 @@ pub fn print_summary(summary: &JobSummary) {
     );
     say!(
         "order round trip µs: p50 {} p90 {} p99 {} p999 {} max {} (n={})",
-        b.round_trip_us[0],
-        b.round_trip_us[1],
-        b.round_trip_us[2],
-        b.round_trip_us[3],
-        b.round_trip_us[4],
-        b.round_trip_us[5]
+        b.round_trip_us.p50,
+        b.round_trip_us.p90,
+        b.round_trip_us.p99,
+        b.round_trip_us.p999,
+        b.round_trip_us.max,
+        b.round_trip_us.count
     );
     let br = &summary.breaker;
     say!("circuit breaker         {} (trips {}, transitions {})", br.state, br.trips, br.transitions);

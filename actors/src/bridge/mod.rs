@@ -15,7 +15,7 @@ pub mod socket;
 pub mod stats;
 
 use self::stats::histogram;
-pub use self::stats::{small_histogram, summarize, BridgeStats, Mergeable};
+pub use self::stats::{small_histogram, summarize, BridgeStats, Mergeable, Percentiles};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -486,7 +486,7 @@ impl Handler<GetBridgeStats> for BridgeActor {
         stats.round_trip_histogram = Some(Mergeable(self.round_trip.clone()));
         stats.lock_hold_histogram = Some(Mergeable(self.lock_hold.clone()));
         stats.shards = 1;
-        let mut by_symbol: Vec<(Symbol, [u64; 6])> =
+        let mut by_symbol: Vec<(Symbol, Percentiles)> =
             self.round_trip_by_symbol.iter().map(|(s, h)| (*s, summarize(h))).collect();
         by_symbol.sort_by_key(|a| a.0);
         stats.round_trip_by_symbol = by_symbol;

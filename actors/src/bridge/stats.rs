@@ -39,10 +39,10 @@ pub struct BridgeStats {
     pub gateway_up: bool,
     pub gateway_sessions: u64,
     /// Order round trip (submit → terminal report), microseconds: p50, p90, p99, p999, max, count.
-    pub round_trip_us: [u64; 6],
-    pub lock_hold_us: [u64; 6],
+    pub round_trip_us: Percentiles,
+    pub lock_hold_us: Percentiles,
     /// Round trip per symbol that sent orders: p50, p90, p99, p999, max, count.
-    pub round_trip_by_symbol: Vec<(Symbol, [u64; 6])>,
+    pub round_trip_by_symbol: Vec<(Symbol, Percentiles)>,
     /// The histograms behind `round_trip_us` and `lock_hold_us`, for merging shards.
     pub round_trip_histogram: Option<Mergeable>,
     pub lock_hold_histogram: Option<Mergeable>,
@@ -124,23 +124,35 @@ impl BridgeStats {
                 _ => {}
             }
         }
-        self.round_trip_us = self.round_trip_histogram.as_ref().map_or([0; 6], |h| summarize(&h.0));
-        self.lock_hold_us = self.lock_hold_histogram.as_ref().map_or([0; 6], |h| summarize(&h.0));
+        self.round_trip_us = self.round_trip_histogram.as_ref().map_or_else(Percentiles::default, |h| summarize(&h.0));
+        self.lock_hold_us = self.lock_hold_histogram.as_ref().map_or_else(Percentiles::default, |h| summarize(&h.0));
         self.round_trip_by_symbol.extend(other.round_trip_by_symbol);
         self.round_trip_by_symbol.sort_by_key(|a| a.0);
     }
 }
 
+/// A latency summary. `count == 0` means nothing was measured: the percentiles are then
+/// meaningless zeros, and a report shows `n = 0` instead of them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Percentiles {
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+    pub count: u64,
+}
+
 /// p50, p90, p99, p999, max and count of a histogram.
-pub fn summarize(h: &Histogram<u64>) -> [u64; 6] {
-    [
-        h.value_at_quantile(0.5),
-        h.value_at_quantile(0.9),
-        h.value_at_quantile(0.99),
-        h.value_at_quantile(0.999),
-        h.max(),
-        h.len(),
-    ]
+pub fn summarize(h: &Histogram<u64>) -> Percentiles {
+    Percentiles {
+        p50: h.value_at_quantile(0.5),
+        p90: h.value_at_quantile(0.9),
+        p99: h.value_at_quantile(0.99),
+        p999: h.value_at_quantile(0.999),
+        max: h.max(),
+        count: h.len(),
+    }
 }
 
 /// 1 µs .. 60 s with 2 significant digits: small enough to keep one per active symbol.

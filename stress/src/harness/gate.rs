@@ -126,7 +126,7 @@ impl Figures {
             gateway_fills,
             engine_fills: job.symbols.iter().map(|r| r.status.counters.fills).sum(),
             orders_sent: job.bridge.orders_sent,
-            round_trips: job.bridge.round_trip_us[5],
+            round_trips: job.bridge.round_trip_us.count,
             timeouts: job.bridge.timeouts.max(logged_timeouts),
             max_publish_gap_us: dumps
                 .iter()

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use ::actors::bridge::Percentiles;
 use protocol::{Money, Symbol};
 use serde_json::{json, Value};
 
@@ -11,11 +12,11 @@ use super::{StressOptions, StressOutcome};
 
 /// A latency summary (p50, p90, p99, p999, max, count) as JSON. With no sample the
 /// percentiles are `null`, not 0: an empty histogram measured nothing.
-fn pct(p: &[u64; 6]) -> Value {
-    if p[5] == 0 {
+fn pct(p: &Percentiles) -> Value {
+    if p.count == 0 {
         return json!({"p50": null, "p90": null, "p99": null, "p999": null, "max": null, "count": 0});
     }
-    json!({"p50": p[0], "p90": p[1], "p99": p[2], "p999": p[3], "max": p[4], "count": p[5]})
+    json!({"p50": p.p50, "p90": p.p90, "p99": p.p99, "p999": p.p999, "max": p.max, "count": p.count})
 }
 
 /// One percentile of a JSON latency summary for a table cell: the number, or `n = 0` when
@@ -38,8 +39,9 @@ fn per_second(n: u64, secs: f64) -> f64 {
 /// The report as JSON.
 pub fn json_report(options: &StressOptions, out: &StressOutcome) -> Value {
     let job = &out.job;
-    let rtt_by: std::collections::HashMap<Symbol, [u64; 6]> = job.bridge.round_trip_by_symbol.iter().copied().collect();
-    let t2i_by: std::collections::HashMap<Symbol, [u64; 6]> = job.tick_to_intent_by_symbol.iter().copied().collect();
+    let rtt_by: std::collections::HashMap<Symbol, Percentiles> =
+        job.bridge.round_trip_by_symbol.iter().copied().collect();
+    let t2i_by: std::collections::HashMap<Symbol, Percentiles> = job.tick_to_intent_by_symbol.iter().copied().collect();
     let symbols: Vec<Value> = job
         .symbols
         .iter()
@@ -291,6 +293,11 @@ pub fn write_all(options: &StressOptions, out: &StressOutcome, dir: &Path) -> st
 mod tests {
     use super::*;
 
+    /// p50, p90, p99, p999, max, count.
+    fn p([p50, p90, p99, p999, max, count]: [u64; 6]) -> Percentiles {
+        Percentiles { p50, p90, p99, p999, max, count }
+    }
+
     fn report_with(round_trip: [u64; 6], symbol_rtt: Option<[u64; 6]>) -> Value {
         json!({
             "run_id": "r",
@@ -299,25 +306,25 @@ mod tests {
             "throughput": {},
             "memory": {},
             "latency_us": {
-                "tick_to_intent": pct(&[5, 9, 12, 20, 31, 1000]),
-                "round_trip": pct(&round_trip),
+                "tick_to_intent": pct(&p([5, 9, 12, 20, 31, 1000])),
+                "round_trip": pct(&p(round_trip)),
             },
             "symbols": [{
                 "symbol": "BTCUSD.s",
-                "round_trip_us": symbol_rtt.map(|p| pct(&p)),
-                "tick_to_intent_us": pct(&[5, 9, 12, 20, 31, 100]),
+                "round_trip_us": symbol_rtt.map(|r| pct(&p(r))),
+                "tick_to_intent_us": pct(&p([5, 9, 12, 20, 31, 100])),
             }],
         })
     }
 
     #[test]
     fn an_empty_histogram_has_no_percentiles_in_json() {
-        let p = pct(&[0, 0, 0, 0, 0, 0]);
-        assert_eq!(p["count"], 0);
+        let empty = pct(&Percentiles::default());
+        assert_eq!(empty["count"], 0);
         for k in ["p50", "p90", "p99", "p999", "max"] {
-            assert!(p[k].is_null(), "{k}: {p}");
+            assert!(empty[k].is_null(), "{k}: {empty}");
         }
-        assert_eq!(pct(&[7, 8, 9, 10, 11, 3])["p50"], 7);
+        assert_eq!(pct(&p([7, 8, 9, 10, 11, 3]))["p50"], 7);
     }
 
     #[test]
