@@ -614,7 +614,9 @@ fn an_operator_adopts_the_venue_resumes_and_the_books_balance() {
     let mut row = serde_json::Value::Null;
     while Instant::now() < until {
         row = status_row(&endpoint, &auth, victim);
-        if row["halt_reason"] == "WRONG_SIDE" {
+        // Halted on the lie, and the snapshot the halt asked for has been compared (until
+        // it arrives, `venue_agrees` is still the verdict of the snapshot before the lie).
+        if row["halt_reason"] == "WRONG_SIDE" && row["venue_agrees"] == false {
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
