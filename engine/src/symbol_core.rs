@@ -582,10 +582,14 @@ impl SymbolCore {
             } else if self.last_tick.is_some() && matches!(self.efsm.state(), ExecState::Flat | ExecState::Open { .. })
             {
                 // The symbol may trade again: a strategy that decides on order completion
-                // (back to back) does so now, through the same guards as on a tick.
+                // (back to back) does so now, through the same guards as on a tick. A
+                // strategy that holds leaves everything to the next tick or timer beat, so
+                // a report alone never causes an order (not even a protective exit).
                 let signal = self.strategy.on_order_done();
-                self.sync_exposure(risk);
-                self.act_on(signal, now, risk, &mut actions);
+                if signal != Signal::HOLD {
+                    self.sync_exposure(risk);
+                    self.act_on(signal, now, risk, &mut actions);
+                }
             }
         }
         self.sync_exposure(risk);
