@@ -169,6 +169,11 @@ impl ExecState {
         }
     }
 
+    /// Halted: trades nothing until reconciled (or resumed by an operator).
+    pub const fn is_halted(&self) -> bool {
+        matches!(self, ExecState::Halted { .. })
+    }
+
     /// The intent of the order on the wire (or unresolved), if any.
     pub const fn order_in_flight(&self) -> Option<IntentId> {
         match self {

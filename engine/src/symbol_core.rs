@@ -213,6 +213,13 @@ pub struct SymbolStatus {
     pub venue_agrees: Option<bool>,
 }
 
+impl SymbolStatus {
+    /// Halted (its reason in `halt_reason`); `state` is the name, for display only.
+    pub const fn is_halted(&self) -> bool {
+        self.halt_reason.is_some()
+    }
+}
+
 /// The per-symbol core.
 pub struct SymbolCore {
     config: CoreConfig,

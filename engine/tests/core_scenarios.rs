@@ -157,7 +157,7 @@ fn a_fill_nobody_waited_for_is_a_discrepancy_and_never_booked() {
     let actions = h.report(&report);
     assert_eq!(discrepancies(&actions), vec![DiscrepancyCode::UnknownIntent]);
     assert!(actions.contains(&Action::RequestSnapshot));
-    assert_eq!(h.core.state().name(), "halted");
+    assert!(h.core.state().is_halted());
     assert_eq!(h.core.book().position(), None, "the books follow the venue only through a snapshot");
     assert!(orders(&h.signal(enter(Direction::Long), "100")).is_empty());
     // A second such fill while halted is a discrepancy too: logged, counted, not booked.
@@ -179,7 +179,7 @@ fn reconcile_resumes_on_agreement_and_halts_on_mismatch() {
     assert_eq!(h.core.state().name(), "open");
     h.core.begin_reconcile(h.now);
     h.core.reconcile(&VenueView::default(), h.now, &h.risk);
-    assert_eq!(h.core.state().name(), "halted");
+    assert!(h.core.state().is_halted());
 }
 
 #[test]
@@ -354,7 +354,7 @@ fn an_entry_filled_the_wrong_way_is_a_discrepancy_not_a_short() {
     wrong.side = Side::Sell;
     let actions = h.report(&wrong);
     assert_eq!(discrepancies(&actions), vec![DiscrepancyCode::WrongSide]);
-    assert_eq!(h.core.state().name(), "halted");
+    assert!(h.core.state().is_halted());
     assert_eq!(h.core.status().halt_reason.map(|r| r.as_str()), Some("WRONG_SIDE"));
     assert_eq!(h.core.book().position(), None, "the engine never ends short on a buy");
     assert_eq!(h.core.efsm_errors(), 0);
@@ -384,7 +384,7 @@ fn an_order_on_the_wire_when_the_symbol_halts_is_still_booked_and_counted() {
     replay.poss_dup = true;
     h.report(&replay);
     assert_eq!(h.core.book().position().unwrap().qty, qty("0.01"));
-    assert_eq!(h.core.state().name(), "halted");
+    assert!(h.core.state().is_halted());
     assert_eq!(h.core.efsm_errors(), 0);
 }
 
@@ -445,7 +445,7 @@ fn a_halted_symbol_with_an_order_on_the_wire_is_not_reconciled() {
     h.core.halt(engine::efsm::HaltReason::Manual);
     // A snapshot says flat (the entry has not filled yet): nothing changes while it is live.
     assert!(h.core.reconcile(&VenueView::default(), h.now, &h.risk).is_empty());
-    assert_eq!(h.core.state().name(), "halted");
+    assert!(h.core.state().is_halted());
     assert!(h.core.resume(&VenueView::default(), h.now, &h.risk).is_err(), "not while an order is live");
     // The entry fills: booked, still halted, no EFSM error; now reconciliation may run.
     let fill = h.fill_report(&entry, "100000.5", "0");
@@ -454,7 +454,7 @@ fn a_halted_symbol_with_an_order_on_the_wire_is_not_reconciled() {
     assert!(!h.core.has_unresolved_order());
     let venue = agreeing(&h.core);
     h.core.reconcile(&venue, h.now, &h.risk);
-    assert_eq!(h.core.state().name(), "halted", "an operator's halt ends only by resume");
+    assert!(h.core.state().is_halted(), "an operator's halt ends only by resume");
     h.core.resume(&venue, h.now, &h.risk).expect("books agree");
     assert_eq!(h.core.state().name(), "open");
 }
@@ -468,7 +468,7 @@ fn a_report_that_halts_its_own_symbol_leaves_no_orphan() {
     wrong.side = Side::Sell;
     let actions = h.report(&wrong);
     assert_eq!(discrepancies(&actions), vec![DiscrepancyCode::WrongSide]);
-    assert_eq!(h.core.state().name(), "halted");
+    assert!(h.core.state().is_halted());
     assert_eq!(h.core.book().position(), None, "a wrong-side fill is never booked");
     assert!(!h.core.has_unresolved_order(), "the order that halted it is done");
     // The venue is long (it did what was asked; its report was wrong).
@@ -478,7 +478,7 @@ fn a_report_that_halts_its_own_symbol_leaves_no_orphan() {
         fees: money("0.25"),
     };
     h.core.reconcile(&venue, h.now, &h.risk);
-    assert_eq!(h.core.state().name(), "halted", "a discrepancy halt waits for an operator");
+    assert!(h.core.state().is_halted(), "a discrepancy halt waits for an operator");
     assert!(matches!(h.core.resume(&venue, h.now, &h.risk), Err(OperatorError::BooksDiffer(_))));
     let adopted = h.core.adopt(&venue, h.now, &h.risk).expect("adopt");
     assert!(adopted.iter().any(|a| matches!(a, Action::Pnl(d) if d.fee == money("0.25"))), "the fold follows");
@@ -502,7 +502,7 @@ fn an_agreeing_snapshot_leaves_an_open_trade_untouched() {
     assert!(h.core.reconcile(&venue, h.now, &h.risk).is_empty());
     assert_eq!(*h.core.state(), before, "same trade, same hold timer");
     h.core.reconcile(&VenueView::default(), h.now, &h.risk);
-    assert_eq!(h.core.state().name(), "halted", "a disagreeing snapshot halts");
+    assert!(h.core.state().is_halted(), "a disagreeing snapshot halts");
 }
 
 #[test]
@@ -517,7 +517,7 @@ fn an_overfill_is_refused_and_halts_and_so_is_a_fill_after_the_terminal_one() {
     let actions = h.report(&over);
     assert_eq!(discrepancies(&actions), vec![DiscrepancyCode::Overfill]);
     assert_eq!(h.core.book().position().unwrap().qty, qty("0.005"), "only what was asked is booked");
-    assert_eq!(h.core.state().name(), "halted");
+    assert!(h.core.state().is_halted());
 }
 
 #[test]
@@ -527,7 +527,7 @@ fn a_new_fill_after_the_terminal_report_is_a_discrepancy() {
     let late = h.fill_report(&entry, "100000.5", "0");
     assert_eq!(discrepancies(&h.report(&late)), vec![DiscrepancyCode::FillAfterTerminal]);
     assert_eq!(h.core.book().position().unwrap().qty, qty("0.01"));
-    assert_eq!(h.core.state().name(), "halted");
+    assert!(h.core.state().is_halted());
 }
 
 #[test]
@@ -555,7 +555,7 @@ fn a_stale_cost_basis_does_not_reconcile() {
     assert!(actions.iter().any(
         |a| matches!(a, Action::ReconcileMismatch { mismatch, halts: true } if mismatch.field == MismatchField::Cost)
     ));
-    assert_eq!(h.core.state().name(), "halted");
+    assert!(h.core.state().is_halted());
 }
 
 #[test]
@@ -709,7 +709,7 @@ fn a_cum_qty_that_goes_backwards_is_a_discrepancy() {
     h.report(&first);
     let cancel = canceled(&mut h, &entry, "0");
     assert_eq!(discrepancies(&h.report(&cancel)), vec![DiscrepancyCode::CumQtyMismatch]);
-    assert_eq!(h.core.state().name(), "halted");
+    assert!(h.core.state().is_halted());
 }
 
 #[test]

@@ -93,7 +93,7 @@ proptest! {
         prop_assert_eq!(pnl_fees, h.core.book().fees());
         prop_assert_eq!(refused, h.core.status().discrepancies.total());
         if refused > 0 {
-            prop_assert_eq!(h.core.state().name(), "halted");
+            prop_assert!(h.core.state().is_halted());
         }
         prop_assert_eq!(h.core.efsm_errors(), 0);
     }

@@ -84,7 +84,7 @@ fn positions_survive_an_engine_restart_and_a_mismatch_halts() {
 
     // Run 2: the same state; reconciliation agrees, nothing halts, the positions trade on.
     let second = engine_run(&orders, &md, &state, 3, None);
-    assert!(second.symbols.iter().all(|r| r.status.state != "halted"), "restored positions match the gateway");
+    assert!(second.symbols.iter().all(|r| !r.status.is_halted()), "restored positions match the gateway");
     assert!(second.bridge.orders_sent > 0, "trading resumed");
     assert_eq!(second.efsm_errors, 0);
 
@@ -108,9 +108,9 @@ fn positions_survive_an_engine_restart_and_a_mismatch_halts() {
     std::fs::write(&state, r#"{"version": 1, "symbols": {}}"#).unwrap();
     std::fs::remove_file(::actors::journal::path_for(&state)).expect("the journal beside the state file");
     let third = engine_run(&orders, &md, &state, 2, None);
-    let halted = third.symbols.iter().filter(|r| r.status.state == "halted").count();
+    let halted = third.symbols.iter().filter(|r| r.status.is_halted()).count();
     assert_eq!(halted, held_at_gateway, "every symbol that disagrees with the gateway is halted");
-    for row in third.symbols.iter().filter(|r| r.status.state == "halted") {
+    for row in third.symbols.iter().filter(|r| r.status.is_halted()) {
         assert_eq!(row.status.counters.orders, 0, "{}: a halted symbol sends no order", row.status.symbol);
         assert_eq!(row.folded_net, Money::ZERO);
     }

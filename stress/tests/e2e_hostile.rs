@@ -349,7 +349,7 @@ impl Hostile {
         let ctx = self.context();
         let v = &self.victim().status;
         assert_eq!(v.halt_reason, Some(HaltReason::Discrepancy(code)), "victim halted with {code}\n{ctx}");
-        assert_eq!(v.state, "halted", "{ctx}");
+        assert!(v.is_halted(), "{ctx}");
         assert_eq!(v.discrepancies.get(code), times, "{code} counted {times}x\n{ctx}");
         assert_eq!(v.discrepancies.total(), times, "no other discrepancy\n{ctx}");
         assert_eq!(self.summary.discrepancies.get(code), times, "the run's summary counts it\n{ctx}");
