@@ -1,16 +1,16 @@
 //! `Journal`: the write-ahead journal of every symbol's durable state (position with cost
-//! basis, cooldowns, the order on the wire). A symbol actor appends a record synchronously
-//! whenever that state changes, in the same step that changed it: so a booked fill is in
-//! the journal before the symbol's next order is decided, and an order is in the journal
-//! before it is handed to the bridge. A `kill -9` then loses nothing: the restarted engine
-//! replays the journal (last record per symbol wins) and asks the gateway about the order
-//! that was on the wire.
+//! basis, cooldowns, the order on the wire). A symbol actor adds a record to its shard's
+//! batch ([`ShardJournal`]) in the same step that changed that state; the shard's bridge
+//! writes the batch before it sends any order, so a booked fill is in the file before the
+//! symbol's next order leaves, and an order is in the file before it reaches the gateway.
+//! A `kill -9` then loses nothing: the restarted engine replays the journal (last record
+//! per symbol wins) and asks the gateway about the order that was on the wire.
 //!
 //! Format: one JSON object per line, `{"symbol":"BTCUSD.s","state":{...}}`. A torn last
 //! line (the process died mid-write) is skipped with a warning; a damaged line before the
 //! last is an error that names the line. The journal is compacted (one line per symbol,
 //! written to a temporary file and renamed) at open and whenever it grows past
-//! [`COMPACT_AT_BYTES`]. Each append is one `write` call, which survives the process dying;
+//! [`COMPACT_AT_BYTES`]. Each batch is one `write` call, which survives the process dying;
 //! with `fsync` on, it is also synced to the disk (survives power loss, costs far more).
 
 use std::collections::BTreeMap;
@@ -117,9 +117,10 @@ impl Journal {
         &self.path
     }
 
-    /// Appends one symbol's state (one `write` call). On success the record survives the
-    /// process dying (and, with fsync, the machine).
-    pub fn append(&self, symbol: Symbol, state: &DurableSymbol) -> Result<(), String> {
+    /// Appends one symbol's state (one `write` call): the journal's tests write through it;
+    /// the engine writes through each shard's [`ShardJournal`].
+    #[cfg(test)]
+    fn append(&self, symbol: Symbol, state: &DurableSymbol) -> Result<(), String> {
         let mut line = Vec::new();
         encode(&mut line, symbol, state)?;
         self.write_batch(&line, &[(symbol, *state)])

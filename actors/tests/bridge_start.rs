@@ -2,40 +2,19 @@
 //! late the symbol routes are handed over. (Before the fix, the bridge connected at once,
 //! a fast gateway's snapshot found no routes, and every symbol stayed Reconciling.)
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ::actors::bridge::socket::SocketConfig;
-use ::actors::bridge::{BridgeActor, BridgeConfig, RegisterRoutes, SymbolRoute};
-use ::actors::messages::{GatewayReport, JournalWriteFailed, Reconcile, RequestTimedOut};
+use ::actors::bridge::{BridgeActor, BridgeConfig, RegisterRoutes};
+use ::actors::messages::Reconcile;
 use actix::prelude::*;
+use common::Probe;
 use engine::risk::{PortfolioRisk, RiskConfig};
 use protocol::{Codec, Envelope, Message as Wire, PositionSnapshot, Symbol};
-
-/// Stands in for a symbol actor: says when its reconciliation arrives.
-struct Probe(crossbeam_channel::Sender<Reconcile>);
-impl Actor for Probe {
-    type Context = Context<Self>;
-}
-impl Handler<GatewayReport> for Probe {
-    type Result = ();
-    fn handle(&mut self, _: GatewayReport, _: &mut Context<Self>) {}
-}
-impl Handler<RequestTimedOut> for Probe {
-    type Result = ();
-    fn handle(&mut self, _: RequestTimedOut, _: &mut Context<Self>) {}
-}
-impl Handler<JournalWriteFailed> for Probe {
-    type Result = ();
-    fn handle(&mut self, _: JournalWriteFailed, _: &mut Context<Self>) {}
-}
-impl Handler<Reconcile> for Probe {
-    type Result = ();
-    fn handle(&mut self, msg: Reconcile, _: &mut Context<Self>) {
-        let _ = self.0.send(msg);
-    }
-}
 
 /// A gateway that answers every snapshot request at once (flat everywhere), and counts them.
 fn snapshot_gateway(ctx: &zmq::Context, requests: crossbeam_channel::Sender<u64>) -> String {
@@ -81,13 +60,7 @@ fn first_snapshot_reaches_routes_handed_over_after_the_bridge_started() {
         // Long enough for a bridge that connected at start to get its snapshot, which then
         // reaches nobody.
         actix_rt::time::sleep(Duration::from_millis(400)).await;
-        let probe = Probe(reconciled_tx).start();
-        let route = SymbolRoute {
-            reports: probe.clone().recipient(),
-            timeouts: probe.clone().recipient(),
-            reconcile: probe.clone().recipient(),
-            journal_failed: probe.recipient(),
-        };
+        let route = Probe { reports: crossbeam_channel::unbounded().0, reconciles: reconciled_tx }.route();
         let symbol = Symbol::new("LATE").expect("symbol");
         bridge.do_send(RegisterRoutes { routes: HashMap::from([(symbol, route)]), shards: Vec::new() });
         actix_rt::time::sleep(Duration::from_millis(1500)).await;

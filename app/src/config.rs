@@ -848,6 +848,17 @@ mod tests {
     }
 
     #[test]
+    fn shard_settings_are_checked_by_name() {
+        assert_eq!(apply("[engine]\nshards = 2").unwrap().shards, 2);
+        assert_eq!(apply("[engine]\nshards = 257").unwrap_err().key, "engine.shards");
+        assert_eq!(apply("[engine]\nstep_budget_ms = 20").unwrap().step_budget, Duration::from_millis(20));
+        assert_eq!(apply("[engine]\nstep_budget_ms = 0").unwrap_err().key, "engine.step_budget_ms");
+        // Each shard's DEALER adds "-s<n>" to the identity: 249 bytes would not fit 255.
+        let long = format!("[engine]\nidentity = {:?}", "x".repeat(MAX_IDENTITY_BYTES + 1));
+        assert_eq!(apply(&long).unwrap_err().key, "engine.identity");
+    }
+
+    #[test]
     fn unknown_keys_are_refused_by_name() {
         let err = apply("[risk]\nmax_leverage = 10").unwrap_err();
         assert!(err.reason.contains("max_leverage"), "{err}");
