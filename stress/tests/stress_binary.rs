@@ -13,7 +13,10 @@ static ONE_RUN_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn run_stress(args: &[&str]) -> (String, serde_json::Value, PathBuf) {
     let _turn = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let dir = std::env::temp_dir().join(format!("stress-bin-{}-{}", std::process::id(), args.len()));
+    // A test reads its run's folder after the lock is released: each run gets its own.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("stress-bin-{}-{n}", std::process::id()));
     let output = Command::new(env!("CARGO_BIN_EXE_stress"))
         .args(args)
         .arg("--log-dir")

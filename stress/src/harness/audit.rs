@@ -96,7 +96,10 @@ mod tests {
     use super::*;
 
     fn run(lines: &[&str]) -> LockAudit {
-        let path = std::env::temp_dir().join(format!("audit-{}-{}.jsonl", std::process::id(), lines.len()));
+        // Tests run in parallel in one process: each call gets its own file.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("audit-{}-{n}.jsonl", std::process::id()));
         std::fs::write(&path, lines.join("\n")).unwrap();
         let a = audit(&path).unwrap();
         let _ = std::fs::remove_file(path);
