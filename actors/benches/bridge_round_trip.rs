@@ -75,7 +75,7 @@ fn echo_gateway(ctx: zmq::Context) -> String {
                 transact_ns: 0,
             };
             let out = Codec::Bincode
-                .encode(&Envelope::new(9, seq, env.header.seq, 0, Wire::ExecReport(report)))
+                .encode(&Envelope::new(protocol::SessionId(9), seq, env.header.seq, 0, Wire::ExecReport(report)))
                 .expect("encode");
             let _ = router.send_multipart([id.as_slice(), out.as_slice()], 0);
         }
@@ -98,7 +98,7 @@ fn bench(c: &mut Criterion) {
                 heartbeats_missed_for_down: 3,
             };
             let risk = Arc::new(PortfolioRisk::new(RiskConfig::default(), 1));
-            let bridge = BridgeActor::new(config, zmq, HashMap::new(), risk, 1).start();
+            let bridge = BridgeActor::new(config, zmq, HashMap::new(), risk, protocol::SessionId(1)).start();
             let route = Route(done_tx).start();
             let symbol = Symbol::new("BENCH").expect("symbol");
             let routes = SymbolRoute {
@@ -163,7 +163,8 @@ fn bench(c: &mut Criterion) {
                 limit_price: None,
                 expire_at_ns: 0,
             });
-            let frame = Codec::Bincode.encode(&Envelope::new(1, seq, 0, 0, order)).expect("encode");
+            let frame =
+                Codec::Bincode.encode(&Envelope::new(protocol::SessionId(1), seq, 0, 0, order)).expect("encode");
             dealer.send(frame, 0).expect("send");
             let reply = dealer.recv_bytes(0).expect("reply");
             std::hint::black_box(Codec::Bincode.decode(&reply).expect("decode"));

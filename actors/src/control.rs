@@ -210,12 +210,60 @@ impl Flag {
     }
 }
 
+/// What a `set` applies to: every symbol (the global flags) or one symbol. On the wire and
+/// on the command line it is the text `"global"` or a symbol name; anything else is refused
+/// when the frame is decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Global,
+    Symbol(Symbol),
+}
+
+impl Scope {
+    /// The wire name of the global scope.
+    pub const GLOBAL: &'static str = "global";
+}
+
+impl std::str::FromStr for Scope {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Scope, String> {
+        if text == Scope::GLOBAL {
+            return Ok(Scope::Global);
+        }
+        Symbol::new(text)
+            .map(Scope::Symbol)
+            .map_err(|e| format!("unknown scope: {e}; use \"global\" or a traded symbol"))
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scope::Global => f.write_str(Scope::GLOBAL),
+            Scope::Symbol(symbol) => f.write_str(symbol.as_str()),
+        }
+    }
+}
+
+impl Serialize for Scope {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Scope {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Scope, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// A control request, as sent to the endpoint.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ControlRequest {
     Set {
-        scope: String,
+        scope: Scope,
         flag: Flag,
         value: bool,
     },
@@ -223,11 +271,11 @@ pub enum ControlRequest {
     Status,
     /// A halted symbol's book takes the venue's position, PnL and fees (stays halted).
     Adopt {
-        symbol: String,
+        symbol: Symbol,
     },
     /// A halted symbol trades again, if its book follows the venue.
     Resume {
-        symbol: String,
+        symbol: Symbol,
     },
     /// Close the circuit breaker now (a drawdown is measured from here on).
     ResetBreaker,
@@ -466,21 +514,21 @@ impl ControlActor {
         })
     }
 
-    fn set(&mut self, scope: &str, flag: Flag, value: bool, caller: &Caller) -> ControlResponse {
-        if scope == "global" {
-            let old_flags = self.risk.flags();
-            let mut flags = old_flags;
-            flag.set(&mut flags, value);
-            self.risk.set_flags(flags);
-            let old = flag.get(&old_flags);
-            log_change(scope, flag, old, value, caller);
-            return ControlResponse { ok: true, old: Some(old), new: Some(value), ..Default::default() };
-        }
-        let Ok(symbol) = Symbol::new(scope) else {
-            return ControlResponse::error(format!("unknown scope {scope:?}: use \"global\" or a traded symbol"));
+    fn set(&mut self, scope: Scope, flag: Flag, value: bool, caller: &Caller) -> ControlResponse {
+        let symbol = match scope {
+            Scope::Global => {
+                let old_flags = self.risk.flags();
+                let mut flags = old_flags;
+                flag.set(&mut flags, value);
+                self.risk.set_flags(flags);
+                let old = flag.get(&old_flags);
+                log_change(scope, flag, old, value, caller);
+                return ControlResponse { ok: true, old: Some(old), new: Some(value), ..Default::default() };
+            }
+            Scope::Symbol(symbol) => symbol,
         };
         let (Some(flags), Some(recipient)) = (self.per_symbol.get_mut(&symbol), self.symbols.get(&symbol)) else {
-            return ControlResponse::error(format!("unknown symbol {scope:?}"));
+            return ControlResponse::error(format!("unknown symbol {:?}", symbol.as_str()));
         };
         let old = flag.get(flags);
         flag.set(flags, value);
@@ -492,15 +540,15 @@ impl ControlActor {
     fn flags(&self) -> BTreeMap<String, ControlFlags> {
         let mut all: BTreeMap<String, ControlFlags> =
             self.per_symbol.iter().map(|(s, f)| (s.to_string(), *f)).collect();
-        all.insert("global".into(), self.risk.flags());
+        all.insert(Scope::GLOBAL.into(), self.risk.flags());
         all
     }
 }
 
-fn log_change(scope: &str, flag: Flag, old: bool, new: bool, caller: &Caller) {
+fn log_change(scope: Scope, flag: Flag, old: bool, new: bool, caller: &Caller) {
     warn!(
         target: "control",
-        scope,
+        scope = %scope,
         flag = flag.as_str(),
         old,
         new,
@@ -546,7 +594,7 @@ impl Handler<Control> for ControlActor {
 impl ControlActor {
     fn apply(&mut self, request: ControlRequest, caller: &Caller) -> ControlResponse {
         match request {
-            ControlRequest::Set { scope, flag, value } => self.set(&scope, flag, value, caller),
+            ControlRequest::Set { scope, flag, value } => self.set(scope, flag, value, caller),
             ControlRequest::Get => ControlResponse { ok: true, flags: Some(self.flags()), ..Default::default() },
             ControlRequest::ResetBreaker => self.reset_breaker(caller),
             ControlRequest::Adopt { .. } | ControlRequest::Resume { .. } => {
@@ -905,7 +953,7 @@ mod tests {
     #[test]
     fn a_frame_carries_token_and_who_beside_the_request() {
         let message = ControlMessage {
-            request: ControlRequest::Set { scope: "global".into(), flag: Flag::GlobalLock, value: true },
+            request: ControlRequest::Set { scope: Scope::Global, flag: Flag::GlobalLock, value: true },
             token: Some(TOKEN.into()),
             who: Some("alice".into()),
         };
@@ -918,6 +966,9 @@ mod tests {
             (br#"{"cmd":"get","who":""}"#, "\"who\" must be"),
             (br#"{"cmd":"get","who":"eve\nCONTROL_CHANGE"}"#, "\"who\" must be"),
             (br#"{"cmd":"set","scope":"global","flag":"global_lock","value":true,"tokn":"x"}"#, "unknown field"),
+            (br#"{"cmd":"set","scope":"all symbols","flag":"global_lock","value":true}"#, "unknown scope"),
+            (br#"{"cmd":"set","scope":"","flag":"global_lock","value":true}"#, "unknown scope"),
+            (br#"{"cmd":"adopt","symbol":"BTC/USD"}"#, "BTC/USD"),
             (br#"[1,2]"#, "expected a JSON object"),
             (b"\xff\xfe", "expected value"),
         ] {
@@ -931,9 +982,21 @@ mod tests {
     }
 
     #[test]
+    fn scope_is_global_or_a_symbol() {
+        assert_eq!("global".parse::<Scope>(), Ok(Scope::Global));
+        let btc = Symbol::new("BTCUSD.s").unwrap();
+        assert_eq!("BTCUSD.s".parse::<Scope>(), Ok(Scope::Symbol(btc)));
+        assert!("GLOBAL!".parse::<Scope>().unwrap_err().contains("unknown scope"));
+        for scope in [Scope::Global, Scope::Symbol(btc)] {
+            let text = serde_json::to_string(&scope).unwrap();
+            assert_eq!(serde_json::from_str::<Scope>(&text).unwrap(), scope, "{text}");
+        }
+    }
+
+    #[test]
     fn authorization_table() {
         let t = token();
-        let set = ControlRequest::Set { scope: "global".into(), flag: Flag::GlobalLock, value: true };
+        let set = ControlRequest::Set { scope: Scope::Global, flag: Flag::GlobalLock, value: true };
         let get = ControlRequest::Get;
         // With a token configured every request needs it.
         assert!(authorize(Some(&t), &set, Some(TOKEN)).is_ok());
@@ -1022,7 +1085,7 @@ mod tests {
         }
 
         fn lock(&self, token: Option<&str>) -> ControlResponse {
-            self.ask(ControlRequest::Set { scope: "global".into(), flag: Flag::GlobalLock, value: true }, token)
+            self.ask(ControlRequest::Set { scope: Scope::Global, flag: Flag::GlobalLock, value: true }, token)
         }
     }
 
@@ -1104,7 +1167,7 @@ mod tests {
         captured_logs();
         let engine = Running::start(Some(token()));
         assert!(refused(&engine.ask_as(ControlRequest::Status, Some("wrong-token-0123456789"), "mallory-7f3a")));
-        let lock = ControlRequest::Set { scope: "global".into(), flag: Flag::GlobalLock, value: true };
+        let lock = ControlRequest::Set { scope: Scope::Global, flag: Flag::GlobalLock, value: true };
         assert!(engine.ask_as(lock, Some(TOKEN), "alice-7f3a").ok);
         let logs = captured_logs();
         let line = |marker: &str, who: &str| {
@@ -1137,7 +1200,7 @@ mod tests {
     /// A valid, authorized `set global_lock true`, padded with JSON whitespace to `len` bytes.
     fn padded_lock(len: usize) -> Vec<u8> {
         let message = ControlMessage {
-            request: ControlRequest::Set { scope: "global".into(), flag: Flag::GlobalLock, value: true },
+            request: ControlRequest::Set { scope: Scope::Global, flag: Flag::GlobalLock, value: true },
             token: Some(TOKEN.into()),
             who: None,
         };

@@ -6,7 +6,7 @@ use engine::ledger::PnlDelta;
 use engine::reconcile::VenueView;
 use engine::risk::ControlFlags;
 use engine::symbol_core::OrderRequest;
-use protocol::{ExecReport, IntentId, PositionSnapshot, Symbol, Tick};
+use protocol::{ExecReport, IntentId, PositionSnapshot, SessionId, Symbol, Tick};
 
 /// feed → symbol: a market-data tick.
 #[derive(Message, Clone, Copy, Debug)]
@@ -16,7 +16,7 @@ pub struct TickArrived {
     /// Wall-clock ns when the engine received it (for tick → intent latency).
     pub received_ns: u64,
     /// The publishing gateway's session: a change means its sequence numbers restarted.
-    pub session_id: u64,
+    pub session_id: SessionId,
 }
 
 /// symbol → bridge: put this order on the wire (acquires the symbol's lock).

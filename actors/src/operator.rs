@@ -30,11 +30,10 @@ pub struct OperatorRoutes {
 pub async fn execute(
     routes: OperatorRoutes,
     action: OperatorAction,
-    symbol: String,
+    symbol: Symbol,
     who: String,
 ) -> Result<String, String> {
     let what = action.as_str();
-    let symbol = Symbol::new(&symbol).map_err(|e| format!("{what}: {e}"))?;
     let target = routes.symbols.get(&symbol).cloned().ok_or_else(|| format!("{what}: unknown symbol {symbol}"))?;
     let fills_before = routes.board.get(&symbol).map(|s| s.counters.fills);
     let snapshot = match routes.snapshots.send(FetchSnapshot { timeout: SNAPSHOT_TIMEOUT }).await {

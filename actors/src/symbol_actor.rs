@@ -21,7 +21,7 @@ use engine::symbol_core::{Action, DurableSymbol, SymbolCore};
 
 use crate::bridge::local_reject_report;
 use crate::journal::{ShardJournal, GROUP_COMMIT_WITHIN};
-use protocol::Symbol;
+use protocol::{SessionId, Symbol};
 use tracing::{debug, error, info, warn};
 
 use crate::messages::*;
@@ -49,7 +49,7 @@ pub struct SymbolActor {
     board: StatusBoard,
     timer_every: Duration,
     panics: u64,
-    feed_session: Option<u64>,
+    feed_session: Option<SessionId>,
     /// Tick received → order decided, µs; allocated on the first decision.
     tick_to_intent: Option<hdrhistogram::Histogram<u64>>,
     /// The durable state last appended to the journal.

@@ -14,7 +14,7 @@ use engine::registry::SymbolSpec;
 use engine::risk::PortfolioRisk;
 use engine::strategy::Strategy;
 use engine::symbol_core::{CoreConfig, SymbolCore};
-use protocol::Symbol;
+use protocol::{SessionId, Symbol};
 
 use crate::bridge::{
     BridgeActor, BridgeConfig, BridgeStats, FetchSnapshot, GetBridgeStats, RegisterRoutes, ShutdownBridge, SymbolRoute,
@@ -124,7 +124,7 @@ pub fn start(
     specs: &[SymbolSpec],
     risk: Arc<PortfolioRisk>,
     strategy: &dyn Fn(&SymbolSpec) -> Box<dyn Strategy>,
-    session_id: u64,
+    session_id: SessionId,
 ) -> Result<Engine, StartError> {
     // The kill switch first: an engine whose control endpoint cannot be bound does not
     // start (only control "off" runs without one), and nothing has started yet to undo.

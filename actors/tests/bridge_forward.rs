@@ -68,7 +68,9 @@ fn crossed_gateway(ctx: &zmq::Context) -> String {
                 }
                 _ => continue,
             };
-            let out = Codec::Json.encode(&Envelope::new(7, seq, env.header.seq, 0, body)).expect("encode");
+            let out = Codec::Json
+                .encode(&Envelope::new(protocol::SessionId(7), seq, env.header.seq, 0, body))
+                .expect("encode");
             let _ = router.send_multipart([to.as_slice(), out.as_slice()], 0);
         }
     });
@@ -97,7 +99,9 @@ fn a_report_on_the_wrong_shards_connection_reaches_its_symbol_once_and_frees_the
                     heartbeat_interval: Duration::from_secs(60),
                     heartbeats_missed_for_down: 3,
                 };
-                BridgeActor::new(config, zmq.clone(), HashMap::new(), Arc::clone(&risk), 1).for_shard(shard, 2).start()
+                BridgeActor::new(config, zmq.clone(), HashMap::new(), Arc::clone(&risk), protocol::SessionId(1))
+                    .for_shard(shard, 2)
+                    .start()
             })
             .collect();
         let route = Probe { reports: reports_tx, reconciles: crossbeam_channel::unbounded().0 }.route();

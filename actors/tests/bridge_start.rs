@@ -34,7 +34,9 @@ fn snapshot_gateway(ctx: &zmq::Context, requests: crossbeam_channel::Sender<u64>
                 positions: Vec::new(),
                 open_orders: Vec::new(),
             });
-            let out = Codec::Json.encode(&Envelope::new(7, seq, env.header.seq, 0, body)).expect("encode");
+            let out = Codec::Json
+                .encode(&Envelope::new(protocol::SessionId(7), seq, env.header.seq, 0, body))
+                .expect("encode");
             let _ = router.send_multipart([id.as_slice(), out.as_slice()], 0);
         }
     });
@@ -56,7 +58,7 @@ fn first_snapshot_reaches_routes_handed_over_after_the_bridge_started() {
             heartbeats_missed_for_down: 3,
         };
         let risk = Arc::new(PortfolioRisk::new(RiskConfig::default(), 1));
-        let bridge = BridgeActor::new(config, zmq, HashMap::new(), risk, 1).start();
+        let bridge = BridgeActor::new(config, zmq, HashMap::new(), risk, protocol::SessionId(1)).start();
         // Long enough for a bridge that connected at start to get its snapshot, which then
         // reaches nobody.
         actix_rt::time::sleep(Duration::from_millis(400)).await;

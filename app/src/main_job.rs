@@ -320,7 +320,7 @@ async fn run_actors(
     let (choice, exits) = (config.strategy, config.exits);
     let strategy = move |spec: &SymbolSpec| strategy_for(choice, IntentTemplate { qty: spec.order_qty, exits });
     let mut engine =
-        system::start(wiring, &zmq, registry.specs(), Arc::clone(&risk), &strategy, crate::run_id::session_id())
+        system::start(wiring, &zmq, registry.specs(), Arc::clone(&risk), &strategy, protocol::SessionId::fresh())
             .map_err(|e| anyhow!("{e}"))?;
     if let Some(ep) = &engine.control_endpoint {
         info!(target: "engine", endpoint = %ep.endpoint, "control endpoint listening");

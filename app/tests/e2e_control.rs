@@ -40,7 +40,7 @@ fn total(orders: &[(String, u64)]) -> u64 {
 }
 
 fn set(endpoint: &str, auth: &Credentials, scope: &str, flag: Flag, value: bool) -> bool {
-    let request = ControlRequest::Set { scope: scope.into(), flag, value };
+    let request = ControlRequest::Set { scope: scope.parse().expect("a scope"), flag, value };
     let reply = client_request(endpoint, &request, auth, Duration::from_secs(2)).expect("set");
     assert!(reply.ok, "{:?}", reply.error);
     assert_eq!(reply.new, Some(value));
@@ -107,13 +107,23 @@ fn control_flags_take_effect_at_once() {
 
     // Without the token, or with a wrong one, a change is refused and changes nothing:
     // the lock stays off and trading goes on.
-    let lock = ControlRequest::Set { scope: "global".into(), flag: Flag::GlobalLock, value: true };
+    let lock = ControlRequest::Set { scope: ::actors::control::Scope::Global, flag: Flag::GlobalLock, value: true };
     let wrong = Credentials { token: ControlToken::new("not-the-token-0123456789").ok(), who: Some("mallory".into()) };
     for (who, credentials) in [("no token", Credentials::default()), ("wrong token", wrong)] {
         let reply = client_request(&endpoint, &lock, &credentials, Duration::from_secs(2)).expect("reply");
         assert!(!reply.ok && reply.error.as_deref().is_some_and(|e| e.starts_with("unauthorized: ")), "{who}");
         let read = client_request(&endpoint, &ControlRequest::Status, &credentials, Duration::from_secs(2));
         assert!(!read.expect("reply").ok, "{who}: status needs the token too");
+    }
+    // A scope, flag or value that is not one is refused by `engine ctl` before anything is sent.
+    for (args, named) in [
+        (["set", "every/thing", "global_lock", "true"], "every/thing"),
+        (["set", "global", "global_lok", "true"], "global_lok"),
+        (["set", "global", "global_lock", "yes"], "yes"),
+    ] {
+        let (code, text) = engine_ctl(&endpoint, None, &args);
+        assert_eq!(code, 2, "{args:?}: {text}");
+        assert!(text.contains(named), "{args:?} names what was wrong: {text}");
     }
     let (code, text) = engine_ctl(&endpoint, None, &["set", "global", "global_lock", "true"]);
     assert_eq!(code, 1, "engine ctl without a token: {text}");
@@ -148,7 +158,7 @@ fn control_flags_take_effect_at_once() {
     // Bad control input is refused with a clear error and changes nothing.
     let bad = client_request(
         &endpoint,
-        &ControlRequest::Set { scope: "NOPE.s".into(), flag: Flag::EntryEnabled, value: false },
+        &ControlRequest::Set { scope: "NOPE.s".parse().expect("a scope"), flag: Flag::EntryEnabled, value: false },
         &auth,
         Duration::from_secs(2),
     )

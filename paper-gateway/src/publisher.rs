@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use engine::feed::{InstrumentModel, IntervalMs, SyntheticFeed};
-use protocol::{Codec, Envelope, Message, Price, Symbol, Tick};
+use protocol::{Codec, Envelope, Message, Price, SessionId, Symbol, Tick};
 
 /// Headroom kept below the configured maximum interval for scheduling jitter.
 const JITTER_MARGIN_MS: u64 = 2;
@@ -30,7 +30,7 @@ pub struct PublisherConfig {
     pub seed: u64,
     pub interval: IntervalMs,
     pub codec: Codec,
-    pub session_id: u64,
+    pub session_id: SessionId,
     pub max_rate: bool,
     pub ticks_per_symbol: Option<u64>,
     pub wait_for_subscribers: bool,

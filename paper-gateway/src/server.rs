@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use engine::feed::{InstrumentModel, IntervalMs};
-use protocol::{Codec, DecodeError, Envelope, Heartbeat, Message, RejectCode, SessionReject, Symbol};
+use protocol::{Codec, DecodeError, Envelope, Heartbeat, Message, RejectCode, SessionId, SessionReject, Symbol};
 use tracing::{info, warn};
 
 use crate::faults::{FaultConfig, FaultPlan};
@@ -99,7 +99,7 @@ pub enum GatewayError {
 pub struct GatewayHandle {
     pub orders_endpoint: String,
     pub market_data_endpoint: String,
-    pub session_id: u64,
+    pub session_id: SessionId,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<GatewayOutcome>>,
 }
@@ -203,7 +203,7 @@ pub fn start(config: GatewayConfig) -> Result<GatewayHandle, GatewayError> {
         }
         None => None,
     };
-    let session_id = crate::clock::session_id();
+    let session_id = protocol::SessionId::fresh();
     let stop = Arc::new(AtomicBool::new(false));
     let stop_flag = Arc::clone(&stop);
     let quotes: Quotes = Arc::default();
@@ -246,7 +246,7 @@ pub fn start(config: GatewayConfig) -> Result<GatewayHandle, GatewayError> {
             GatewayOutcome { ledger: server.venue.ledger(), counters: server.counters }
         })
         .map_err(|e| GatewayError::Config(format!("cannot start the gateway thread: {e}")))?;
-    info!(target: "gateway", orders = %orders_endpoint, market_data = %market_data_endpoint, session_id, "paper gateway listening");
+    info!(target: "gateway", orders = %orders_endpoint, market_data = %market_data_endpoint, session_id = session_id.0, "paper gateway listening");
     Ok(GatewayHandle { orders_endpoint, market_data_endpoint, session_id, stop, thread: Some(thread) })
 }
 
@@ -258,7 +258,7 @@ struct Server {
     quotes: Quotes,
     journal: Option<Journal>,
     counters: GatewayCounters,
-    session_id: u64,
+    session_id: SessionId,
     peers: HashMap<Vec<u8>, Peer>,
     /// Replies waiting for their injected latency: (due, identity, body).
     replies: VecDeque<(Instant, Vec<u8>, Message)>,

@@ -57,8 +57,9 @@ fn samples() -> Vec<(&'static str, Envelope)> {
         poss_dup: false,
         transact_ns: 1_760_000_000_124_000_000,
     };
-    let envelope =
-        |seq: u64, body: Message| Envelope::new(0xC0FF_EE00_1234, seq, seq - 1, 1_760_000_000_124_500_000, body);
+    let envelope = |seq: u64, body: Message| {
+        Envelope::new(protocol::SessionId(0xC0FF_EE00_1234), seq, seq - 1, 1_760_000_000_124_500_000, body)
+    };
     vec![
         ("tick", envelope(100, Message::Tick(tick))),
         ("new_order", envelope(101, Message::NewOrder(order))),

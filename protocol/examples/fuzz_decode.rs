@@ -210,7 +210,11 @@ fn fixed_messages() -> Vec<Message> {
             ],
             open_orders: vec![IntentId(1), IntentId(2), IntentId(u64::MAX)],
         }),
-        Message::Heartbeat(Heartbeat { session_id: 0xC0FF_EE00, last_seq_sent: 10, last_seq_received: 9 }),
+        Message::Heartbeat(Heartbeat {
+            session_id: protocol::SessionId(0xC0FF_EE00),
+            last_seq_sent: 10,
+            last_seq_received: 9,
+        }),
         Message::Tick(tick),
         Message::SessionReject(SessionReject { ref_seq: 3, code: RejectCode::MalformedFrame, text: "bad".into() }),
     ]
@@ -310,7 +314,7 @@ fn random_message(rng: &mut Rng) -> Message {
             })
         }
         MsgType::Heartbeat => Message::Heartbeat(Heartbeat {
-            session_id: rng.next(),
+            session_id: protocol::SessionId(rng.next()),
             last_seq_sent: rng.next(),
             last_seq_received: rng.next(),
         }),
@@ -353,7 +357,7 @@ fn corpus(seed: u64) -> Result<Corpus, String> {
     }
     let mut c = Corpus { binary: Vec::new(), json: Vec::new() };
     for (i, body) in messages.into_iter().enumerate() {
-        let envelope = Envelope::new(rng.next(), rng.next(), rng.next(), rng.next(), body);
+        let envelope = Envelope::new(protocol::SessionId(rng.next()), rng.next(), rng.next(), rng.next(), body);
         for codec in [Codec::Bincode, Codec::Json] {
             let frame = codec.encode(&envelope).map_err(|e| format!("corpus message {i} ({codec}): {e}"))?;
             match codec.decode(&frame) {

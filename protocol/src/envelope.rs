@@ -1,5 +1,6 @@
 //! The envelope: a header every message travels in, plus the body.
 
+use crate::ids::SessionId;
 use crate::messages::Message;
 
 /// The protocol version this build speaks. A frame with another version is refused.
@@ -10,7 +11,7 @@ pub const PROTOCOL_VERSION: u16 = 1;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Header {
     pub version: u16,
-    pub session_id: u64,
+    pub session_id: SessionId,
     pub seq: u64,
     pub ack_seq: u64,
     /// Sender's clock, ns since the Unix epoch.
@@ -26,7 +27,7 @@ pub struct Envelope {
 
 impl Envelope {
     /// Wraps a body with the current protocol version.
-    pub fn new(session_id: u64, seq: u64, ack_seq: u64, ts_ns: u64, body: Message) -> Envelope {
+    pub fn new(session_id: SessionId, seq: u64, ack_seq: u64, ts_ns: u64, body: Message) -> Envelope {
         Envelope { header: Header { version: PROTOCOL_VERSION, session_id, seq, ack_seq, ts_ns }, body }
     }
 }

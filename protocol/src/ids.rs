@@ -41,3 +41,29 @@ id_type!(
     /// Identifies one run of a process; a new value after a restart.
     SessionId
 );
+
+impl SessionId {
+    /// A session id that differs between process starts: the wall clock mixed with the pid
+    /// (splitmix64 finaliser), so two starts in the same nanosecond still differ by pid.
+    pub fn fresh() -> SessionId {
+        let now_ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        let mut z = now_ns ^ (u64::from(std::process::id()) << 32);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        SessionId(z ^ (z >> 31))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_session_ids_differ_over_time() {
+        let a = SessionId::fresh();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        assert_ne!(a, SessionId::fresh());
+    }
+}

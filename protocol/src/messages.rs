@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::enums::{ExecType, OrdStatus, OrdType, RejectCode, Side};
 use crate::error::DecodeError;
-use crate::ids::{ExecId, IntentId, OrderId};
+use crate::ids::{ExecId, IntentId, OrderId, SessionId};
 use crate::symbol::Symbol;
 use crate::values::{Money, Price, Qty};
 
@@ -110,7 +110,7 @@ pub struct PositionSnapshot {
 /// Both directions: liveness. `session_id` changes when the sender restarts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Heartbeat {
-    pub session_id: u64,
+    pub session_id: SessionId,
     /// The last sequence number the sender sent before this heartbeat.
     pub last_seq_sent: u64,
     /// The last sequence number the sender received from its peer.

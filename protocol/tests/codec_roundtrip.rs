@@ -27,7 +27,11 @@ fn every_message_type_is_covered_by_the_samples() {
 
 #[test]
 fn binary_header_layout_is_fixed_little_endian() {
-    let env = common::envelope(Message::Heartbeat(Heartbeat { session_id: 1, last_seq_sent: 2, last_seq_received: 3 }));
+    let env = common::envelope(Message::Heartbeat(Heartbeat {
+        session_id: protocol::SessionId(1),
+        last_seq_sent: 2,
+        last_seq_received: 3,
+    }));
     let frame = Codec::Bincode.encode(&env).unwrap();
     assert_eq!(&frame[0..2], &1u16.to_le_bytes()); // version
     assert_eq!(&frame[2..4], &6u16.to_le_bytes()); // msg type: heartbeat

@@ -39,7 +39,7 @@ fn engine_run(
         std::thread::sleep(after);
         let reply = client_request(
             &control,
-            &ControlRequest::Set { scope: "global".into(), flag: Flag::ExitEnabled, value: false },
+            &ControlRequest::Set { scope: ::actors::control::Scope::Global, flag: Flag::ExitEnabled, value: false },
             &::actors::control::Credentials { token: Some(token), who: Some("e2e".into()) },
             Duration::from_secs(2),
         );

@@ -625,11 +625,11 @@ fn an_operator_adopts_the_venue_resumes_and_the_books_balance() {
     assert_eq!(row["venue_agrees"], false, "its books differ from the venue: {row}");
     let request = |r: ControlRequest| client_request(&endpoint, &r, &auth, Duration::from_secs(3)).expect("reply");
 
-    let early = request(ControlRequest::Resume { symbol: victim.to_string() });
+    let early = request(ControlRequest::Resume { symbol: victim });
     assert!(!early.ok && early.error.as_deref().is_some_and(|e| e.contains("adopt")), "resume before adopt: {early:?}");
-    let adopted = request(ControlRequest::Adopt { symbol: victim.to_string() });
+    let adopted = request(ControlRequest::Adopt { symbol: victim });
     assert!(adopted.ok, "adopt: {adopted:?}");
-    let resumed = request(ControlRequest::Resume { symbol: victim.to_string() });
+    let resumed = request(ControlRequest::Resume { symbol: victim });
     assert!(resumed.ok, "resume: {resumed:?}");
     let orders_at_resume = status_row(&endpoint, &auth, victim)["orders"].as_u64().unwrap_or(0);
 

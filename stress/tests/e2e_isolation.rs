@@ -74,7 +74,8 @@ fn a_slow_and_a_failing_symbol_do_not_stall_the_others() {
                 })),
             }
         };
-        let mut engine = system::start(wiring, &zmq::Context::new(), &specs, risk, &strategy, 7).unwrap();
+        let mut engine =
+            system::start(wiring, &zmq::Context::new(), &specs, risk, &strategy, protocol::SessionId(7)).unwrap();
         let slow_shard = engine.shard_of[&Symbol::new("SLOW1").unwrap()];
         let mates: Vec<&str> = ["FAST1", "FAST2", "FAST3"]
             .into_iter()

@@ -50,8 +50,11 @@ fn gateway_rejects_malformed_frames_and_keeps_serving() {
     sub.connect(&gateway.market_data_endpoint).unwrap();
     assert!(recv(&sub, 3_000).is_some(), "a tick arrives");
 
-    let valid = |seq: u64, body: Message, codec: Codec| codec.encode(&Envelope::new(1, seq, 0, 0, body)).unwrap();
-    let heartbeat = Message::Heartbeat(Heartbeat { session_id: 1, last_seq_sent: 0, last_seq_received: 0 });
+    let valid = |seq: u64, body: Message, codec: Codec| {
+        codec.encode(&Envelope::new(protocol::SessionId(1), seq, 0, 0, body)).unwrap()
+    };
+    let heartbeat =
+        Message::Heartbeat(Heartbeat { session_id: protocol::SessionId(1), last_seq_sent: 0, last_seq_received: 0 });
     let mut wrong_version = valid(1, heartbeat.clone(), Codec::Bincode);
     wrong_version[0] = 9;
     let truncated = valid(2, heartbeat.clone(), Codec::Bincode)[..20].to_vec();
@@ -116,9 +119,15 @@ fn engine_survives_malformed_frames_from_the_gateway() {
     let stats = actix_rt::System::new().block_on(async move {
         let wiring = common::wiring(orders, md, "engine-under-test");
         let strategy = |_: &SymbolSpec| -> Box<dyn Strategy> { Box::new(Hold) };
-        let mut engine =
-            system::start(wiring, &ctx, &specs, Arc::new(PortfolioRisk::new(RiskConfig::default(), 1)), &strategy, 3)
-                .unwrap();
+        let mut engine = system::start(
+            wiring,
+            &ctx,
+            &specs,
+            Arc::new(PortfolioRisk::new(RiskConfig::default(), 1)),
+            &strategy,
+            protocol::SessionId(3),
+        )
+        .unwrap();
         // The fake gateway learns the engine's identity from its first frame, then sends junk.
         let fake = tokio::task::spawn_blocking(move || {
             let parts = loop {
@@ -132,11 +141,15 @@ fn engine_survives_malformed_frames_from_the_gateway() {
             }
             let hb = Codec::Bincode
                 .encode(&Envelope::new(
-                    5,
+                    protocol::SessionId(5),
                     1,
                     0,
                     0,
-                    Message::Heartbeat(Heartbeat { session_id: 5, last_seq_sent: 1, last_seq_received: 0 }),
+                    Message::Heartbeat(Heartbeat {
+                        session_id: protocol::SessionId(5),
+                        last_seq_sent: 1,
+                        last_seq_received: 0,
+                    }),
                 ))
                 .unwrap();
             router.send_multipart([identity.as_slice(), hb.as_slice()], 0).unwrap();

@@ -79,7 +79,10 @@ fn a_gateway_restart_without_its_journal_halts_every_symbol_holding_a_position()
     // Let every symbol open a position, then forbid exits so that they keep it.
     std::thread::sleep(Duration::from_millis(500));
     let flag = ::actors::control::Flag::ExitEnabled;
-    assert!(request(::actors::control::ControlRequest::Set { scope: "global".into(), flag, value: false }).ok);
+    assert!(
+        request(::actors::control::ControlRequest::Set { scope: ::actors::control::Scope::Global, flag, value: false })
+            .ok
+    );
     let until = Instant::now() + Duration::from_secs(3);
     let holding = loop {
         let status = request(::actors::control::ControlRequest::Status).status.unwrap_or_default();

@@ -30,10 +30,10 @@ impl BridgeActor {
         if self.gateway_session != Some(header.session_id) {
             match self.gateway_session {
                 Some(previous) => {
-                    warn!(target: "bridge", previous, current = header.session_id, "GATEWAY_SESSION_CHANGED: gateway restarted; reconciling");
+                    warn!(target: "bridge", previous = previous.0, current = header.session_id.0, "GATEWAY_SESSION_CHANGED: gateway restarted; reconciling");
                 }
                 None => {
-                    info!(target: "bridge", session = header.session_id, "first contact with the gateway; reconciling")
+                    info!(target: "bridge", session = header.session_id.0, "first contact with the gateway; reconciling")
                 }
             }
             if self.gateway_session.is_some() {

@@ -26,7 +26,7 @@ use engine::risk::PortfolioRisk;
 use hdrhistogram::Histogram;
 use protocol::{
     Envelope, ExecId, ExecReport, ExecType, IntentId, Message, NewOrder, OrdStatus, OrderId, OrderStatusQuery,
-    PositionSnapshot, Qty, RejectCode, Side, Symbol,
+    PositionSnapshot, Qty, RejectCode, SessionId, Side, Symbol,
 };
 use tokio::sync::oneshot;
 use tracing::{error, warn};
@@ -119,10 +119,10 @@ pub struct BridgeActor {
     routes: HashMap<Symbol, SymbolRoute>,
     risk: Arc<PortfolioRisk>,
     locks: LockTable,
-    session_id: u64,
+    session_id: SessionId,
     seq_out: u64,
     last_seq_in: u64,
-    gateway_session: Option<u64>,
+    gateway_session: Option<SessionId>,
     last_inbound: Instant,
     gateway_up: bool,
     next_request_id: u64,
@@ -161,7 +161,7 @@ impl BridgeActor {
         zmq: zmq::Context,
         routes: HashMap<Symbol, SymbolRoute>,
         risk: Arc<PortfolioRisk>,
-        session_id: u64,
+        session_id: SessionId,
     ) -> BridgeActor {
         let timeout = config.request_timeout;
         BridgeActor {

@@ -10,10 +10,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use actors::control::{check_who, client_request, ControlRequest, Credentials, Flag};
+use actors::control::{check_who, client_request, ControlRequest, Credentials, Flag, Scope};
 use clap::{Args as ClapArgs, Parser, Subcommand};
 use engine_app::config::RunConfig;
 use engine_app::main_job::{self, JobOptions};
+use protocol::Symbol;
 
 #[derive(Parser, Debug)]
 #[command(name = "engine", about = "Concurrent multi-symbol trading engine")]
@@ -82,11 +83,13 @@ enum CtlAction {
     /// Set a flag: `engine ctl set global entry_enabled false`.
     Set {
         /// "global" or a symbol.
-        scope: String,
+        scope: Scope,
         /// entry_enabled, exit_enabled or global_lock.
-        flag: String,
+        #[arg(value_parser = parse_flag)]
+        flag: Flag,
         /// true or false.
-        value: String,
+        #[arg(action = clap::ArgAction::Set)]
+        value: bool,
     },
     /// Show every flag.
     Get,
@@ -94,9 +97,9 @@ enum CtlAction {
     Status,
     /// A halted symbol's book takes the venue's position, PnL and fees (it stays halted):
     /// `engine ctl adopt BTCUSD.s`.
-    Adopt { symbol: String },
+    Adopt { symbol: Symbol },
     /// A halted symbol trades again, if its book follows the venue: `engine ctl resume BTCUSD.s`.
-    Resume { symbol: String },
+    Resume { symbol: Symbol },
     /// Close the circuit breaker now (for example after a drawdown trip).
     ResetBreaker,
 }
@@ -126,6 +129,12 @@ fn credentials(config: Option<&std::path::Path>) -> Result<Credentials, String> 
     Ok(Credentials { token, who })
 }
 
+/// A flag by its wire name (`entry_enabled`, `exit_enabled`, `global_lock`).
+fn parse_flag(text: &str) -> Result<Flag, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_string()))
+        .map_err(|_| format!("unknown flag {text:?} (entry_enabled, exit_enabled, global_lock)"))
+}
+
 fn ctl(endpoint: &str, config: Option<&std::path::Path>, action: CtlAction) -> i32 {
     let credentials = match credentials(config) {
         Ok(c) => c,
@@ -135,22 +144,7 @@ fn ctl(endpoint: &str, config: Option<&std::path::Path>, action: CtlAction) -> i
         }
     };
     let request = match action {
-        CtlAction::Set { scope, flag, value } => {
-            let flag = match flag.as_str() {
-                "entry_enabled" => Flag::EntryEnabled,
-                "exit_enabled" => Flag::ExitEnabled,
-                "global_lock" => Flag::GlobalLock,
-                other => {
-                    eprintln!("engine ctl: unknown flag {other:?} (entry_enabled, exit_enabled, global_lock)");
-                    return 2;
-                }
-            };
-            let Ok(value) = value.parse::<bool>() else {
-                eprintln!("engine ctl: value must be true or false, not {value:?}");
-                return 2;
-            };
-            ControlRequest::Set { scope, flag, value }
-        }
+        CtlAction::Set { scope, flag, value } => ControlRequest::Set { scope, flag, value },
         CtlAction::Get => ControlRequest::Get,
         CtlAction::Status => ControlRequest::Status,
         CtlAction::Adopt { symbol } => ControlRequest::Adopt { symbol },

@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::MAX_FRAME_BYTES;
 use crate::envelope::{Envelope, Header, PROTOCOL_VERSION};
 use crate::error::{from_serde_message, DecodeError, EncodeError};
+use crate::ids::SessionId;
 use crate::messages::{Message, MsgType};
 
 pub(super) const HEADER_LEN: usize = 2 + 2 + 8 + 8 + 8 + 8;
@@ -24,7 +25,7 @@ pub(super) fn encode_into(envelope: &Envelope, frame: &mut Vec<u8>) -> Result<()
     let h = &envelope.header;
     frame.extend_from_slice(&h.version.to_le_bytes());
     frame.extend_from_slice(&envelope.body.msg_type().code().to_le_bytes());
-    frame.extend_from_slice(&h.session_id.to_le_bytes());
+    frame.extend_from_slice(&h.session_id.0.to_le_bytes());
     frame.extend_from_slice(&h.seq.to_le_bytes());
     frame.extend_from_slice(&h.ack_seq.to_le_bytes());
     frame.extend_from_slice(&h.ts_ns.to_le_bytes());
@@ -63,7 +64,13 @@ pub(super) fn decode(frame: &[u8]) -> Result<Envelope, DecodeError> {
     let type_code = u16_at(2);
     let msg_type =
         MsgType::from_code(type_code).ok_or_else(|| DecodeError::UnknownMessageType(type_code.to_string()))?;
-    let header = Header { version, session_id: u64_at(4), seq: u64_at(SEQ_AT), ack_seq: u64_at(20), ts_ns: u64_at(28) };
+    let header = Header {
+        version,
+        session_id: SessionId(u64_at(4)),
+        seq: u64_at(SEQ_AT),
+        ack_seq: u64_at(20),
+        ts_ns: u64_at(28),
+    };
     let body = &frame[HEADER_LEN..];
     let message = match msg_type {
         MsgType::NewOrder => Message::NewOrder(read_body(body)?),

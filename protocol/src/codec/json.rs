@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::envelope::{Envelope, Header, PROTOCOL_VERSION};
 use crate::error::{from_serde_message, DecodeError, EncodeError};
+use crate::ids::SessionId;
 use crate::messages::{Message, MsgType};
 
 #[derive(Serialize)]
@@ -14,7 +15,7 @@ struct FrameOut<'a, T> {
     v: u16,
     #[serde(rename = "type")]
     msg_type: &'static str,
-    session_id: u64,
+    session_id: SessionId,
     seq: u64,
     ack_seq: u64,
     ts_ns: u64,
@@ -29,7 +30,7 @@ struct FrameIn<'a> {
     v: u16,
     #[serde(rename = "type")]
     msg_type: String,
-    session_id: u64,
+    session_id: SessionId,
     seq: u64,
     ack_seq: u64,
     ts_ns: u64,

@@ -74,7 +74,7 @@ pub fn samples() -> Vec<Message> {
             }],
             open_orders: vec![IntentId(44)],
         }),
-        Message::Heartbeat(Heartbeat { session_id: 77, last_seq_sent: 10, last_seq_received: 9 }),
+        Message::Heartbeat(Heartbeat { session_id: protocol::SessionId(77), last_seq_sent: 10, last_seq_received: 9 }),
         Message::Tick(Tick {
             symbol: sym("ETHUSD.s"),
             bid: "3200.1".parse().unwrap(),
@@ -91,5 +91,5 @@ pub fn samples() -> Vec<Message> {
 }
 
 pub fn envelope(body: Message) -> Envelope {
-    Envelope::new(0xDEAD_BEEF, 12, 11, 1_763_700_000_000_000_000, body)
+    Envelope::new(protocol::SessionId(0xDEAD_BEEF), 12, 11, 1_763_700_000_000_000_000, body)
 }
