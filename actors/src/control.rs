@@ -411,12 +411,50 @@ impl ControlResponse {
     fn error(text: impl Into<String>) -> ControlResponse {
         ControlResponse { ok: false, error: Some(text.into()), ..Default::default() }
     }
+
+    /// A refusal with its reason (for another front end, such as the HTTP server).
+    pub fn refused(text: impl Into<String>) -> ControlResponse {
+        ControlResponse::error(text)
+    }
 }
 
 /// Apply a control request from inside the process (trusted: no token).
 #[derive(Message)]
 #[rtype(result = "ControlResponse")]
 pub struct Control(pub ControlRequest);
+
+/// Apply a control request for a caller inside the process that authorized it already
+/// (the HTTP status page, which checks the same token): answered like an endpoint request
+/// and logged with that caller.
+#[derive(Message)]
+#[rtype(result = "ControlResponse")]
+pub struct ControlAs {
+    pub request: ControlRequest,
+    pub caller: Caller,
+}
+
+/// The latest changes asked of the control actor, newest last (at most
+/// [`RECENT_CHANGES`]).
+#[derive(Message)]
+#[rtype(result = "Vec<ControlChange>")]
+pub struct GetRecentChanges;
+
+/// How many changes [`GetRecentChanges`] keeps.
+pub const RECENT_CHANGES: usize = 50;
+
+/// One change asked of the control actor and its answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ControlChange {
+    /// Wall clock, ns since the Unix epoch.
+    pub at_ns: u64,
+    pub request: ControlRequest,
+    /// Who asked: `who`, else the caller's identity.
+    pub who: String,
+    pub ok: bool,
+    /// The error, or what the command did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
 
 pub struct ControlActor {
     risk: Arc<PortfolioRisk>,
@@ -427,6 +465,7 @@ pub struct ControlActor {
     operator: Option<OperatorRoutes>,
     /// The shard that runs each symbol (shown in `status`).
     shard_of: HashMap<Symbol, usize>,
+    recent: std::collections::VecDeque<ControlChange>,
 }
 
 impl ControlActor {
@@ -436,7 +475,15 @@ impl ControlActor {
         board: StatusBoard,
     ) -> ControlActor {
         let per_symbol = symbols.keys().map(|s| (*s, ControlFlags::default())).collect();
-        ControlActor { risk, symbols, per_symbol, board, operator: None, shard_of: HashMap::new() }
+        ControlActor {
+            risk,
+            symbols,
+            per_symbol,
+            board,
+            operator: None,
+            shard_of: HashMap::new(),
+            recent: std::collections::VecDeque::new(),
+        }
     }
 
     /// The shard of each symbol, for `status`.
@@ -457,8 +504,21 @@ impl ControlActor {
         let (action, symbol) = match request {
             ControlRequest::Adopt { symbol } => (OperatorAction::Adopt, symbol),
             ControlRequest::Resume { symbol } => (OperatorAction::Resume, symbol),
-            other => return Box::pin(std::future::ready(self.apply(other, &caller))),
+            other => {
+                let response = self.apply(other.clone(), &caller);
+                if other.is_change() {
+                    self.remember(other, &caller, &response);
+                }
+                return Box::pin(std::future::ready(response));
+            }
         };
+        // An operator command's outcome arrives later; the change log keeps that it was asked.
+        let asked = match action {
+            OperatorAction::Adopt => ControlRequest::Adopt { symbol },
+            OperatorAction::Resume => ControlRequest::Resume { symbol },
+        };
+        let pending = ControlResponse { ok: true, message: Some("asked".into()), ..Default::default() };
+        self.remember(asked, &caller, &pending);
         let Some(routes) = self.operator.clone() else {
             return Box::pin(std::future::ready(ControlResponse::error("operator commands are not wired here")));
         };
@@ -584,6 +644,20 @@ impl Handler<ControlFromEndpoint> for ControlActor {
     }
 }
 
+impl Handler<ControlAs> for ControlActor {
+    type Result = ResponseFuture<ControlResponse>;
+    fn handle(&mut self, msg: ControlAs, _: &mut Context<Self>) -> Self::Result {
+        self.dispatch(msg.request, msg.caller)
+    }
+}
+
+impl Handler<GetRecentChanges> for ControlActor {
+    type Result = MessageResult<GetRecentChanges>;
+    fn handle(&mut self, _: GetRecentChanges, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.recent.iter().cloned().collect())
+    }
+}
+
 impl Handler<Control> for ControlActor {
     type Result = ResponseFuture<ControlResponse>;
     fn handle(&mut self, msg: Control, _: &mut Context<Self>) -> Self::Result {
@@ -592,6 +666,20 @@ impl Handler<Control> for ControlActor {
 }
 
 impl ControlActor {
+    /// Keeps a change and its answer in the bounded recent-changes ring.
+    fn remember(&mut self, request: ControlRequest, caller: &Caller, response: &ControlResponse) {
+        if self.recent.len() == RECENT_CHANGES {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(ControlChange {
+            at_ns: crate::time::wall_ns(),
+            request,
+            who: caller.who.clone().unwrap_or_else(|| caller.identity.clone()),
+            ok: response.ok,
+            detail: response.error.clone().or_else(|| response.message.clone()),
+        });
+    }
+
     fn apply(&mut self, request: ControlRequest, caller: &Caller) -> ControlResponse {
         match request {
             ControlRequest::Set { scope, flag, value } => self.set(scope, flag, value, caller),

@@ -57,13 +57,23 @@ pub struct FlushState;
 pub struct StateStore {
     path: PathBuf,
     latest: BTreeMap<Symbol, DurableSymbol>,
-    dirty: bool,
+    /// Since when the newest states wait unwritten (`None`: the file is up to date).
+    dirty_since: Option<std::time::Instant>,
 }
+
+/// How long the newest durable states have waited unwritten (zero: the file is current).
+#[derive(Message)]
+#[rtype(result = "Duration")]
+pub struct GetStateLag;
 
 impl StateStore {
     /// Starts from what was loaded, so symbols that never change keep their entry.
     pub fn new(path: PathBuf, loaded: BTreeMap<Symbol, DurableSymbol>) -> StateStore {
-        StateStore { path, latest: loaded, dirty: false }
+        StateStore { path, latest: loaded, dirty_since: None }
+    }
+
+    fn mark_dirty(&mut self) {
+        self.dirty_since.get_or_insert_with(std::time::Instant::now);
     }
 
     fn write(&mut self) -> Result<(), String> {
@@ -76,7 +86,7 @@ impl StateStore {
         let tmp = self.path.with_extension("json.tmp");
         std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
         std::fs::rename(&tmp, &self.path).map_err(|e| format!("{}: {e}", self.path.display()))?;
-        self.dirty = false;
+        self.dirty_since = None;
         Ok(())
     }
 }
@@ -86,7 +96,7 @@ impl Actor for StateStore {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.run_interval(Duration::from_millis(200), |act, _| {
-            if act.dirty {
+            if act.dirty_since.is_some() {
                 if let Err(e) = act.write() {
                     error!(target: "state", error = %e, "STATE_WRITE_FAILED: durable state not saved");
                 }
@@ -95,7 +105,7 @@ impl Actor for StateStore {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
-        if self.dirty {
+        if self.dirty_since.is_some() {
             if let Err(e) = self.write() {
                 warn!(target: "state", error = %e, "durable state not saved at stop");
             }
@@ -107,7 +117,7 @@ impl Handler<SaveSymbolState> for StateStore {
     type Result = ();
     fn handle(&mut self, msg: SaveSymbolState, _: &mut Context<Self>) {
         if self.latest.insert(msg.symbol, msg.state) != Some(msg.state) {
-            self.dirty = true;
+            self.mark_dirty();
         }
     }
 }
@@ -118,9 +128,16 @@ impl Handler<crate::outbox::SaveStates> for StateStore {
     fn handle(&mut self, msg: crate::outbox::SaveStates, _: &mut Context<Self>) {
         for (symbol, state) in msg.states {
             if self.latest.insert(symbol, state) != Some(state) {
-                self.dirty = true;
+                self.mark_dirty();
             }
         }
+    }
+}
+
+impl Handler<GetStateLag> for StateStore {
+    type Result = MessageResult<GetStateLag>;
+    fn handle(&mut self, _: GetStateLag, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.dirty_since.map_or(Duration::ZERO, |since| since.elapsed()))
     }
 }
 

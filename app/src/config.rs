@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::Read;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -72,6 +73,11 @@ pub struct EngineSection {
     pub shards: Option<usize>,
     /// A symbol step (strategy included) longer than this halts the symbol.
     pub step_budget_ms: Option<u64>,
+    /// The HTTP server (`/metrics`, `/healthz`, `/readyz`, the status page): `host:port`,
+    /// or "off".
+    pub http: Option<String>,
+    /// One `/metrics` series per symbol (turn off for very large symbol counts).
+    pub http_symbol_labels: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -182,7 +188,14 @@ pub struct RunConfig {
     /// Sync the durable journal to disk on every append (`engine.state_fsync`): survives a
     /// power loss, not only a crash, at a much higher cost per order.
     pub state_fsync: bool,
+    /// Where the HTTP server listens (`engine.http`; `None`: off).
+    pub http: Option<SocketAddr>,
+    /// `engine.http_symbol_labels`.
+    pub http_symbol_labels: bool,
 }
+
+/// The HTTP server's default address.
+pub const DEFAULT_HTTP: &str = "127.0.0.1:9187";
 
 /// A ZeroMQ routing identity is at most 255 bytes; each shard appends "-s<n>" to ours.
 pub const MAX_IDENTITY_BYTES: usize = 248;
@@ -230,6 +243,8 @@ impl Default for RunConfig {
             lossless_ticks: false,
             state_file: None,
             state_fsync: false,
+            http: DEFAULT_HTTP.parse().ok(),
+            http_symbol_labels: true,
         }
     }
 }
@@ -459,6 +474,18 @@ impl RunConfig {
         }
         if let Some(ms) = e.step_budget_ms {
             self.step_budget = positive_ms("engine.step_budget_ms", ms)?;
+        }
+        if let Some(http) = e.http {
+            self.http = if http == "off" {
+                None
+            } else {
+                Some(http.parse().map_err(|err| {
+                    bad("engine.http", format!("{err}: a host:port such as \"{DEFAULT_HTTP}\", or \"off\""))
+                })?)
+            };
+        }
+        if let Some(labels) = e.http_symbol_labels {
+            self.http_symbol_labels = labels;
         }
         self.apply_strategy(file.strategy)?;
         self.apply_risk(file.risk)?;

@@ -4,6 +4,7 @@
 //!
 //! Layout:
 //! - [`config`]: `engine.toml` and command-line settings, validated key by key.
+//! - [`http`]: the HTTP server: `/metrics`, `/healthz`, `/readyz` and the status page.
 //! - [`lock_log`]: the fast writer of lock events into `engine.jsonl`.
 //! - [`logging`]: stdout (human) and `logs/<run-id>/engine.jsonl` (JSON) logging.
 //! - [`main_job`]: the engine run: gateway (embedded or remote) + actors + status line.
@@ -11,6 +12,7 @@
 //! - [`signals`]: SIGINT, SIGTERM and SIGHUP as one stop request.
 
 pub mod config;
+pub mod http;
 pub mod lock_log;
 pub mod logging;
 pub mod main_job;

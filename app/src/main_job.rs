@@ -38,6 +38,8 @@ use protocol::{Money, Symbol};
 use tracing::{info, warn};
 
 use crate::config::{RunConfig, StrategyChoice};
+use crate::http::live::LiveSources;
+use crate::http::{HttpServer, HttpSettings};
 
 /// How to run.
 #[derive(Clone, Debug)]
@@ -324,7 +326,19 @@ async fn run_actors(
             .map_err(|e| anyhow!("{e}"))?;
     if let Some(ep) = &engine.control_endpoint {
         info!(target: "engine", endpoint = %ep.endpoint, "control endpoint listening");
-    } // Run until Ctrl-C, the duration, or the tick budget.
+    }
+    let http = match config.http {
+        Some(bind) => match start_http(&engine, config, bind) {
+            Ok(server) => Some(server),
+            Err(e) => {
+                engine.stop_threads();
+                System::current().stop();
+                bail!("engine.http: cannot serve on {bind}: {e}");
+            }
+        },
+        None => None,
+    };
+    // Run until Ctrl-C, the duration, or the tick budget.
     let trading_started = Instant::now();
     let deadline = options.duration.map(|d| Instant::now() + d);
     let feed_counters = engine.market_data.as_ref().map(|m| m.counters.clone());
@@ -399,6 +413,9 @@ async fn run_actors(
         }
     }
     tick_to_intent_by_symbol.sort_by_key(|a| a.0);
+    if let Some(server) = http {
+        server.stop();
+    }
     engine.stop_threads();
 
     // Like with like: positions absolutely, PnL and fees over this session (the venue's
@@ -464,6 +481,26 @@ async fn run_actors(
         trading,
         elapsed: Duration::ZERO,
     })
+}
+
+/// The HTTP server over this engine's live state (off the hot path: it only reads shared
+/// state and messages the bridges and the control actor).
+fn start_http(engine: &system::Engine, config: &RunConfig, bind: std::net::SocketAddr) -> std::io::Result<HttpServer> {
+    let sources = LiveSources {
+        board: engine.board.clone(),
+        risk: Arc::clone(&engine.risk),
+        bridges: engine.bridges.clone(),
+        symbols: engine.symbols.iter().map(|(s, a)| (*s, a.clone())).collect(),
+        shard_of: engine.shard_of.clone(),
+        control: engine.control.clone(),
+        state: engine.state.clone(),
+        feed: engine.market_data.as_ref().map(|m| m.counters.clone()),
+        discrepancies: Default::default(),
+    };
+    let token = config.control.as_ref().and_then(|c| c.token.clone());
+    let server = HttpServer::start(HttpSettings { bind, symbol_labels: config.http_symbol_labels, token }, sources)?;
+    say!("status page: http://{}/  (metrics: /metrics)", server.local_addr);
+    Ok(server)
 }
 
 /// One progress line: live (rewritten in place) on a terminal, plain lines otherwise.

@@ -27,6 +27,7 @@ symbols = ["BTCUSD.s", "ETHUSD.s", "XAUUSD.s"]
 gateway = "{orders}"
 market_data = "{md}"
 control = "off"
+http = "off"
 order_timeout_ms = 300
 heartbeat_interval_ms = 200
 log_dir = "{logs}"

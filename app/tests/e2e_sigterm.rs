@@ -21,6 +21,7 @@ fn write_config(dir: &Path) -> PathBuf {
         r#"[engine]
 symbols = ["BTCUSD.s", "ETHUSD.s", "XAUUSD.s"]
 control = "off"
+http = "off"
 order_timeout_ms = 300
 heartbeat_interval_ms = 200
 log_dir = "{logs}"

@@ -211,6 +211,8 @@ pub struct SymbolStatus {
     pub venue_baseline: Option<VenueBaseline>,
     /// Whether the last snapshot agreed with the book (`None`: none seen yet).
     pub venue_agrees: Option<bool>,
+    /// When the last tick was taken (the core's clock; 0: none yet).
+    pub last_tick_at: TimeNs,
 }
 
 impl SymbolStatus {
@@ -409,6 +411,7 @@ impl SymbolCore {
             last_discrepancy: self.last_discrepancy,
             venue_baseline: self.venue_baseline,
             venue_agrees: self.venue_agrees,
+            last_tick_at: self.last_tick_at,
         }
     }
 

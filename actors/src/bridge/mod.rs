@@ -481,6 +481,7 @@ impl Handler<GetBridgeStats> for BridgeActor {
         stats.locks_released = self.locks.released();
         stats.locks_held = self.locks.held();
         stats.gateway_up = self.gateway_up;
+        stats.gateway_silent_ms = u64::try_from(self.last_inbound.elapsed().as_millis()).unwrap_or(u64::MAX);
         stats.round_trip_us = summarize(&self.round_trip);
         stats.lock_hold_us = summarize(&self.lock_hold);
         stats.round_trip_histogram = Some(Mergeable(self.round_trip.clone()));

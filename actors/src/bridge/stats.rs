@@ -37,6 +37,9 @@ pub struct BridgeStats {
     pub locks_held: usize,
     pub max_held_us: u64,
     pub gateway_up: bool,
+    /// Milliseconds since the last frame from the gateway (heartbeats included); merged
+    /// shards show the longest.
+    pub gateway_silent_ms: u64,
     pub gateway_sessions: u64,
     /// Order round trip (submit → terminal report), microseconds: p50, p90, p99, p999, max, count.
     pub round_trip_us: Percentiles,
@@ -108,6 +111,7 @@ impl BridgeStats {
         self.gateway_sessions = self.gateway_sessions.max(other.gateway_sessions);
         self.max_held_us = self.max_held_us.max(other.max_held_us);
         self.gateway_up &= other.gateway_up;
+        self.gateway_silent_ms = self.gateway_silent_ms.max(other.gateway_silent_ms);
         self.first_contact_ms = match (self.first_contact_ms, other.first_contact_ms) {
             (Some(a), Some(b)) => Some(a.max(b)),
             _ => None,

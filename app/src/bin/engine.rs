@@ -53,6 +53,10 @@ struct RunArgs {
     /// never from a flag; without one the endpoint is read-only and must be loopback.
     #[arg(long)]
     control: Option<String>,
+    /// HTTP server for /metrics, /healthz, /readyz and the status page: host:port, or "off"
+    /// (default 127.0.0.1:9187).
+    #[arg(long)]
+    http: Option<String>,
     /// Directory for logs/<run-id>/.
     #[arg(long)]
     log_dir: Option<String>,
@@ -178,6 +182,7 @@ fn build_config(args: &RunArgs) -> Result<RunConfig, String> {
     file.engine.codec = args.codec.clone();
     file.engine.symbols = args.symbols.as_ref().map(|s| s.split(',').map(|p| p.trim().to_string()).collect());
     file.engine.control = args.control.clone();
+    file.engine.http = args.http.clone();
     file.engine.log_dir = args.log_dir.clone();
     file.engine.state_file = args.state_file.clone();
     file.gateway.seed = args.seed;

@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+pub mod http_client;
+
 use engine::feed::IntervalMs;
 use engine::intent::ExitRules;
 use engine_app::config::{RunConfig, StrategyChoice};
@@ -16,6 +18,7 @@ pub fn fast_config(symbols: &[String]) -> RunConfig {
     RunConfig {
         symbols: symbols.to_vec(),
         control: None,
+        http: None,
         state_file: Some("off".into()),
         order_timeout: Duration::from_millis(400),
         heartbeat_interval: Duration::from_millis(200),

@@ -116,6 +116,7 @@ impl StressOptions {
             gateway: Some(orders),
             market_data: Some(market_data),
             control: None,
+            http: None,
             identity: "engine-stress".into(),
             order_timeout: self.order_timeout,
             heartbeat_interval: Duration::from_millis(500),
