@@ -318,6 +318,62 @@ impl Collector for SnapshotCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::live::LiveSnapshot;
+
+    fn snapshot(symbols: &[(&str, u64)]) -> Arc<LiveSnapshot> {
+        let risk = engine::risk::PortfolioRisk::new(Default::default(), 1);
+        let statuses = symbols
+            .iter()
+            .map(|(name, orders)| {
+                let symbol = protocol::Symbol::new(name).unwrap();
+                let template =
+                    engine::strategy::IntentTemplate { qty: "1".parse().unwrap(), exits: Default::default() };
+                let core = engine::symbol_core::SymbolCore::new(
+                    engine::symbol_core::CoreConfig::new(symbol),
+                    Box::new(engine::strategy::churn::Churn::new(template)),
+                    &risk,
+                );
+                let mut status = core.status();
+                status.counters.orders = *orders;
+                status.realized = Money::from_raw_signed(150_000_000);
+                status
+            })
+            .collect();
+        Arc::new(LiveSnapshot {
+            at_ns: 0,
+            symbols: statuses,
+            shard_of: Default::default(),
+            bridge: Default::default(),
+            tick_to_order_us: None,
+            feed: Default::default(),
+            flags: risk.flags(),
+            symbol_flags: Default::default(),
+            breaker: risk.breaker_state(),
+            breaker_trips: 0,
+            breaker_transitions: 0,
+            gateway_up: true,
+            venue_reconciling: false,
+            state_lag: std::time::Duration::ZERO,
+            recent_changes: Vec::new(),
+            recent_discrepancies: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn symbol_labels_give_one_series_per_symbol_or_one_sum() {
+        let two = snapshot(&[("A", 3), ("B", 4)]);
+        let labelled = encode(Arc::clone(&two), true).unwrap();
+        assert!(labelled.contains("engine_orders_sent_total{symbol=\"A\"} 3\n"), "{labelled}");
+        assert!(labelled.contains("engine_orders_sent_total{symbol=\"B\"} 4\n"), "{labelled}");
+        assert!(labelled.contains("engine_realized_pnl{symbol=\"B\"} 1.5\n"), "{labelled}");
+        let summed = encode(two, false).unwrap();
+        assert!(summed.contains("engine_orders_sent_total 7\n"), "{summed}");
+        assert!(summed.contains("engine_realized_pnl 3.0\n"), "{summed}");
+        assert!(!summed.contains("symbol=\""), "no symbol label at all: {summed}");
+        assert!(!summed.contains("{}"), "no empty label sets: {summed}");
+        assert!(summed.contains("# TYPE engine_round_trip_seconds histogram"), "{summed}");
+        assert!(summed.ends_with("# EOF\n"));
+    }
 
     #[test]
     fn buckets_hold_each_value_once_in_the_first_bound_above_it() {
