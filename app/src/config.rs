@@ -17,7 +17,7 @@ use engine::feed::IntervalMs;
 use engine::intent::{ExitRules, Trailing};
 use engine::risk::{BreakerConfig, RiskConfig};
 use protocol::{Codec, Money, Ppm, Qty};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// A settings error, naming the key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,7 +32,7 @@ fn bad(key: &str, reason: impl std::fmt::Display) -> ConfigError {
 }
 
 /// The `engine.toml` file. Unknown keys are errors.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     #[serde(default)]
@@ -48,7 +48,7 @@ pub struct FileConfig {
     pub aliases: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EngineSection {
     pub symbols: Option<Vec<String>>,
@@ -80,7 +80,7 @@ pub struct EngineSection {
     pub http_symbol_labels: Option<bool>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StrategySection {
     pub kind: Option<String>,
@@ -98,7 +98,7 @@ pub struct StrategySection {
     pub qty: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RiskSection {
     pub initial_equity: Option<String>,
@@ -113,7 +113,7 @@ pub struct RiskSection {
     pub max_fill_deviation_pct: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct GatewaySection {
     pub seed: Option<u64>,
@@ -704,6 +704,33 @@ impl RunConfig {
 
 #[cfg(test)]
 mod tests {
+    /// `deploy/engine.example.toml` is accepted as it is, and names every key the engine
+    /// reads, section by section (a key added to `FileConfig` without an example fails here).
+    #[test]
+    fn the_example_config_names_every_key() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/engine.example.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        apply(&text).unwrap_or_else(|e| panic!("the example is refused: {e}"));
+        let example: toml::Table = toml::from_str(&text).unwrap();
+        let known = serde_json::to_value(FileConfig::default()).unwrap();
+        for (section, keys) in known.as_object().unwrap() {
+            if section == "aliases" {
+                assert!(example.contains_key("aliases"), "the example shows [aliases]");
+                continue;
+            }
+            let shown =
+                example.get(section).and_then(|s| s.as_table()).unwrap_or_else(|| panic!("[{section}] missing"));
+            for key in keys.as_object().unwrap().keys() {
+                assert!(shown.contains_key(key), "{section}.{key} is not in deploy/engine.example.toml");
+            }
+        }
+        // And the check can fail: a section without one of its keys is caught.
+        let engine_keys = known["engine"].as_object().unwrap();
+        let mut short = example["engine"].as_table().unwrap().clone();
+        short.remove("http");
+        assert!(engine_keys.keys().any(|k| !short.contains_key(k)));
+    }
+
     use super::*;
 
     fn apply(text: &str) -> Result<RunConfig, ConfigError> {
