@@ -317,7 +317,7 @@ impl Handler<TickArrived> for SymbolActor {
         self.step("tick", |core, risk| core.on_tick(&msg.tick, now, risk));
         if self.core.counters().orders > orders_before {
             let micros = wall_ns().saturating_sub(msg.received_ns) / 1_000;
-            let h = self.tick_to_intent.get_or_insert_with(crate::bridge::small_histogram);
+            let h = self.tick_to_intent.get_or_insert_with(crate::bridge::symbol_histogram);
             let _ = h.record(micros.max(1));
         }
     }

@@ -15,7 +15,7 @@ pub mod socket;
 pub mod stats;
 
 use self::stats::histogram;
-pub use self::stats::{small_histogram, summarize, BridgeStats, Mergeable, Percentiles};
+pub use self::stats::{small_histogram, summarize, symbol_histogram, BridgeStats, Mergeable, Percentiles};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -289,7 +289,7 @@ impl BridgeActor {
                 if !matches!(outcome, Outcome::Timeout | Outcome::GatewayDown) {
                     let rtt = u64::try_from(now.saturating_duration_since(at).as_micros()).unwrap_or(u64::MAX).max(1);
                     let _ = self.round_trip.record(rtt);
-                    let _ = self.round_trip_by_symbol.entry(lock.symbol).or_insert_with(small_histogram).record(rtt);
+                    let _ = self.round_trip_by_symbol.entry(lock.symbol).or_insert_with(symbol_histogram).record(rtt);
                 }
             }
         }
