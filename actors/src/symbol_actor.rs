@@ -196,6 +196,7 @@ impl SymbolActor {
                     self.outputs.queries.do_send(SubmitStatusQuery { symbol, intent_id });
                 }
                 Action::Pnl(delta) => self.outputs.pnl.do_send(FoldPnl { delta }),
+                Action::FillBooked(_) | Action::TradeClosed(_) | Action::BookAdjusted(_) => {}
                 Action::Transition { from, to, event } => {
                     debug!(target: "efsm", symbol = %symbol, from, to, event, "EFSM_TRANSITION");
                 }
