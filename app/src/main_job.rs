@@ -50,11 +50,20 @@ pub struct JobOptions {
     pub expected_ticks: Option<u64>,
     /// One compact progress line instead of a line per symbol.
     pub compact_progress: bool,
+    /// The run's folder (`logs/<run-id>/`): where the trade ledger goes by default.
+    pub run_dir: Option<std::path::PathBuf>,
 }
 
 impl JobOptions {
     pub fn new(config: RunConfig, duration: Option<Duration>) -> JobOptions {
-        JobOptions { config, duration, status_every: None, expected_ticks: None, compact_progress: false }
+        JobOptions {
+            config,
+            duration,
+            status_every: None,
+            expected_ticks: None,
+            compact_progress: false,
+            run_dir: None,
+        }
     }
 }
 
@@ -126,6 +135,8 @@ pub struct JobSummary {
     /// From the first status tick to the stop signal (the trading window).
     pub trading: Duration,
     pub elapsed: Duration,
+    /// What the trade ledger wrote (`None`: no ledger).
+    pub ledger: Option<trade_ledger::LedgerReport>,
 }
 
 impl JobSummary {
@@ -252,8 +263,18 @@ pub fn run(options: JobOptions) -> anyhow::Result<JobSummary> {
     };
 
     let started = Instant::now();
-    let outcome = actix_rt::System::new().block_on(run_actors(options, registry, orders_endpoint, md_endpoint));
-    let mut summary = outcome?;
+    let ledger = crate::ledger::open(&config, options.run_dir.as_deref())?;
+    let sender = ledger.as_ref().map(trade_ledger::LedgerWriter::sender);
+    let outcome = actix_rt::System::new().block_on(run_actors(options, registry, orders_endpoint, md_endpoint, sender));
+    let mut summary = match outcome {
+        Ok(summary) => summary,
+        Err(e) => {
+            if let Some(ledger) = ledger {
+                ledger.finish(Duration::from_secs(5));
+            }
+            return Err(e);
+        }
+    };
     if let Some(handle) = gateway {
         // The embedded gateway's own final ledger (it lived for this session only).
         let ledger = handle.stop();
@@ -265,6 +286,7 @@ pub fn run(options: JobOptions) -> anyhow::Result<JobSummary> {
         summary.gateway_ledger_net = Money::checked_sum(summary.symbols.iter().filter_map(|r| r.gateway_net)).ok();
         summary.gateway = Some(ledger);
     }
+    summary.ledger = ledger.map(|l| crate::ledger::finish(l, &summary));
     summary.elapsed = started.elapsed();
     Ok(summary)
 }
@@ -274,6 +296,7 @@ async fn run_actors(
     registry: SymbolRegistry,
     orders: String,
     market_data: String,
+    ledger: Option<trade_ledger::LedgerSender>,
 ) -> anyhow::Result<JobSummary> {
     // Listen first, so that a stop signal during start-up is also a clean stop.
     let mut stop_signals = crate::signals::StopSignals::listen();
@@ -316,6 +339,7 @@ async fn run_actors(
         shards: config.shards,
         step_budget: config.step_budget,
         tick_overflow: if config.lossless_ticks { Overflow::Backpressure } else { Overflow::Drop },
+        ledger,
     };
     let (choice, exits) = (config.strategy, config.exits);
     let strategy = move |spec: &SymbolSpec| strategy_for(choice, IntentTemplate { qty: spec.order_qty, exits });
@@ -463,6 +487,7 @@ async fn run_actors(
         tick_to_intent_by_symbol,
         trading,
         elapsed: Duration::ZERO,
+        ledger: None,
     })
 }
 
@@ -614,6 +639,9 @@ pub fn print_summary(summary: &JobSummary) {
                 row.venue.map_or("- (no snapshot)".to_string(), |v| engine::Position::describe(v.position))
             );
         }
+    }
+    if let Some(ledger) = &summary.ledger {
+        say!("{}", crate::ledger::summary_line(ledger));
     }
     say!("BOOKS {}", if summary.books_balance() { "BALANCE" } else { "DO NOT BALANCE" });
 }
