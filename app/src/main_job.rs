@@ -250,6 +250,8 @@ pub fn run(options: JobOptions) -> anyhow::Result<JobSummary> {
     let config = options.config.clone();
     let registry = registry(&config)?;
     let models: Vec<InstrumentModel> = registry.specs().iter().map(|s| s.model).collect();
+    // Before anything starts: a configured ledger that cannot be opened stops the start.
+    let ledger = crate::ledger::open(&config, options.run_dir.as_deref())?;
     let (gateway, orders_endpoint, md_endpoint) = match (&config.gateway, &config.market_data) {
         (None, _) => {
             let handle = server::start(embedded_gateway_config(&config, models))
@@ -263,7 +265,6 @@ pub fn run(options: JobOptions) -> anyhow::Result<JobSummary> {
     };
 
     let started = Instant::now();
-    let ledger = crate::ledger::open(&config, options.run_dir.as_deref())?;
     let sender = ledger.as_ref().map(trade_ledger::LedgerWriter::sender);
     let outcome = actix_rt::System::new().block_on(run_actors(options, registry, orders_endpoint, md_endpoint, sender));
     let mut summary = match outcome {

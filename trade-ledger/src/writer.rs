@@ -13,7 +13,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use engine::symbol_core::OrderPurpose;
 use protocol::{Money, Side};
-use rusqlite::{params, Connection, Transaction};
+use rusqlite::{params, Connection, Statement, Transaction};
 use tracing::{error, info};
 
 use crate::rows::LedgerRow;
@@ -23,6 +23,8 @@ use crate::{schema, LedgerError};
 pub const CHANNEL_BATCHES: usize = 4_096;
 /// At most this many rows in one transaction.
 const MAX_TRANSACTION_ROWS: usize = 65_536;
+/// How long the writer gathers rows after the first of a transaction.
+const GATHER: Duration = Duration::from_millis(20);
 
 #[derive(Debug, Default)]
 struct Counters {
@@ -169,8 +171,11 @@ fn write_loop(mut conn: Connection, run: i64, rx: &Receiver<Vec<LedgerRow>>, cou
     let mut last_error = None;
     while let Ok(mut rows) = rx.recv() {
         counters.max_backlog_batches.fetch_max(rx.len() as u64 + 1, Ordering::Relaxed);
+        // Gather for a moment: one commit per GATHER rewrites each index page once, not
+        // once per shard hand-off (the writer's CPU is taken from the cores the shards use).
+        let until = std::time::Instant::now() + GATHER;
         while rows.len() < MAX_TRANSACTION_ROWS {
-            match rx.try_recv() {
+            match rx.recv_deadline(until) {
                 Ok(more) => rows.extend(more),
                 Err(_) => break,
             }
@@ -194,11 +199,35 @@ fn write_loop(mut conn: Connection, run: i64, rx: &Receiver<Vec<LedgerRow>>, cou
     last_error
 }
 
+const INSERT_ORDER: &str =
+    "INSERT INTO orders (run, intent_id, symbol, side, qty_raw, qty, kind, exit_reason, placed_ns)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+const INSERT_FILL: &str =
+    "INSERT INTO fills (run, exec_id, intent_id, symbol, side, qty_raw, qty, price_raw, price, fee_raw, fee,
+                                    realized_raw, realized, trade_seq, at_ns)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+const INSERT_TRADE: &str = "INSERT INTO trades (run, symbol, trade_seq, direction, qty_raw, qty, entry_ns, exit_ns,
+                                     entry_price_raw, entry_price, exit_price_raw, exit_price, realized_raw, realized,
+                                     fees_raw, fees, net_raw, net, exit_reason, entry_intent, exit_intent,
+                                     decided_by, decided_by_name, fills)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+                         ?21, ?22, ?23, ?24)";
+const INSERT_ADJUSTMENT: &str =
+    "INSERT INTO adjustments (run, symbol, realized_raw, realized, fees_raw, fees, reason, at_ns)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'adopt', ?7)";
+const INSERT_TOTALS: &str =
+    "INSERT OR REPLACE INTO run_totals (run, symbol, realized_raw, realized, fees_raw, fees, trades,
+                                                    gateway_net_raw, gateway_net)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+
 /// One transaction for the whole batch.
 pub(crate) fn write_rows(conn: &mut Connection, run: i64, rows: &[LedgerRow]) -> Result<(), rusqlite::Error> {
     let tx = conn.transaction()?;
-    for row in rows {
-        insert(&tx, run, row)?;
+    {
+        let mut statements = Statements::prepare(&tx)?;
+        for row in rows {
+            insert(&mut statements, run, row)?;
+        }
     }
     tx.commit()
 }
@@ -218,18 +247,35 @@ fn money(m: Option<Money>) -> (Option<i64>, Option<String>) {
     (m.map(Money::raw), m.map(|m| m.to_string()))
 }
 
-fn insert(tx: &Transaction<'_>, run: i64, row: &LedgerRow) -> Result<(), rusqlite::Error> {
+/// The five inserts, prepared once per transaction.
+struct Statements<'a> {
+    order: Statement<'a>,
+    fill: Statement<'a>,
+    trade: Statement<'a>,
+    adjustment: Statement<'a>,
+    totals: Statement<'a>,
+}
+
+impl<'a> Statements<'a> {
+    fn prepare(tx: &'a Transaction<'_>) -> Result<Statements<'a>, rusqlite::Error> {
+        Ok(Statements {
+            order: tx.prepare(INSERT_ORDER)?,
+            fill: tx.prepare(INSERT_FILL)?,
+            trade: tx.prepare(INSERT_TRADE)?,
+            adjustment: tx.prepare(INSERT_ADJUSTMENT)?,
+            totals: tx.prepare(INSERT_TOTALS)?,
+        })
+    }
+}
+
+fn insert(st: &mut Statements<'_>, run: i64, row: &LedgerRow) -> Result<(), rusqlite::Error> {
     match row {
         LedgerRow::Order(o) => {
             let (kind, reason) = match o.purpose {
                 OrderPurpose::Entry(_) => ("entry", None),
                 OrderPurpose::Exit(r) => ("exit", Some(r.as_str())),
             };
-            tx.prepare_cached(
-                "INSERT INTO orders (run, intent_id, symbol, side, qty_raw, qty, kind, exit_reason, placed_ns)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?
-            .execute(params![
+            st.order.execute(params![
                 run,
                 as_i64(o.intent_id.0),
                 o.symbol.as_str(),
@@ -242,12 +288,7 @@ fn insert(tx: &Transaction<'_>, run: i64, row: &LedgerRow) -> Result<(), rusqlit
             ])?;
         }
         LedgerRow::Fill(f) => {
-            tx.prepare_cached(
-                "INSERT INTO fills (run, exec_id, intent_id, symbol, side, qty_raw, qty, price_raw, price, fee_raw, fee,
-                                    realized_raw, realized, trade_seq, at_ns)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-            )?
-            .execute(params![
+            st.fill.execute(params![
                 run,
                 as_i64(f.exec_id.0),
                 as_i64(f.intent_id.0),
@@ -268,15 +309,7 @@ fn insert(tx: &Transaction<'_>, run: i64, row: &LedgerRow) -> Result<(), rusqlit
         LedgerRow::Trade(t) => {
             let net = t.net().ok();
             let (net_raw, net_text) = money(net);
-            tx.prepare_cached(
-                "INSERT INTO trades (run, symbol, trade_seq, direction, qty_raw, qty, entry_ns, exit_ns,
-                                     entry_price_raw, entry_price, exit_price_raw, exit_price, realized_raw, realized,
-                                     fees_raw, fees, net_raw, net, exit_reason, entry_intent, exit_intent,
-                                     decided_by, decided_by_name, fills)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-                         ?21, ?22, ?23, ?24)",
-            )?
-            .execute(params![
+            st.trade.execute(params![
                 run,
                 t.symbol.as_str(),
                 as_i64(t.trade_seq),
@@ -304,11 +337,7 @@ fn insert(tx: &Transaction<'_>, run: i64, row: &LedgerRow) -> Result<(), rusqlit
             ])?;
         }
         LedgerRow::Adjustment(a) => {
-            tx.prepare_cached(
-                "INSERT INTO adjustments (run, symbol, realized_raw, realized, fees_raw, fees, reason, at_ns)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'adopt', ?7)",
-            )?
-            .execute(params![
+            st.adjustment.execute(params![
                 run,
                 a.symbol.as_str(),
                 a.realized.raw(),
@@ -320,12 +349,7 @@ fn insert(tx: &Transaction<'_>, run: i64, row: &LedgerRow) -> Result<(), rusqlit
         }
         LedgerRow::Totals(s) => {
             let (gw_raw, gw_text) = money(s.gateway_net);
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO run_totals (run, symbol, realized_raw, realized, fees_raw, fees, trades,
-                                                    gateway_net_raw, gateway_net)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?
-            .execute(params![
+            st.totals.execute(params![
                 run,
                 s.symbol.as_str(),
                 s.realized.raw(),
