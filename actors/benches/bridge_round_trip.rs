@@ -136,6 +136,7 @@ fn bench(c: &mut Criterion) {
                         ord_type: OrdType::Market,
                         limit_price: None,
                         purpose: OrderPurpose::Entry(Direction::Long),
+                        placed_at: 0,
                     },
                 });
                 done_rx.recv_timeout(Duration::from_secs(5)).expect("the fill comes back");

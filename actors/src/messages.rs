@@ -105,6 +105,14 @@ pub struct FoldPnl {
     pub delta: PnlDelta,
 }
 
+/// symbol → its shard's outbox: a row for the trade ledger (an order sent, a fill booked,
+/// a trade closed, an adjustment), handed to the ledger's writer in the shard's next batch.
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "()")]
+pub struct RecordLedger {
+    pub row: trade_ledger::LedgerRow,
+}
+
 /// control → symbol: this symbol's control flags changed.
 #[derive(Message, Clone, Copy, Debug)]
 #[rtype(result = "()")]

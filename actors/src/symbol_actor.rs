@@ -23,6 +23,7 @@ use crate::bridge::local_reject_report;
 use crate::journal::{ShardJournal, GROUP_COMMIT_WITHIN};
 use protocol::{SessionId, Symbol};
 use tracing::{debug, error, info, warn};
+use trade_ledger::LedgerRow;
 
 use crate::messages::*;
 use crate::status::StatusBoard;
@@ -40,6 +41,8 @@ pub struct SymbolOutputs {
     pub snapshots: Recipient<RequestSnapshot>,
     /// The shard's front to the write-ahead journal (`None`: nothing persisted).
     pub journal: Option<Arc<ShardJournal>>,
+    /// Where trade-ledger rows go (the shard's outbox; `None`: no ledger).
+    pub ledger: Option<Recipient<RecordLedger>>,
 }
 
 pub struct SymbolActor {
@@ -191,11 +194,15 @@ impl SymbolActor {
                 Action::PlaceOrder(order) => {
                     debug!(target: "symbol", symbol = %symbol, intent_id = order.intent_id.0, side = %order.side, qty = %order.qty, "ORDER_DECIDED");
                     self.outputs.orders.do_send(SubmitOrder { order });
+                    self.record(LedgerRow::Order(order));
                 }
                 Action::QueryStatus { intent_id } => {
                     self.outputs.queries.do_send(SubmitStatusQuery { symbol, intent_id });
                 }
                 Action::Pnl(delta) => self.outputs.pnl.do_send(FoldPnl { delta }),
+                Action::FillBooked(fill) => self.record(LedgerRow::Fill(fill)),
+                Action::TradeClosed(trade) => self.record(LedgerRow::Trade(trade)),
+                Action::BookAdjusted(adjustment) => self.record(LedgerRow::Adjustment(adjustment)),
                 Action::Transition { from, to, event } => {
                     debug!(target: "efsm", symbol = %symbol, from, to, event, "EFSM_TRANSITION");
                 }
@@ -235,6 +242,13 @@ impl SymbolActor {
         }
         for t in self.risk.drain_breaker_transitions() {
             warn!(target: "risk", from = t.from, to = t.to, cause = t.cause.as_str(), drawdown = %t.drawdown, at_ns = t.at, "BREAKER_TRANSITION");
+        }
+    }
+
+    /// A row for the trade ledger, through the shard's outbox (batched there).
+    fn record(&self, row: LedgerRow) {
+        if let Some(ledger) = &self.outputs.ledger {
+            ledger.do_send(RecordLedger { row });
         }
     }
 

@@ -47,6 +47,8 @@ pub struct WiringConfig {
     /// A symbol step longer than this halts the symbol (`step_overrun`).
     pub step_budget: std::time::Duration,
     pub tick_overflow: market_data::Overflow,
+    /// The trade ledger's writer (`None`: no ledger); each shard's outbox feeds it.
+    pub ledger: Option<trade_ledger::LedgerSender>,
 }
 
 /// Handles to a running engine.
@@ -171,7 +173,10 @@ pub fn start(
         .iter()
         .map(|arbiter| {
             let (metrics, store) = (metrics.clone().recipient(), state.clone().map(Addr::recipient));
-            ShardOutbox::start_in_arbiter(&arbiter.handle(), move |_| ShardOutbox::new(metrics, store))
+            let ledger = config.ledger.clone();
+            ShardOutbox::start_in_arbiter(&arbiter.handle(), move |_| {
+                ShardOutbox::new(metrics, store).with_ledger(ledger)
+            })
         })
         .collect();
     let mut symbols = HashMap::new();
@@ -190,6 +195,7 @@ pub fn start(
             state: state.as_ref().map(|_| outbox.clone().recipient()),
             snapshots: bridge.clone().recipient(),
             journal: shard_journals[shard].clone(),
+            ledger: config.ledger.as_ref().map(|_| outbox.clone().recipient()),
         };
         let mut core = SymbolCore::new((config.core)(symbol), strategy(spec), &risk);
         if let Some(saved) = config.restored.get(&symbol) {

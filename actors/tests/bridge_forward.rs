@@ -121,6 +121,7 @@ fn a_report_on_the_wrong_shards_connection_reaches_its_symbol_once_and_frees_the
                 ord_type: OrdType::Market,
                 limit_price: None,
                 purpose: OrderPurpose::Entry(Direction::Long),
+                placed_at: 0,
             },
         });
         actix_rt::time::sleep(Duration::from_millis(500)).await;

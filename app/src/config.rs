@@ -78,6 +78,9 @@ pub struct EngineSection {
     pub http: Option<String>,
     /// One `/metrics` series per symbol (turn off for very large symbol counts).
     pub http_symbol_labels: Option<bool>,
+    /// The trade ledger (SQLite): "run" (default: `<log_dir>/<run-id>/trades.sqlite`),
+    /// "off", or a file path (several runs may share it).
+    pub trade_ledger: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -192,6 +195,40 @@ pub struct RunConfig {
     pub http: Option<SocketAddr>,
     /// `engine.http_symbol_labels`.
     pub http_symbol_labels: bool,
+    /// Where the trade ledger goes (`engine.trade_ledger`).
+    pub trade_ledger: TradeLedger,
+}
+
+/// Where the trade ledger (every order, fill and closed trade, in SQLite) is written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TradeLedger {
+    /// `trades.sqlite` in the run's folder (`logs/<run-id>/`), when the run has one.
+    RunFolder,
+    /// Not written.
+    Off,
+    /// This file (created if absent; runs are told apart by their run id).
+    At(PathBuf),
+}
+
+impl TradeLedger {
+    /// The file for a run whose folder is `run_dir` (`None`: no ledger).
+    pub fn path(&self, run_dir: Option<&Path>) -> Option<PathBuf> {
+        match self {
+            TradeLedger::RunFolder => run_dir.map(|d| d.join("trades.sqlite")),
+            TradeLedger::Off => None,
+            TradeLedger::At(path) => Some(path.clone()),
+        }
+    }
+
+    fn parse(key: &str, text: &str) -> Result<TradeLedger, ConfigError> {
+        match text {
+            "run" => Ok(TradeLedger::RunFolder),
+            "off" => Ok(TradeLedger::Off),
+            "" => Err(bad(key, "must be \"run\", \"off\" or a file path")),
+            path if Path::new(path).is_dir() => Err(bad(key, format!("{path} is a directory; name the database file"))),
+            path => Ok(TradeLedger::At(path.into())),
+        }
+    }
 }
 
 /// The HTTP server's default address.
@@ -245,6 +282,7 @@ impl Default for RunConfig {
             state_fsync: false,
             http: DEFAULT_HTTP.parse().ok(),
             http_symbol_labels: true,
+            trade_ledger: TradeLedger::RunFolder,
         }
     }
 }
@@ -486,6 +524,9 @@ impl RunConfig {
         }
         if let Some(labels) = e.http_symbol_labels {
             self.http_symbol_labels = labels;
+        }
+        if let Some(text) = e.trade_ledger {
+            self.trade_ledger = TradeLedger::parse("engine.trade_ledger", &text)?;
         }
         self.apply_strategy(file.strategy)?;
         self.apply_risk(file.risk)?;
@@ -910,6 +951,22 @@ mod tests {
         // Each shard's DEALER adds "-s<n>" to the identity: 249 bytes would not fit 255.
         let long = format!("[engine]\nidentity = {:?}", "x".repeat(MAX_IDENTITY_BYTES + 1));
         assert_eq!(apply(&long).unwrap_err().key, "engine.identity");
+    }
+
+    #[test]
+    fn the_trade_ledger_key_is_run_off_or_a_file() {
+        assert_eq!(RunConfig::default().trade_ledger, TradeLedger::RunFolder);
+        let run = Path::new("logs/r1");
+        assert_eq!(RunConfig::default().trade_ledger.path(Some(run)), Some(run.join("trades.sqlite")));
+        assert_eq!(RunConfig::default().trade_ledger.path(None), None, "no run folder, no default ledger");
+        assert_eq!(apply("[engine]\ntrade_ledger = \"off\"").unwrap().trade_ledger.path(Some(run)), None);
+        let at = apply("[engine]\ntrade_ledger = \"/var/lib/engine/trades.sqlite\"").unwrap().trade_ledger;
+        assert_eq!(at.path(Some(run)), Some(PathBuf::from("/var/lib/engine/trades.sqlite")));
+        assert_eq!(apply("[engine]\ntrade_ledger = \"\"").unwrap_err().key, "engine.trade_ledger");
+        let dir = std::env::temp_dir().display().to_string();
+        let err = apply(&format!("[engine]\ntrade_ledger = {dir:?}")).unwrap_err();
+        assert_eq!(err.key, "engine.trade_ledger");
+        assert!(err.reason.contains("directory"), "{err}");
     }
 
     #[test]

@@ -5,6 +5,9 @@
 //! Layout:
 //! - [`config`]: `engine.toml` and command-line settings, validated key by key.
 //! - [`http`]: the HTTP server: `/metrics`, `/healthz`, `/readyz` and the status page.
+//! - [`ledger`]: the run's trade ledger (SQLite): opened at start, the summary's figures
+//!   recorded and the writer finished at the end.
+//! - [`trades`]: `engine trades`: a run's (or a time span's) trades from the ledger.
 //! - [`lock_log`]: the fast writer of lock events into `engine.jsonl`.
 //! - [`logging`]: stdout (human) and `logs/<run-id>/engine.jsonl` (JSON) logging.
 //! - [`main_job`]: the engine run: gateway (embedded or remote) + actors + status line.
@@ -13,8 +16,10 @@
 
 pub mod config;
 pub mod http;
+pub mod ledger;
 pub mod lock_log;
 pub mod logging;
 pub mod main_job;
 pub mod run_id;
 pub mod signals;
+pub mod trades;

@@ -52,11 +52,20 @@ pub struct JobOptions {
     pub expected_ticks: Option<u64>,
     /// One compact progress line instead of a line per symbol.
     pub compact_progress: bool,
+    /// The run's folder (`logs/<run-id>/`): where the trade ledger goes by default.
+    pub run_dir: Option<std::path::PathBuf>,
 }
 
 impl JobOptions {
     pub fn new(config: RunConfig, duration: Option<Duration>) -> JobOptions {
-        JobOptions { config, duration, status_every: None, expected_ticks: None, compact_progress: false }
+        JobOptions {
+            config,
+            duration,
+            status_every: None,
+            expected_ticks: None,
+            compact_progress: false,
+            run_dir: None,
+        }
     }
 }
 
@@ -128,6 +137,8 @@ pub struct JobSummary {
     /// From the first status tick to the stop signal (the trading window).
     pub trading: Duration,
     pub elapsed: Duration,
+    /// What the trade ledger wrote (`None`: no ledger).
+    pub ledger: Option<trade_ledger::LedgerReport>,
 }
 
 impl JobSummary {
@@ -241,6 +252,8 @@ pub fn run(options: JobOptions) -> anyhow::Result<JobSummary> {
     let config = options.config.clone();
     let registry = registry(&config)?;
     let models: Vec<InstrumentModel> = registry.specs().iter().map(|s| s.model).collect();
+    // Before anything starts: a configured ledger that cannot be opened stops the start.
+    let ledger = crate::ledger::open(&config, options.run_dir.as_deref())?;
     let (gateway, orders_endpoint, md_endpoint) = match (&config.gateway, &config.market_data) {
         (None, _) => {
             let handle = server::start(embedded_gateway_config(&config, models))
@@ -254,8 +267,17 @@ pub fn run(options: JobOptions) -> anyhow::Result<JobSummary> {
     };
 
     let started = Instant::now();
-    let outcome = actix_rt::System::new().block_on(run_actors(options, registry, orders_endpoint, md_endpoint));
-    let mut summary = outcome?;
+    let sender = ledger.as_ref().map(trade_ledger::LedgerWriter::sender);
+    let outcome = actix_rt::System::new().block_on(run_actors(options, registry, orders_endpoint, md_endpoint, sender));
+    let mut summary = match outcome {
+        Ok(summary) => summary,
+        Err(e) => {
+            if let Some(ledger) = ledger {
+                ledger.finish(Duration::from_secs(5));
+            }
+            return Err(e);
+        }
+    };
     if let Some(handle) = gateway {
         // The embedded gateway's own final ledger (it lived for this session only).
         let ledger = handle.stop();
@@ -267,6 +289,7 @@ pub fn run(options: JobOptions) -> anyhow::Result<JobSummary> {
         summary.gateway_ledger_net = Money::checked_sum(summary.symbols.iter().filter_map(|r| r.gateway_net)).ok();
         summary.gateway = Some(ledger);
     }
+    summary.ledger = ledger.map(|l| crate::ledger::finish(l, &summary));
     summary.elapsed = started.elapsed();
     Ok(summary)
 }
@@ -276,6 +299,7 @@ async fn run_actors(
     registry: SymbolRegistry,
     orders: String,
     market_data: String,
+    ledger: Option<trade_ledger::LedgerSender>,
 ) -> anyhow::Result<JobSummary> {
     // Listen first, so that a stop signal during start-up is also a clean stop.
     let mut stop_signals = crate::signals::StopSignals::listen();
@@ -318,6 +342,7 @@ async fn run_actors(
         shards: config.shards,
         step_budget: config.step_budget,
         tick_overflow: if config.lossless_ticks { Overflow::Backpressure } else { Overflow::Drop },
+        ledger,
     };
     let (choice, exits) = (config.strategy, config.exits);
     let strategy = move |spec: &SymbolSpec| strategy_for(choice, IntentTemplate { qty: spec.order_qty, exits });
@@ -480,6 +505,7 @@ async fn run_actors(
         tick_to_intent_by_symbol,
         trading,
         elapsed: Duration::ZERO,
+        ledger: None,
     })
 }
 
@@ -651,6 +677,9 @@ pub fn print_summary(summary: &JobSummary) {
                 row.venue.map_or("- (no snapshot)".to_string(), |v| engine::Position::describe(v.position))
             );
         }
+    }
+    if let Some(ledger) = &summary.ledger {
+        say!("{}", crate::ledger::summary_line(ledger));
     }
     say!("BOOKS {}", if summary.books_balance() { "BALANCE" } else { "DO NOT BALANCE" });
 }

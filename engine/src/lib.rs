@@ -15,6 +15,8 @@
 //! - [`symbol_core`]: `SymbolCore`, which ties the above together per symbol.
 //! - [`reconcile`]: the book against the venue's snapshot, over the same span.
 //! - [`ledger`]: the exactly-once PnL fold used by the metrics actor.
+//! - [`trade`]: trades as records: booked fills, closed trades (exactly once, with the exit
+//!   reason and who decided the entry), adjustments; the input of the trade ledger.
 //! - [`feed`]: a seeded synthetic tick generator; [`registry`]: known symbols and aliases.
 //! - [`clock`]: nanosecond time and the `Clock` trait.
 
@@ -31,6 +33,7 @@ pub mod registry;
 pub mod risk;
 pub mod strategy;
 pub mod symbol_core;
+pub mod trade;
 
 pub use book::{FillEffect, Position, PositionBook};
 pub use clock::{Clock, ManualClock, TimeNs};
@@ -38,3 +41,4 @@ pub use efsm::{Direction, ExecEvent, ExecState, ExitReason, InvalidTransition};
 pub use intent::{ExitRules, Intent, IntentError, IntentLimits};
 pub use ledger::{PnlDelta, PnlLedger};
 pub use symbol_core::{Action, CoreConfig, SymbolCore};
+pub use trade::{BookAdjustment, BookedFill, CloseReason, ClosedTrade, DecidedBy};

@@ -10,7 +10,7 @@
 
 use protocol::{ExecReport, ExecType, IntentId, Money, OrdStatus, OrdType, Price, Qty, RejectCode, Side, Symbol, Tick};
 
-use crate::book::{FillOutcome, Position, PositionBook};
+use crate::book::{FillEffect, FillOutcome, Position, PositionBook};
 use crate::clock::TimeNs;
 use crate::discrepancy::{
     vet_fill, Discrepancy, DiscrepancyCode, DiscrepancyCounts, FinishedIntents, PriceBand, ReportFacts, SentOrder,
@@ -29,6 +29,7 @@ use crate::risk::limits::RateLimit;
 use crate::risk::portfolio::PortfolioRisk;
 use crate::risk::Refusal;
 use crate::strategy::{Signal, Strategy};
+use crate::trade::{BookAdjustment, BookedFill, ClosedTrade, DecidedBy, TradeTracker};
 
 /// Per-symbol settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,6 +103,8 @@ pub struct OrderRequest {
     pub ord_type: OrdType,
     pub limit_price: Option<Price>,
     pub purpose: OrderPurpose,
+    /// When the core decided it (the time it was given).
+    pub placed_at: TimeNs,
 }
 
 /// What the owner must do after an input.
@@ -114,6 +117,12 @@ pub enum Action {
     },
     /// A fill changed PnL; fold it into the metrics.
     Pnl(PnlDelta),
+    /// A fill was booked (for the trade ledger).
+    FillBooked(BookedFill),
+    /// A trade closed: exactly one per trade, after the fill (or the adopt) that closed it.
+    TradeClosed(ClosedTrade),
+    /// The book's PnL changed without a fill (an operator's adopt).
+    BookAdjusted(BookAdjustment),
     /// An EFSM transition happened (audit record).
     Transition {
         from: &'static str,
@@ -187,6 +196,9 @@ pub struct CoreCounters {
     pub trades: u64,
     pub wins: u64,
     pub losses: u64,
+    /// Booked fills whose trade record could not be computed (arithmetic overflow): the
+    /// fill is recorded, its trade is not. Zero in any sane run.
+    pub trade_record_errors: u64,
 }
 
 /// A point-in-time view of one symbol.
@@ -263,6 +275,8 @@ pub struct SymbolCore {
     /// A snapshot was skipped while an order was unresolved (or an order was restored):
     /// once the order resolves, the symbol reconciles and asks for a fresh snapshot.
     reconcile_owed: bool,
+    /// The trades of this symbol as records (fills, closes, adjustments).
+    trades: TradeTracker,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -303,6 +317,7 @@ impl SymbolCore {
             venue_baseline: None,
             venue_agrees: None,
             reconcile_owed: false,
+            trades: TradeTracker::default(),
         }
     }
 
@@ -327,12 +342,18 @@ impl SymbolCore {
     pub fn flags(&self) -> ControlFlags {
         self.flags
     }
+    /// The trade now open (fills so far), for the ledger's comparisons.
+    pub fn open_trade(&self) -> Option<&crate::trade::OpenTradeRecord> {
+        self.trades.open()
+    }
 
     /// Restores durable state before reconciliation: the open position (with its cost
     /// basis) and the cooldowns. PnL totals are per run and start at zero.
     pub fn restore(&mut self, state: &DurableSymbol, risk: &PortfolioRisk) {
         self.book = PositionBook::restore(state.position, Money::ZERO, Money::ZERO, 0);
         self.cooldowns = state.cooldowns;
+        // Stamped with the time of the first step (`start`).
+        self.trades.restore(state.position, 0);
         if let Some(p) = state.pending {
             let side = p.side.entry_side();
             let restored = true;
@@ -360,6 +381,7 @@ impl SymbolCore {
     /// first (reconciliation follows once it resolves).
     pub fn start(&mut self, now: TimeNs) -> Vec<Action> {
         let mut actions = Vec::new();
+        self.trades.stamp_restored(now);
         let Some(order) = self.sent.filter(|o| o.restored) else {
             self.apply(ExecEvent::BeginReconcile { at: now }, &mut actions);
             return actions;
@@ -374,6 +396,10 @@ impl SymbolCore {
             // An exit with nothing open cannot be journaled; treat it as an entry of its side.
             (None, None) => PendingOrder::Entry { direction: Direction::from_entry_side(order.side), rules },
         };
+        match pending {
+            PendingOrder::Entry { .. } => self.trades.entry_placed(order.intent, DecidedBy::Restored),
+            PendingOrder::Exit { reason, .. } => self.trades.exit_placed(order.intent, reason),
+        }
         self.efsm = Efsm::resumed(ExecState::Unknown { intent: order.intent, order: pending, since: now });
         actions.push(Action::Transition { from: "restored", to: "unknown", event: "restore_pending_order" });
         actions.push(Action::QueryStatus { intent_id: order.intent });
@@ -727,7 +753,23 @@ impl SymbolCore {
         let (realized, fees) = baseline.session(venue).unwrap_or((self.book.realized(), self.book.fees()));
         let d_realized = realized.checked_sub(self.book.realized()).unwrap_or(Money::ZERO);
         let d_fees = fees.checked_sub(self.book.fees()).unwrap_or(Money::ZERO);
+        let before = self.book.position();
         self.book.adopt(venue.position, realized, fees);
+        let closed = match self.trades.adopt(self.config.symbol, before, venue.position, now) {
+            Ok(closed) => closed,
+            Err(_) => {
+                self.counters.trade_record_errors += 1;
+                None
+            }
+        };
+        if let Some(trade) = &closed {
+            self.counters.trades += 1;
+            if trade.net().is_ok_and(|net| net > Money::ZERO) {
+                self.counters.wins += 1;
+            } else {
+                self.counters.losses += 1;
+            }
+        }
         self.venue_agrees = Some(compare(&self.book, venue, &baseline).is_ok());
         self.pnl_seq += 1;
         risk.record_realized(d_realized.checked_sub(d_fees).unwrap_or(Money::ZERO), now);
@@ -736,9 +778,16 @@ impl SymbolCore {
             seq: self.pnl_seq,
             realized: d_realized,
             fee: d_fees,
-            closed_trade: None,
+            closed_trade: closed.map(|t| t.net().unwrap_or(Money::ZERO)),
             exposure_after: self.book.exposure(),
         }));
+        if let Some(trade) = closed {
+            actions.push(Action::TradeClosed(trade));
+        }
+        if !d_realized.is_zero() || !d_fees.is_zero() {
+            let symbol = self.config.symbol;
+            actions.push(Action::BookAdjusted(BookAdjustment { symbol, realized: d_realized, fees: d_fees, at: now }));
+        }
         self.trade_net = Money::ZERO;
         self.sync_exposure(risk);
         Ok(actions)
@@ -838,6 +887,7 @@ impl SymbolCore {
         }
         self.trail = TrailState::default();
         self.trade_net = Money::ZERO;
+        self.trades.entry_placed(intent_id, DecidedBy::Strategy(self.strategy.name()));
         let (side, purpose) = (intent.direction.entry_side(), OrderPurpose::Entry(intent.direction));
         self.place_market_order(intent_id, side, intent.qty, purpose, now, actions);
     }
@@ -894,6 +944,7 @@ impl SymbolCore {
             return;
         }
         risk.record_exit(now);
+        self.trades.exit_placed(intent_id, reason);
         let side = position.direction.exit_side();
         self.place_market_order(intent_id, side, position.qty, OrderPurpose::Exit(reason), now, actions);
     }
@@ -920,8 +971,16 @@ impl SymbolCore {
             self.finished.insert(previous);
         }
         let symbol = self.config.symbol;
-        let order =
-            OrderRequest { intent_id, symbol, side, qty, ord_type: OrdType::Market, limit_price: None, purpose };
+        let order = OrderRequest {
+            intent_id,
+            symbol,
+            side,
+            qty,
+            ord_type: OrdType::Market,
+            limit_price: None,
+            purpose,
+            placed_at: now,
+        };
         actions.push(Action::PlaceOrder(order));
     }
 
@@ -1012,11 +1071,43 @@ impl SymbolCore {
                     closed_trade,
                     exposure_after: effect.position_after.map_or(Money::ZERO, |p| p.cost),
                 }));
+                self.record_fill(report, &effect, now, actions);
             }
             Ok(FillOutcome::Duplicate) => self.counters.duplicate_fills += 1,
             Err(_) => return false,
         }
         true
+    }
+
+    /// The ledger's records of a booked fill: the fill, and the trade it closed.
+    fn record_fill(&mut self, report: &ExecReport, effect: &FillEffect, now: TimeNs, actions: &mut Vec<Action>) {
+        let symbol = self.config.symbol;
+        let (exec, intent, side, qty, price) =
+            (report.exec_id, report.intent_id, report.side, report.last_qty, report.last_px);
+        match self.trades.on_fill(symbol, exec, intent, side, qty, price, effect, now) {
+            Ok(records) => {
+                actions.push(Action::FillBooked(records.fill));
+                if let Some(closed) = records.closed {
+                    actions.push(Action::TradeClosed(closed));
+                }
+            }
+            Err(_) => {
+                self.counters.trade_record_errors += 1;
+                let fill = BookedFill {
+                    symbol,
+                    trade_seq: 0,
+                    exec_id: exec,
+                    intent_id: intent,
+                    side,
+                    qty,
+                    price,
+                    fee: effect.fee,
+                    realized: effect.realized,
+                    at: now,
+                };
+                actions.push(Action::FillBooked(fill));
+            }
+        }
     }
 
     fn count_discrepancy(&mut self, code: DiscrepancyCode) {

@@ -152,6 +152,7 @@ fn a_fill_nobody_waited_for_is_a_discrepancy_and_never_booked() {
         ord_type: OrdType::Market,
         limit_price: None,
         purpose: engine::symbol_core::OrderPurpose::Entry(Direction::Long),
+        placed_at: 0,
     };
     let report = h.fill_report(&ghost, "100", "0");
     let actions = h.report(&report);

@@ -3,6 +3,7 @@
 //! With no arguments it runs the embedded default: a paper gateway on loopback, the
 //! synthetic feed, BTCUSD.s, ETHUSD.s and XAUUSD.s, the z-score strategy with TP/SL/time
 //! exits, a status line per symbol every second, and a summary at Ctrl-C.
+//! `engine trades` prints or exports a run's trades from its trade ledger (SQLite).
 //! `engine ctl ...` talks to a running engine's control endpoint, sending the control token
 //! (from `ENGINE_CONTROL_TOKEN`, `ENGINE_CONTROL_TOKEN_FILE` or `--config`'s
 //! `engine.control_token_file`, never from an argument) and `$USER` as `who`.
@@ -64,10 +65,39 @@ struct RunArgs {
     /// with --gateway, off with the embedded paper gateway.
     #[arg(long)]
     state_file: Option<String>,
+    /// The trade ledger (SQLite): "run" (logs/<run-id>/trades.sqlite, the default), "off",
+    /// or a file path.
+    #[arg(long)]
+    trade_ledger: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Print or export the trades of a run (default: the latest) or of a time span, with
+    /// per-symbol totals checked against the run's summary (exit 1 if they differ).
+    Trades {
+        /// The ledger file (default: engine.trade_ledger, else logs/<run-id>/trades.sqlite).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// The run id (the folder name under logs/).
+        #[arg(long)]
+        run: Option<String>,
+        /// Trades closed at or after this time: ISO 8601 (2026-05-01T12:00:00Z) or epoch seconds.
+        #[arg(long)]
+        from: Option<String>,
+        /// Trades closed before this time.
+        #[arg(long)]
+        to: Option<String>,
+        /// table, csv or json.
+        #[arg(long, default_value = "table")]
+        format: trade_ledger::export::Format,
+        /// engine.toml (for engine.log_dir and engine.trade_ledger).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Where the run folders are (default: engine.log_dir, else logs).
+        #[arg(long)]
+        log_dir: Option<PathBuf>,
+    },
     /// Change or read the runtime control flags of a running engine.
     Ctl {
         /// The engine's control endpoint.
@@ -112,6 +142,9 @@ fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
         Some(Command::Ctl { endpoint, config, action }) => ctl(&endpoint, config.as_deref(), action),
+        Some(Command::Trades { db, run, from, to, format, config, log_dir }) => {
+            trades(db, run, from, to, format, config.as_deref(), log_dir)
+        }
         None => run(cli.run),
     };
     std::process::exit(code);
@@ -171,6 +204,53 @@ fn ctl(endpoint: &str, config: Option<&std::path::Path>, action: CtlAction) -> i
     }
 }
 
+/// `engine trades`: 0 when the ledger matches (or nothing was to be checked), 1 when it
+/// differs from the run's summary, 2 on an error.
+fn trades(
+    db: Option<PathBuf>,
+    run: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    format: trade_ledger::export::Format,
+    config: Option<&std::path::Path>,
+    log_dir: Option<PathBuf>,
+) -> i32 {
+    let mut settings = RunConfig::default();
+    if let Some(path) = config {
+        if let Err(e) = settings.apply_file(path) {
+            eprintln!("engine trades: {e}");
+            return 2;
+        }
+    }
+    let request = engine_app::trades::TradesRequest {
+        db,
+        run,
+        from,
+        to,
+        format,
+        log_dir: log_dir.unwrap_or_else(|| PathBuf::from(&settings.log_dir)),
+        ledger: settings.trade_ledger,
+    };
+    match engine_app::trades::trades(&request) {
+        Ok(out) => {
+            if out.text.ends_with('\n') {
+                print!("{}", out.text);
+            } else {
+                println!("{}", out.text);
+            }
+            if out.differs {
+                1
+            } else {
+                0
+            }
+        }
+        Err(e) => {
+            eprintln!("engine trades: {e}");
+            2
+        }
+    }
+}
+
 fn build_config(args: &RunArgs) -> Result<RunConfig, String> {
     let mut config = RunConfig::default();
     if let Some(path) = &args.config {
@@ -185,6 +265,7 @@ fn build_config(args: &RunArgs) -> Result<RunConfig, String> {
     file.engine.http = args.http.clone();
     file.engine.log_dir = args.log_dir.clone();
     file.engine.state_file = args.state_file.clone();
+    file.engine.trade_ledger = args.trade_ledger.clone();
     file.gateway.seed = args.seed;
     // Flags are applied as a second file layer so they get the same validation; keys that
     // were not given keep the file's values.
@@ -226,8 +307,11 @@ fn run(args: RunArgs) -> i32 {
         run_dir.display(),
         log.jsonl.as_ref().map_or("-".into(), |p| p.display().to_string())
     );
-    let result =
-        main_job::run(JobOptions { status_every: Some(Duration::from_secs(1)), ..JobOptions::new(config, duration) });
+    let result = main_job::run(JobOptions {
+        status_every: Some(Duration::from_secs(1)),
+        run_dir: Some(run_dir.clone()),
+        ..JobOptions::new(config, duration)
+    });
     match result {
         Ok(summary) => {
             main_job::print_summary(&summary);

@@ -123,5 +123,6 @@ pub fn wiring(orders: String, market_data: String, identity: &str) -> ::actors::
         shards: 0,
         step_budget: ::actors::symbol_actor::DEFAULT_STEP_BUDGET,
         tick_overflow: ::actors::market_data::Overflow::Drop,
+        ledger: None,
     }
 }

@@ -62,6 +62,9 @@ struct Cli {
     /// journaled before the next order), fsync (synced to disk too), or off.
     #[arg(long, default_value = "journal")]
     durability: String,
+    /// The trade ledger (trades.sqlite in the run's folder, as in production): on or off.
+    #[arg(long, default_value = "on")]
+    trade_ledger: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -128,6 +131,11 @@ fn options(cli: &Cli) -> anyhow::Result<StressOptions> {
         log_dir: cli.log_dir.clone(),
         command_line: std::env::args().collect::<Vec<_>>().join(" "),
         durability: cli.durability.parse().map_err(|e| anyhow::anyhow!("--durability: {e}"))?,
+        trade_ledger: match cli.trade_ledger.as_str() {
+            "on" => true,
+            "off" => false,
+            other => anyhow::bail!("--trade-ledger: {other:?} is not on or off"),
+        },
     })
 }
 

@@ -46,6 +46,8 @@ pub struct StressOptions {
     pub command_line: String,
     /// How the engine keeps its durable state during the run (production: `Journal`).
     pub durability: Durability,
+    /// Write the trade ledger (`trades.sqlite` in the run's folder), as in production.
+    pub trade_ledger: bool,
 }
 
 /// The engine's durable state in a stress run.
@@ -130,6 +132,11 @@ impl StressOptions {
                 Durability::Journal | Durability::Fsync => run_dir.join("state.json").display().to_string(),
             }),
             state_fsync: self.durability == Durability::Fsync,
+            trade_ledger: if self.trade_ledger {
+                engine_app::config::TradeLedger::At(run_dir.join("trades.sqlite"))
+            } else {
+                engine_app::config::TradeLedger::Off
+            },
             seed: self.seed,
             interval: self.interval,
             ..RunConfig::default()
@@ -307,6 +314,7 @@ pub(crate) mod tests {
             log_dir: PathBuf::from("logs"),
             command_line: "stress".into(),
             durability: Durability::Journal,
+            trade_ledger: true,
         }
     }
 
