@@ -207,6 +207,7 @@ pub fn embedded_gateway_config(config: &RunConfig, models: Vec<InstrumentModel>)
         max_rate: false,
         wait_for_subscribers: true,
         publish_for: None,
+        replay: None,
     }
 }
 

@@ -67,6 +67,7 @@ pub fn paper_gateway(
         max_rate: false,
         wait_for_subscribers: false,
         publish_for: None,
+        replay: None,
     }
 }
 
