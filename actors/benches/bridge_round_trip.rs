@@ -137,6 +137,7 @@ fn bench(c: &mut Criterion) {
                         limit_price: None,
                         purpose: OrderPurpose::Entry(Direction::Long),
                     },
+                    header_ts_ns: None,
                 });
                 done_rx.recv_timeout(Duration::from_secs(5)).expect("the fill comes back");
             }

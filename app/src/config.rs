@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use actors::control::{self, ControlError, ControlSettings, ControlToken, TOKEN_ENV, TOKEN_FILE_ENV};
+use actors::data_clock::ClockSource;
+use paper_gateway::replay::Speed;
 
 use engine::discrepancy::PriceBand;
 use engine::feed::IntervalMs;
@@ -72,6 +74,8 @@ pub struct EngineSection {
     pub shards: Option<usize>,
     /// A symbol step (strategy included) longer than this halts the symbol.
     pub step_budget_ms: Option<u64>,
+    /// "wall" or "data" (the ticks' own time); default: "data" when replaying, else "wall".
+    pub clock: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -117,6 +121,10 @@ pub struct GatewaySection {
     pub reject_rate: Option<f64>,
     pub drop_reply_rate: Option<f64>,
     pub latency_ms: Option<u64>,
+    /// Recorded quote files (or folders) the embedded gateway replays (docs/REPLAY.md).
+    pub replay: Option<Vec<String>>,
+    /// Replay speed: "1" (real time), "N" (N times faster) or "max".
+    pub speed: Option<String>,
 }
 
 /// Which built-in strategy, with its parameters.
@@ -182,6 +190,12 @@ pub struct RunConfig {
     /// Sync the durable journal to disk on every append (`engine.state_fsync`): survives a
     /// power loss, not only a crash, at a much higher cost per order.
     pub state_fsync: bool,
+    /// `engine.clock` as given (`None`: the data clock when replaying, else the wall clock).
+    pub clock: Option<ClockSource>,
+    /// `gateway.replay`: recorded quote files or folders the embedded gateway replays.
+    pub replay: Vec<PathBuf>,
+    /// `gateway.speed`.
+    pub speed: Speed,
 }
 
 /// A ZeroMQ routing identity is at most 255 bytes; each shard appends "-s<n>" to ours.
@@ -230,6 +244,9 @@ impl Default for RunConfig {
             lossless_ticks: false,
             state_file: None,
             state_fsync: false,
+            clock: None,
+            replay: Vec::new(),
+            speed: Speed::REAL_TIME,
         }
     }
 }
@@ -364,6 +381,11 @@ impl RunConfig {
         Ok(())
     }
 
+    /// The clock the symbols run on: as configured, else the data clock for a replay.
+    pub fn clock(&self) -> ClockSource {
+        self.clock.unwrap_or(if self.replay.is_empty() { ClockSource::Wall } else { ClockSource::Data })
+    }
+
     /// Where durable state lives for this run, if anywhere.
     pub fn state_path(&self) -> Option<std::path::PathBuf> {
         match self.state_file.as_deref() {
@@ -459,6 +481,9 @@ impl RunConfig {
         }
         if let Some(ms) = e.step_budget_ms {
             self.step_budget = positive_ms("engine.step_budget_ms", ms)?;
+        }
+        if let Some(clock) = e.clock {
+            self.clock = Some(clock.parse().map_err(|err| bad("engine.clock", err))?);
         }
         self.apply_strategy(file.strategy)?;
         self.apply_risk(file.risk)?;
@@ -671,6 +696,15 @@ impl RunConfig {
         if let Some(ms) = g.latency_ms {
             self.latency = Duration::from_millis(ms);
         }
+        if let Some(paths) = g.replay {
+            if paths.iter().any(String::is_empty) {
+                return Err(bad("gateway.replay", "a path is empty"));
+            }
+            self.replay = paths.into_iter().map(PathBuf::from).collect();
+        }
+        if let Some(speed) = g.speed {
+            self.speed = speed.parse().map_err(|e: paper_gateway::replay::ReplayError| bad("gateway.speed", e))?;
+        }
         Ok(())
     }
 }
@@ -744,10 +778,23 @@ mod tests {
             ("[risk]\nmax_symbol_exposure_pct = \"0\"", "risk.max_symbol_exposure_pct"),
             ("[risk]\nmax_fill_deviation_pct = \"0\"", "risk.max_fill_deviation_pct"),
             ("[gateway]\ninterval_ms = \"50..10\"", "gateway.interval_ms"),
+            ("[engine]\nclock = \"exchange\"", "engine.clock"),
+            ("[gateway]\nspeed = \"0\"", "gateway.speed"),
+            ("[gateway]\nspeed = \"fast\"", "gateway.speed"),
+            ("[gateway]\nreplay = [\"\"]", "gateway.replay"),
         ];
         for (text, key) in cases {
             assert_eq!(apply(text).unwrap_err().key, key, "{text}");
         }
+    }
+
+    #[test]
+    fn a_replay_runs_on_the_data_clock_unless_told_otherwise() {
+        let c = apply("[gateway]\nreplay = [\"q.csv\"]\nspeed = \"max\"").unwrap();
+        assert_eq!((c.clock(), c.speed), (ClockSource::Data, Speed::Max));
+        assert_eq!(RunConfig::default().clock(), ClockSource::Wall);
+        let c = apply("[engine]\nclock = \"wall\"\n[gateway]\nreplay = [\"q.csv\"]").unwrap();
+        assert_eq!((c.clock(), c.speed), (ClockSource::Wall, Speed::REAL_TIME));
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! - [`lock_log`]: the fast writer of lock events into `engine.jsonl`.
 //! - [`logging`]: stdout (human) and `logs/<run-id>/engine.jsonl` (JSON) logging.
 //! - [`main_job`]: the engine run: gateway (embedded or remote) + actors + status line.
+//! - [`replay_run`]: a replay in the main job: files loaded, when the run ends, the
+//!   replayed span in the summary.
 //! - [`run_id`]: run ids, session ids, wall time.
 //! - [`signals`]: SIGINT, SIGTERM and SIGHUP as one stop request.
 
@@ -14,5 +16,6 @@ pub mod config;
 pub mod lock_log;
 pub mod logging;
 pub mod main_job;
+pub mod replay_run;
 pub mod run_id;
 pub mod signals;

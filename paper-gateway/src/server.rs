@@ -89,7 +89,7 @@ pub struct GatewayOutcome {
 }
 
 /// What a replay published and traded.
-#[derive(Clone, Debug, Default, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReplayOutcome {
     pub span: ReplaySpan,
     pub trades: Vec<RoundTrip>,
@@ -275,10 +275,11 @@ pub fn start(config: GatewayConfig) -> Result<GatewayHandle, GatewayError> {
             server.counters.ticks_published = published.ticks_published;
             server.counters.max_publish_gap_us = published.max_publish_gap_us;
             server.counters.publish_gaps_over_50ms = published.publish_gaps_over_50ms;
-            let replay = server.config.replay.as_ref().map(|r| ReplayOutcome {
-                span: r.span(),
-                trades: round_trips(&server.venue.fills()),
-            });
+            let replay = server
+                .config
+                .replay
+                .as_ref()
+                .map(|r| ReplayOutcome { span: r.span(), trades: round_trips(&server.venue.fills()) });
             GatewayOutcome { ledger: server.venue.ledger(), counters: server.counters, replay }
         })
         .map_err(|e| GatewayError::Config(format!("cannot start the gateway thread: {e}")))?;

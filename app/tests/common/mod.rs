@@ -121,5 +121,6 @@ pub fn wiring(orders: String, market_data: String, identity: &str) -> ::actors::
         shards: 0,
         step_budget: ::actors::symbol_actor::DEFAULT_STEP_BUDGET,
         tick_overflow: ::actors::market_data::Overflow::Drop,
+        clock: ::actors::data_clock::ClockSource::Wall,
     }
 }

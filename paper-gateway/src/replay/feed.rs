@@ -14,7 +14,7 @@ use super::source::{FileReport, ReplayData};
 use super::{Quote, Speed};
 
 /// The replayed span and what was read, for summaries and reports.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReplaySpan {
     /// First and last recorded timestamp (ns since the epoch, UTC) over every symbol.
     pub first_ns: u64,
@@ -133,9 +133,8 @@ pub struct Cursor {
 
 impl Cursor {
     pub fn new(feed: &ReplayFeed) -> Cursor {
-        let due = (0..feed.symbols.len())
-            .filter_map(|i| feed.series(i).first().map(|q| Reverse((q.ts_ns, i))))
-            .collect();
+        let due =
+            (0..feed.symbols.len()).filter_map(|i| feed.series(i).first().map(|q| Reverse((q.ts_ns, i)))).collect();
         Cursor { due, next: vec![0; feed.symbols.len()] }
     }
 

@@ -217,7 +217,7 @@ mod tests {
         assert!(err.contains("/nonexistent/q.csv"), "{err}");
         let dir = std::env::temp_dir().join(format!("replay-empty-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let err = ReplayData::load(&[dir.clone()]).unwrap_err().to_string();
+        let err = ReplayData::load(std::slice::from_ref(&dir)).unwrap_err().to_string();
         assert!(err.contains("holds no file"), "{err}");
         let _ = std::fs::remove_dir(&dir);
     }

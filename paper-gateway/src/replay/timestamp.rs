@@ -166,7 +166,7 @@ fn civil_to_ns(
 }
 
 fn is_leap(year: u32) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+    year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400))
 }
 
 fn days_in_month(year: u32, month: u32) -> u32 {
@@ -176,6 +176,28 @@ fn days_in_month(year: u32, month: u32) -> u32 {
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` of ns since the epoch (for summaries and reports).
+pub fn format_utc(ns: u64) -> String {
+    let secs = i64::try_from(ns / 1_000_000_000).unwrap_or(i64::MAX);
+    let millis = (ns % 1_000_000_000) / 1_000_000;
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z", rest / 3600, rest % 3600 / 60, rest % 60)
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
@@ -230,6 +252,13 @@ mod tests {
     #[case("-1704067200")]
     fn bad_timestamps(#[case] text: &str) {
         assert!(parse_timestamp(text).is_err(), "{text} accepted");
+    }
+
+    #[test]
+    fn formatting_inverts_parsing() {
+        for text in ["2024-01-01T00:00:00.000Z", "2024-02-29T23:59:59.999Z", "1999-12-31T12:34:56.789Z"] {
+            assert_eq!(format_utc(parse_iso8601(text).unwrap()), text);
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use engine::book::PositionBook;
 use protocol::{ExecReport, Money, Price, Qty, Side, Symbol};
 
 /// One closed trade.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RoundTrip {
     pub symbol: Symbol,
     /// The side of the entry (buy: long).
