@@ -33,8 +33,8 @@ struct Open {
     net_before: Money,
 }
 
-/// The closed round trips in the fills (each fill once, in `exec_id` order per symbol);
-/// a position still open at the end is not a trade.
+/// The closed round trips in the fills (each fill once, in `exec_id` order per symbol),
+/// by entry time then symbol; a position still open at the end is not a trade.
 pub fn round_trips(fills: &[ExecReport]) -> Vec<RoundTrip> {
     let mut books: BTreeMap<Symbol, (PositionBook, Option<Open>)> = BTreeMap::new();
     let mut trips = Vec::new();
@@ -74,6 +74,8 @@ pub fn round_trips(fills: &[ExecReport]) -> Vec<RoundTrip> {
             (None, None) => {}
         }
     }
+    // One order whatever the interleaving of symbols: by entry time, then symbol.
+    trips.sort_by_key(|t| (t.entry_ns, t.symbol));
     trips
 }
 
