@@ -5,7 +5,7 @@
 //!
 //! - orders carry their decision time (the data time) in the frame header's `ts_ns`, and a
 //!   replaying gateway fills them at the recorded quote in force at that time (PROTOCOL.md
-//!   §14);
+//!   §11.5);
 //! - a symbol with an order on the wire (or still reconciling) holds the ticks that arrive
 //!   meanwhile ([`HeldTicks`]) and steps them, in order, once the order is resolved, so
 //!   the core sees the same sequence of ticks and reports at every speed.

@@ -51,7 +51,7 @@ pub struct GatewayConfig {
     /// Stop publishing this long after the first tick.
     pub publish_for: Option<Duration>,
     /// Publish this recorded market instead of the random walk, and fill each market order
-    /// at the recorded quote in force at its header's `ts_ns` (docs/PROTOCOL.md §14).
+    /// at the recorded quote in force at its header's `ts_ns` (docs/PROTOCOL.md §11.5).
     /// Every replayed symbol must be among `models`.
     pub replay: Option<Arc<ReplayFeed>>,
 }
