@@ -266,6 +266,19 @@ mod tests {
     }
 
     #[test]
+    fn replay_flags_take_the_files_symbols_and_refuse_by_name() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/replay");
+        let ok = config(&["--replay", dir, "--speed", "max", "--symbols", "IGNORED"]).unwrap();
+        let names: Vec<String> = ok.models.iter().map(|m| m.symbol.to_string()).collect();
+        assert_eq!(names, ["EURUSD", "GBPUSD", "USDJPY"]);
+        assert!(ok.replay.is_some_and(|r| r.speed().is_max()));
+        assert!(config(&["--speed", "fast"]).unwrap_err().contains("--speed"));
+        let err = config(&["--replay", "/nonexistent/ticks.csv"]).unwrap_err();
+        assert!(err.contains("--replay /nonexistent/ticks.csv"), "{err}");
+        assert!(config(&[]).unwrap().replay.is_none());
+    }
+
+    #[test]
     fn bad_seconds_and_intervals_are_refused_by_name() {
         for v in ["-1", "NaN", "inf", "1e12"] {
             let arg = format!("--stop-after-secs={v}");
