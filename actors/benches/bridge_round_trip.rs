@@ -138,6 +138,7 @@ fn bench(c: &mut Criterion) {
                         purpose: OrderPurpose::Entry(Direction::Long),
                         placed_at: 0,
                     },
+                    header_ts_ns: None,
                 });
                 done_rx.recv_timeout(Duration::from_secs(5)).expect("the fill comes back");
             }

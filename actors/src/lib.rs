@@ -7,6 +7,8 @@
 //! - [`bridge`]: `BridgeActor`, one per shard, the only owner of its shard's gateway socket
 //!   (on the shard's thread), with the per-symbol lock table and the
 //!   `ZMQ_LOCK_ACQUIRE`/`ZMQ_LOCK_RELEASE` events.
+//! - [`data_clock`]: the data clock of a replay (the ticks' time as `now`) and the ticks a
+//!   symbol holds while its order is on the wire.
 //! - [`metrics`]: `MetricsActor`, the exact PnL fold.
 //! - [`control`]: `ControlActor` and its ZMQ ROUTER endpoint for runtime flags.
 //! - [`operator`]: an operator's `adopt` and `resume` of a halted symbol.
@@ -24,6 +26,7 @@
 
 pub mod bridge;
 pub mod control;
+pub mod data_clock;
 pub mod journal;
 pub mod market_data;
 pub mod messages;

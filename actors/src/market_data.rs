@@ -20,6 +20,7 @@ use actix::prelude::*;
 use protocol::{Codec, Message as Wire, Symbol};
 use tracing::warn;
 
+use crate::data_clock::TickGate;
 use crate::messages::TickArrived;
 use crate::time::wall_ns;
 use crate::zmq_ready::{has_input, Readable, Readiness};
@@ -99,11 +100,24 @@ pub struct MarketData {
     stop: Arc<AtomicBool>,
     feeds: Vec<Addr<FeedActor>>,
     pub counters: FeedCounterSet,
+    /// Symbols on the data clock: a closed gate is a full mailbox (`crate::data_clock`).
+    gates: HashMap<Symbol, TickGate>,
 }
 
 impl MarketData {
     pub fn new() -> MarketData {
-        MarketData { stop: Arc::new(AtomicBool::new(false)), feeds: Vec::new(), counters: FeedCounterSet::default() }
+        MarketData {
+            stop: Arc::new(AtomicBool::new(false)),
+            feeds: Vec::new(),
+            counters: FeedCounterSet::default(),
+            gates: HashMap::new(),
+        }
+    }
+
+    /// The gates of symbols on the data clock, for the shards added after this call: with
+    /// `Overflow::Backpressure` a closed gate holds the symbol's ticks like a full mailbox.
+    pub fn set_gates(&mut self, gates: HashMap<Symbol, TickGate>) {
+        self.gates = gates;
     }
 
     /// Connects a SUB socket for one shard's symbols and starts its feed on `arbiter`.
@@ -133,7 +147,9 @@ impl MarketData {
         let counters = Arc::new(FeedCounters::default());
         self.counters.0.push(Arc::clone(&counters));
         let stop = Arc::clone(&self.stop);
+        let gates = routes.keys().filter_map(|s| Some((*s, self.gates.get(s)?.clone()))).collect();
         let feed = FeedActor {
+            gates,
             sub,
             codec,
             routes,
@@ -178,6 +194,8 @@ struct StopFeed;
 
 /// One shard's feed: its SUB socket, read on the shard's thread.
 pub struct FeedActor {
+    /// Data-clock symbols' gates (see [`MarketData::set_gates`]).
+    gates: HashMap<Symbol, TickGate>,
     sub: zmq::Socket,
     codec: Codec,
     routes: HashMap<Symbol, Recipient<TickArrived>>,
@@ -309,6 +327,10 @@ impl FeedActor {
             self.c.unknown_symbol.fetch_add(1, Ordering::Relaxed);
             return Ok(());
         };
+        if self.overflow == Overflow::Backpressure && self.gates.get(&symbol).is_some_and(TickGate::is_closed) {
+            // The symbol holds as many ticks as it may behind an unresolved order.
+            return Err(message);
+        }
         match route.try_send(message) {
             Ok(()) => {
                 if let Some(previous) = self.last_seen.insert(symbol, message_ns) {

@@ -24,6 +24,9 @@ pub struct TickArrived {
 #[rtype(result = "()")]
 pub struct SubmitOrder {
     pub order: OrderRequest,
+    /// The frame header's `ts_ns` (the sender's clock): `None` is the wall clock at
+    /// sending; on the data clock, the decision's data time (see `crate::data_clock`).
+    pub header_ts_ns: Option<u64>,
 }
 
 /// symbol → bridge: ask the gateway about an order whose outcome is unknown.

@@ -20,6 +20,7 @@ use engine::risk::PortfolioRisk;
 use engine::symbol_core::{Action, DurableSymbol, SymbolCore};
 
 use crate::bridge::local_reject_report;
+use crate::data_clock::{HeldTicks, TickGate};
 use crate::journal::{ShardJournal, GROUP_COMMIT_WITHIN};
 use protocol::{SessionId, Symbol};
 use tracing::{debug, error, info, warn};
@@ -63,6 +64,15 @@ pub struct SymbolActor {
     overran: bool,
     /// Ticks not stepped because of an overrun halt.
     ticks_skipped: u64,
+    /// On the data clock (a replay): the last tick's time and the ticks held while an order
+    /// is on the wire (`crate::data_clock`). `None`: the wall clock.
+    data_clock: Option<DataClock>,
+}
+
+/// A symbol's data clock.
+struct DataClock {
+    last_tick_ns: Option<u64>,
+    held: HeldTicks,
 }
 
 /// The default step budget: far above any healthy step (tens of nanoseconds to a few
@@ -97,6 +107,54 @@ impl SymbolActor {
             step_budget: DEFAULT_STEP_BUDGET,
             overran: false,
             ticks_skipped: 0,
+            data_clock: None,
+        }
+    }
+
+    /// Runs this symbol on the data clock (see [`crate::data_clock`]); `gate` closes while
+    /// its held ticks are at their bound.
+    pub fn with_data_clock(mut self, gate: TickGate) -> SymbolActor {
+        self.data_clock = Some(DataClock { last_tick_ns: None, held: HeldTicks::new(gate) });
+        self
+    }
+
+    /// The time for the core: the wall clock, or on the data clock the last tick's time
+    /// (the wall clock before the first tick).
+    fn now(&self) -> u64 {
+        self.data_clock.as_ref().and_then(|d| d.last_tick_ns).unwrap_or_else(wall_ns)
+    }
+
+    /// On the data clock, ticks wait while an order is unresolved or the symbol reconciles.
+    fn must_hold_ticks(&self) -> bool {
+        self.core.has_unresolved_order() || matches!(self.core.state(), ExecState::Reconciling { .. })
+    }
+
+    /// On the data clock: steps the held ticks, in order, until one puts an order on the
+    /// wire again (or none is left).
+    fn step_held_ticks(&mut self) {
+        while !self.must_hold_ticks() {
+            let Some(tick) = self.data_clock.as_mut().and_then(|d| d.held.pop()) else { return };
+            self.step_tick(tick);
+        }
+    }
+
+    /// One tick through the core, at the wall time or (data clock) at the tick's own time.
+    fn step_tick(&mut self, msg: TickArrived) {
+        let now = match self.data_clock.as_mut() {
+            Some(clock) => {
+                clock.last_tick_ns = Some(msg.tick.ts_ns);
+                // A gap in the data as long as the stale limit is a stale feed.
+                self.core.check_feed(msg.tick.ts_ns);
+                msg.tick.ts_ns
+            }
+            None => wall_ns(),
+        };
+        let orders_before = self.core.counters().orders;
+        self.step("tick", |core, risk| core.on_tick(&msg.tick, now, risk));
+        if self.core.counters().orders > orders_before {
+            let micros = wall_ns().saturating_sub(msg.received_ns) / 1_000;
+            let h = self.tick_to_intent.get_or_insert_with(crate::bridge::symbol_histogram);
+            let _ = h.record(micros.max(1));
         }
     }
 
@@ -178,7 +236,7 @@ impl SymbolActor {
                 for order in orders {
                     if let Action::PlaceOrder(o) = order {
                         let reject = local_reject_report(o.symbol, o.intent_id, o.side, "durable journal write failed");
-                        kept.extend(self.core.on_report(&reject, wall_ns(), &risk));
+                        kept.extend(self.core.on_report(&reject, self.now(), &risk));
                     }
                 }
                 kept.extend(self.core.halt(HaltReason::Manual));
@@ -193,7 +251,9 @@ impl SymbolActor {
             match action {
                 Action::PlaceOrder(order) => {
                     debug!(target: "symbol", symbol = %symbol, intent_id = order.intent_id.0, side = %order.side, qty = %order.qty, "ORDER_DECIDED");
-                    self.outputs.orders.do_send(SubmitOrder { order });
+                    // On the data clock the frame header carries the decision's data time.
+                    let header_ts_ns = self.data_clock.as_ref().map(|_| self.now());
+                    self.outputs.orders.do_send(SubmitOrder { order, header_ts_ns });
                     self.record(LedgerRow::Order(order));
                 }
                 Action::QueryStatus { intent_id } => {
@@ -297,19 +357,25 @@ impl Actor for SymbolActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(256);
         // No trading until the gateway's positions have been compared with ours.
-        let now = wall_ns();
+        let now = self.now();
         self.step("start", |core, _| core.start(now));
         self.publish();
         ctx.run_interval(self.timer_every, |act, _| {
-            let now = wall_ns();
-            act.step("timer", |core, risk| core.on_timer(now, risk));
+            // On the data clock no time passes between ticks: every time-based rule is
+            // judged at a tick's own time (a beat of the wall clock would land at a
+            // different place in the data at each speed).
+            if act.data_clock.is_none() {
+                let now = wall_ns();
+                act.step("timer", |core, risk| core.on_timer(now, risk));
+            }
             act.publish();
         });
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
         self.publish();
-        info!(target: "symbol", symbol = %self.symbol(), panics = self.panics, ticks_skipped = self.ticks_skipped, "symbol actor stopped");
+        let (held, held_dropped) = self.data_clock.as_ref().map_or((0, 0), |d| (d.held.len(), d.held.dropped()));
+        info!(target: "symbol", symbol = %self.symbol(), panics = self.panics, ticks_skipped = self.ticks_skipped, held, held_dropped, "symbol actor stopped");
     }
 }
 
@@ -326,14 +392,16 @@ impl Handler<TickArrived> for SymbolActor {
             self.ticks_skipped += 1;
             return;
         }
-        let now = wall_ns();
-        let orders_before = self.core.counters().orders;
-        self.step("tick", |core, risk| core.on_tick(&msg.tick, now, risk));
-        if self.core.counters().orders > orders_before {
-            let micros = wall_ns().saturating_sub(msg.received_ns) / 1_000;
-            let h = self.tick_to_intent.get_or_insert_with(crate::bridge::symbol_histogram);
-            let _ = h.record(micros.max(1));
+        let hold = self.must_hold_ticks();
+        if let Some(clock) = self.data_clock.as_mut() {
+            if hold || !clock.held.is_empty() {
+                if !clock.held.push(msg) && clock.held.dropped() == 1 {
+                    warn!(target: "symbol", symbol = %self.symbol(), "HELD_TICKS_FULL: ticks held behind an unresolved order are dropped (counted; the feed resyncs)");
+                }
+                return;
+            }
         }
+        self.step_tick(msg);
     }
 }
 
@@ -341,8 +409,9 @@ impl Handler<TickArrived> for SymbolActor {
 impl Handler<GatewayReport> for SymbolActor {
     type Result = ();
     fn handle(&mut self, msg: GatewayReport, _: &mut Context<Self>) {
-        let now = wall_ns();
+        let now = self.now();
         self.step("report", |core, risk| core.on_report(&msg.report, now, risk));
+        self.step_held_ticks();
         self.publish();
         self.persist();
     }
@@ -352,13 +421,14 @@ impl Handler<GatewayReport> for SymbolActor {
 impl Handler<RequestTimedOut> for SymbolActor {
     type Result = ();
     fn handle(&mut self, msg: RequestTimedOut, _: &mut Context<Self>) {
-        let now = wall_ns();
+        let now = self.now();
         if matches!(self.core.state(), ExecState::Unknown { .. }) {
             debug!(target: "symbol", symbol = %self.symbol(), intent_id = msg.intent_id.0, "status query unanswered; asking again");
         } else {
             warn!(target: "symbol", symbol = %self.symbol(), intent_id = msg.intent_id.0, "ORDER_UNKNOWN: no answer before the deadline; querying status (repeats are logged at DEBUG)");
         }
         self.step("timeout", |core, risk| core.on_order_timeout(msg.intent_id, now, risk));
+        self.step_held_ticks();
         self.publish();
     }
 }
@@ -388,12 +458,13 @@ impl Handler<SetSymbolFlags> for SymbolActor {
 impl Handler<Reconcile> for SymbolActor {
     type Result = ();
     fn handle(&mut self, msg: Reconcile, _: &mut Context<Self>) {
-        let now = wall_ns();
+        let now = self.now();
         if msg.after_reconnect {
             self.step("reconcile", |core, risk| core.reconcile_after_reconnect(&msg.venue, now, risk));
         } else {
             self.step("reconcile", |core, risk| core.reconcile(&msg.venue, now, risk));
         }
+        self.step_held_ticks();
         self.persist();
         self.publish();
     }
@@ -403,7 +474,7 @@ impl Handler<Reconcile> for SymbolActor {
 impl Handler<OperatorCommand> for SymbolActor {
     type Result = Result<String, String>;
     fn handle(&mut self, msg: OperatorCommand, _: &mut Context<Self>) -> Self::Result {
-        let now = wall_ns();
+        let now = self.now();
         let risk = Arc::clone(&self.risk);
         if msg.fills_before.is_some_and(|n| n != self.core.counters().fills) {
             let text = format!(
@@ -436,6 +507,7 @@ impl Handler<OperatorCommand> for SymbolActor {
                 Err(format!("{} {}: {e}", msg.action.as_str(), symbol))
             }
         };
+        self.step_held_ticks();
         self.persist();
         self.publish();
         answer

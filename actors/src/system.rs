@@ -20,6 +20,7 @@ use crate::bridge::{
     BridgeActor, BridgeConfig, BridgeStats, FetchSnapshot, GetBridgeStats, RegisterRoutes, ShutdownBridge, SymbolRoute,
 };
 use crate::control::{self, ControlActor, ControlEndpoint, ControlError, ControlSettings};
+use crate::data_clock::{ClockSource, TickGate};
 use crate::market_data::{self, MarketData};
 use crate::metrics::MetricsActor;
 use crate::operator::OperatorRoutes;
@@ -49,6 +50,8 @@ pub struct WiringConfig {
     pub tick_overflow: market_data::Overflow,
     /// The trade ledger's writer (`None`: no ledger); each shard's outbox feeds it.
     pub ledger: Option<trade_ledger::LedgerSender>,
+    /// The wall clock, or the ticks' own time (a replay; see [`crate::data_clock`]).
+    pub clock: ClockSource,
 }
 
 /// Handles to a running engine.
@@ -181,6 +184,7 @@ pub fn start(
         .collect();
     let mut symbols = HashMap::new();
     let mut shard_of_symbol = HashMap::new();
+    let mut gates: HashMap<Symbol, TickGate> = HashMap::new();
     let mut routes: Vec<HashMap<Symbol, SymbolRoute>> = vec![HashMap::new(); shards];
     let mut tick_routes: Vec<HashMap<Symbol, Recipient<crate::messages::TickArrived>>> = vec![HashMap::new(); shards];
     for spec in specs {
@@ -202,8 +206,13 @@ pub fn start(
             core.restore(saved, &risk);
         }
         let (risk, board, budget) = (Arc::clone(&risk), board.clone(), config.step_budget);
+        let gate = (config.clock == ClockSource::Data).then(|| gates.entry(symbol).or_default().clone());
         let addr = SymbolActor::start_in_arbiter(&shard_arbiters[shard].handle(), move |_| {
-            SymbolActor::new(core, risk, outputs, board).with_step_budget(budget)
+            let actor = SymbolActor::new(core, risk, outputs, board).with_step_budget(budget);
+            match gate {
+                Some(gate) => actor.with_data_clock(gate),
+                None => actor,
+            }
         });
         routes[shard].insert(
             symbol,
@@ -249,6 +258,7 @@ pub fn start(
 
     let codec = config.bridge.socket.codec;
     let mut market_data = MarketData::new();
+    market_data.set_gates(gates);
     for (arbiter, routes) in shard_arbiters.iter().zip(tick_routes) {
         if let Err(source) = market_data.add_shard(
             zmq,

@@ -123,6 +123,7 @@ fn a_report_on_the_wrong_shards_connection_reaches_its_symbol_once_and_frees_the
                 purpose: OrderPurpose::Entry(Direction::Long),
                 placed_at: 0,
             },
+            header_ts_ns: None,
         });
         actix_rt::time::sleep(Duration::from_millis(500)).await;
         let mut stats = Vec::new();

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use actors::control::{self, ControlError, ControlSettings, ControlToken, TOKEN_ENV, TOKEN_FILE_ENV};
+use actors::data_clock::ClockSource;
+use paper_gateway::replay::Speed;
 
 use engine::discrepancy::PriceBand;
 use engine::feed::IntervalMs;
@@ -81,6 +83,8 @@ pub struct EngineSection {
     /// The trade ledger (SQLite): "run" (default: `<log_dir>/<run-id>/trades.sqlite`),
     /// "off", or a file path (several runs may share it).
     pub trade_ledger: Option<String>,
+    /// "wall" or "data" (the ticks' own time); default: "data" when replaying, else "wall".
+    pub clock: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -126,6 +130,10 @@ pub struct GatewaySection {
     pub reject_rate: Option<f64>,
     pub drop_reply_rate: Option<f64>,
     pub latency_ms: Option<u64>,
+    /// Recorded quote files (or folders) the embedded gateway replays (docs/REPLAY.md).
+    pub replay: Option<Vec<String>>,
+    /// Replay speed: "1" (real time), "N" (N times faster) or "max".
+    pub speed: Option<String>,
 }
 
 /// Which built-in strategy, with its parameters.
@@ -197,6 +205,12 @@ pub struct RunConfig {
     pub http_symbol_labels: bool,
     /// Where the trade ledger goes (`engine.trade_ledger`).
     pub trade_ledger: TradeLedger,
+    /// `engine.clock` as given (`None`: the data clock when replaying, else the wall clock).
+    pub clock: Option<ClockSource>,
+    /// `gateway.replay`: recorded quote files or folders the embedded gateway replays.
+    pub replay: Vec<PathBuf>,
+    /// `gateway.speed`.
+    pub speed: Speed,
 }
 
 /// Where the trade ledger (every order, fill and closed trade, in SQLite) is written.
@@ -283,6 +297,9 @@ impl Default for RunConfig {
             http: DEFAULT_HTTP.parse().ok(),
             http_symbol_labels: true,
             trade_ledger: TradeLedger::RunFolder,
+            clock: None,
+            replay: Vec::new(),
+            speed: Speed::REAL_TIME,
         }
     }
 }
@@ -417,6 +434,11 @@ impl RunConfig {
         Ok(())
     }
 
+    /// The clock the symbols run on: as configured, else the data clock for a replay.
+    pub fn clock(&self) -> ClockSource {
+        self.clock.unwrap_or(if self.replay.is_empty() { ClockSource::Wall } else { ClockSource::Data })
+    }
+
     /// Where durable state lives for this run, if anywhere.
     pub fn state_path(&self) -> Option<std::path::PathBuf> {
         match self.state_file.as_deref() {
@@ -527,6 +549,9 @@ impl RunConfig {
         }
         if let Some(text) = e.trade_ledger {
             self.trade_ledger = TradeLedger::parse("engine.trade_ledger", &text)?;
+        }
+        if let Some(clock) = e.clock {
+            self.clock = Some(clock.parse().map_err(|err| bad("engine.clock", err))?);
         }
         self.apply_strategy(file.strategy)?;
         self.apply_risk(file.risk)?;
@@ -739,6 +764,15 @@ impl RunConfig {
         if let Some(ms) = g.latency_ms {
             self.latency = Duration::from_millis(ms);
         }
+        if let Some(paths) = g.replay {
+            if paths.iter().any(String::is_empty) {
+                return Err(bad("gateway.replay", "a path is empty"));
+            }
+            self.replay = paths.into_iter().map(PathBuf::from).collect();
+        }
+        if let Some(speed) = g.speed {
+            self.speed = speed.parse().map_err(|e: paper_gateway::replay::ReplayError| bad("gateway.speed", e))?;
+        }
         Ok(())
     }
 }
@@ -839,10 +873,23 @@ mod tests {
             ("[risk]\nmax_symbol_exposure_pct = \"0\"", "risk.max_symbol_exposure_pct"),
             ("[risk]\nmax_fill_deviation_pct = \"0\"", "risk.max_fill_deviation_pct"),
             ("[gateway]\ninterval_ms = \"50..10\"", "gateway.interval_ms"),
+            ("[engine]\nclock = \"exchange\"", "engine.clock"),
+            ("[gateway]\nspeed = \"0\"", "gateway.speed"),
+            ("[gateway]\nspeed = \"fast\"", "gateway.speed"),
+            ("[gateway]\nreplay = [\"\"]", "gateway.replay"),
         ];
         for (text, key) in cases {
             assert_eq!(apply(text).unwrap_err().key, key, "{text}");
         }
+    }
+
+    #[test]
+    fn a_replay_runs_on_the_data_clock_unless_told_otherwise() {
+        let c = apply("[gateway]\nreplay = [\"q.csv\"]\nspeed = \"max\"").unwrap();
+        assert_eq!((c.clock(), c.speed), (ClockSource::Data, Speed::Max));
+        assert_eq!(RunConfig::default().clock(), ClockSource::Wall);
+        let c = apply("[engine]\nclock = \"wall\"\n[gateway]\nreplay = [\"q.csv\"]").unwrap();
+        assert_eq!((c.clock(), c.speed), (ClockSource::Wall, Speed::REAL_TIME));
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //! - [`lock_log`]: the fast writer of lock events into `engine.jsonl`.
 //! - [`logging`]: stdout (human) and `logs/<run-id>/engine.jsonl` (JSON) logging.
 //! - [`main_job`]: the engine run: gateway (embedded or remote) + actors + status line.
+//! - [`replay_run`]: a replay in the main job: files loaded, when the run ends, the
+//!   replayed span in the summary.
 //! - [`run_id`]: run ids, session ids, wall time.
 //! - [`signals`]: SIGINT, SIGTERM and SIGHUP as one stop request.
 
@@ -20,6 +22,7 @@ pub mod ledger;
 pub mod lock_log;
 pub mod logging;
 pub mod main_job;
+pub mod replay_run;
 pub mod run_id;
 pub mod signals;
 pub mod trades;

@@ -32,7 +32,8 @@ use engine::strategy::churn::Churn;
 use engine::strategy::zscore::{ZScore, ZScoreConfig};
 use engine::strategy::{IntentTemplate, Strategy};
 use engine::symbol_core::{CoreConfig, SymbolStatus};
-use paper_gateway::server::{self, GatewayConfig, GatewayOutcome};
+use paper_gateway::replay::ReplayFeed;
+use paper_gateway::server::{self, GatewayConfig, GatewayOutcome, ReplayOutcome};
 use paper_gateway::venue::VenueConfig;
 use protocol::{Money, Symbol};
 use tracing::{info, warn};
@@ -40,6 +41,7 @@ use tracing::{info, warn};
 use crate::config::{RunConfig, StrategyChoice};
 use crate::http::live::LiveSources;
 use crate::http::{HttpServer, HttpSettings};
+use crate::replay_run::{Published, ReplayEnd, ReplayWatch};
 
 /// How to run.
 #[derive(Clone, Debug)]
@@ -54,6 +56,9 @@ pub struct JobOptions {
     pub compact_progress: bool,
     /// The run's folder (`logs/<run-id>/`): where the trade ledger goes by default.
     pub run_dir: Option<std::path::PathBuf>,
+    /// Stop when this replay is over (set by [`run`] for the embedded gateway's replay; the
+    /// stress harness sets it for its gateway process).
+    pub replay_end: Option<ReplayEnd>,
 }
 
 impl JobOptions {
@@ -65,6 +70,7 @@ impl JobOptions {
             expected_ticks: None,
             compact_progress: false,
             run_dir: None,
+            replay_end: None,
         }
     }
 }
@@ -139,6 +145,8 @@ pub struct JobSummary {
     pub elapsed: Duration,
     /// What the trade ledger wrote (`None`: no ledger).
     pub ledger: Option<trade_ledger::LedgerReport>,
+    /// The replayed span and its round trips (`None`: not a replay, or not known).
+    pub replay: Option<ReplayOutcome>,
 }
 
 impl JobSummary {
@@ -198,7 +206,11 @@ pub fn registry(config: &RunConfig) -> anyhow::Result<SymbolRegistry> {
 }
 
 /// The embedded paper gateway for these symbols, on free loopback ports.
-pub fn embedded_gateway_config(config: &RunConfig, models: Vec<InstrumentModel>) -> GatewayConfig {
+pub fn embedded_gateway_config(
+    config: &RunConfig,
+    models: Vec<InstrumentModel>,
+    replay: Option<Arc<ReplayFeed>>,
+) -> GatewayConfig {
     GatewayConfig {
         orders_bind: "tcp://127.0.0.1:*".into(),
         market_data_bind: "tcp://127.0.0.1:*".into(),
@@ -220,6 +232,7 @@ pub fn embedded_gateway_config(config: &RunConfig, models: Vec<InstrumentModel>)
         max_rate: false,
         wait_for_subscribers: true,
         publish_for: None,
+        replay,
     }
 }
 
@@ -248,7 +261,16 @@ fn load_durable_state(
 }
 
 /// Runs the job to completion.
-pub fn run(options: JobOptions) -> anyhow::Result<JobSummary> {
+pub fn run(mut options: JobOptions) -> anyhow::Result<JobSummary> {
+    let replay = crate::replay_run::load(&options.config)?;
+    if let Some(feed) = &replay {
+        // A replay trades the symbols of its files, losslessly at max speed.
+        options.config.symbols = feed.symbols().iter().map(Symbol::to_string).collect();
+        options.config.lossless_ticks |= feed.speed().is_max();
+        let published = Published::Feed(Arc::clone(feed));
+        options.replay_end = Some(ReplayEnd { ticks: feed.ticks(), published });
+        info!(target: "engine", symbols = ?options.config.symbols, ticks = feed.ticks(), speed = %feed.speed(), clock = ?options.config.clock(), "replaying recorded quotes");
+    }
     let config = options.config.clone();
     let registry = registry(&config)?;
     let models: Vec<InstrumentModel> = registry.specs().iter().map(|s| s.model).collect();
@@ -256,7 +278,7 @@ pub fn run(options: JobOptions) -> anyhow::Result<JobSummary> {
     let ledger = crate::ledger::open(&config, options.run_dir.as_deref())?;
     let (gateway, orders_endpoint, md_endpoint) = match (&config.gateway, &config.market_data) {
         (None, _) => {
-            let handle = server::start(embedded_gateway_config(&config, models))
+            let handle = server::start(embedded_gateway_config(&config, models, replay))
                 .context("starting the embedded paper gateway")?;
             let (o, m) = (handle.orders_endpoint.clone(), handle.market_data_endpoint.clone());
             info!(target: "engine", orders = %o, market_data = %m, "embedded paper gateway started");
@@ -287,6 +309,7 @@ pub fn run(options: JobOptions) -> anyhow::Result<JobSummary> {
             row.gateway_net = Some(session_net(realized, fees, &row.status));
         }
         summary.gateway_ledger_net = Money::checked_sum(summary.symbols.iter().filter_map(|r| r.gateway_net)).ok();
+        summary.replay = ledger.replay.clone();
         summary.gateway = Some(ledger);
     }
     summary.ledger = ledger.map(|l| crate::ledger::finish(l, &summary));
@@ -343,6 +366,7 @@ async fn run_actors(
         step_budget: config.step_budget,
         tick_overflow: if config.lossless_ticks { Overflow::Backpressure } else { Overflow::Drop },
         ledger,
+        clock: config.clock(),
     };
     let (choice, exits) = (config.strategy, config.exits);
     let strategy = move |spec: &SymbolSpec| strategy_for(choice, IntentTemplate { qty: spec.order_qty, exits });
@@ -368,6 +392,8 @@ async fn run_actors(
     let deadline = options.duration.map(|d| Instant::now() + d);
     let feed_counters = engine.market_data.as_ref().map(|m| m.counters.clone());
     let mut ticker = tokio::time::interval(options.status_every.unwrap_or(Duration::from_secs(1)));
+    let mut replay_watch = options.replay_end.clone().map(ReplayWatch::new);
+    let mut replay_beat = tokio::time::interval(Duration::from_millis(50));
     // Ctrl-C, SIGTERM and SIGHUP all stop the same way: out of this loop into the drain.
     loop {
         tokio::select! {
@@ -387,6 +413,12 @@ async fn run_actors(
                 }
                 if deadline.is_some_and(|d| Instant::now() >= d) { break; }
                 if options.expected_ticks.is_some_and(|n| taken >= n) { break; }
+            }
+            _ = replay_beat.tick(), if replay_watch.is_some() => {
+                if let Some(reason) = replay_watch.as_mut().and_then(|w| w.over(&engine.board.snapshot())) {
+                    info!(target: "engine", reason = %reason, "REPLAY_END: stopping");
+                    break;
+                }
             }
         }
     }
@@ -506,6 +538,7 @@ async fn run_actors(
         trading,
         elapsed: Duration::ZERO,
         ledger: None,
+        replay: None,
     })
 }
 
@@ -623,6 +656,9 @@ pub fn print_summary(summary: &JobSummary) {
     say!("total net (folded)      {}", m.total_net.to_fixed_string());
     say!("sum of symbol nets      {}", m.sum_symbol_net.to_fixed_string());
     say!("gateway ledger net      {}", summary.gateway_ledger_net.map_or("-".into(), |g| g.to_fixed_string()));
+    if let Some(replay) = &summary.replay {
+        say!("{}", crate::replay_run::summary_line(replay, summary.feed.dispatched, m.total_net));
+    }
     let b = &summary.bridge;
     say!(
         "orders {}  fills {}  timeouts {}  locks {}/{} (acquired/released)  efsm errors {}  ticks {} (dropped {})  elapsed {:.1}s",

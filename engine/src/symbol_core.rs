@@ -514,15 +514,21 @@ impl SymbolCore {
     /// A timer beat (about once a second): feed staleness and time-based exits.
     pub fn on_timer(&mut self, now: TimeNs, risk: &PortfolioRisk) -> Vec<Action> {
         let mut actions = Vec::new();
-        if self.last_tick.is_some() && now.saturating_sub(self.last_tick_at) >= self.config.stale_after_ns {
-            self.feed = FeedHealth::Stale;
-        }
+        self.check_feed(now);
         if let ExecState::Open { .. } = self.efsm.state() {
             if let Some(reason) = self.protective_exit(now) {
                 self.try_exit(reason, now, risk, &mut actions);
             }
         }
         actions
+    }
+
+    /// No tick for `stale_after` by `now`: the feed is stale (entries wait for a resync).
+    /// On the data clock the shell calls it with each tick's time before the tick.
+    pub fn check_feed(&mut self, now: TimeNs) {
+        if self.last_tick.is_some() && now.saturating_sub(self.last_tick_at) >= self.config.stale_after_ns {
+            self.feed = FeedHealth::Stale;
+        }
     }
 
     /// An execution report for this symbol (a live report or a status-query replay).

@@ -13,6 +13,7 @@ use engine::registry::{default_model, generated_symbols};
 use protocol::{Codec, Ppm, Symbol};
 
 use crate::faults::FaultConfig;
+use crate::replay::{ReplayData, ReplayFeed, Speed};
 use crate::server::{self, GatewayConfig, GatewayOutcome};
 use crate::venue::VenueConfig;
 
@@ -75,6 +76,14 @@ pub struct GatewayArgs {
     /// Stop publishing this many seconds after the first tick.
     #[arg(long)]
     pub publish_secs: Option<f64>,
+    /// Publish recorded quotes from this file (repeatable, or a folder) instead of the
+    /// random walk: CSV `timestamp,bid,ask[,symbol]` or HistData ASCII ticks (docs/REPLAY.md).
+    /// The symbols are the files' (`--symbols` is ignored).
+    #[arg(long)]
+    pub replay: Vec<PathBuf>,
+    /// Replay speed: 1 (real time), N (N times faster) or max (as fast as taken, lossless).
+    #[arg(long, default_value = "1")]
+    pub speed: String,
 }
 
 /// Parses a symbol list, or a count N for generated names.
@@ -114,7 +123,11 @@ fn interval(flag: &str, text: &str) -> Result<IntervalMs, String> {
 
 impl GatewayArgs {
     pub fn to_config(&self) -> Result<GatewayConfig, String> {
-        let symbols = parse_symbols(&self.symbols)?;
+        let replay = self.load_replay()?;
+        let symbols = match &replay {
+            Some(feed) => feed.symbols().to_vec(),
+            None => parse_symbols(&self.symbols)?,
+        };
         // The same ranges as engine.toml's [gateway] section.
         if self.fee_ppm > 100_000 {
             return Err(format!("--fee-ppm: {} is above 100000 (10%)", self.fee_ppm));
@@ -143,7 +156,19 @@ impl GatewayArgs {
             max_rate: self.max_rate,
             wait_for_subscribers: self.wait_for_subscribers,
             publish_for: self.publish_secs.map(|v| seconds("--publish-secs", v)).transpose()?,
+            replay,
         })
+    }
+
+    /// The `--replay` files loaded (`None` without any), bad rows logged.
+    fn load_replay(&self) -> Result<Option<Arc<ReplayFeed>>, String> {
+        let speed: Speed = self.speed.parse().map_err(|e: crate::replay::ReplayError| e.to_string())?;
+        if self.replay.is_empty() {
+            return Ok(None);
+        }
+        let data = ReplayData::load(&self.replay).map_err(|e| e.to_string())?;
+        data.log_report();
+        Ok(Some(Arc::new(ReplayFeed::new(data, speed))))
     }
 }
 
@@ -157,7 +182,7 @@ pub fn outcome_json(outcome: &GatewayOutcome) -> serde_json::Value {
             (s.to_string(), line)
         })
         .collect();
-    serde_json::json!({"total_net": outcome.total_net().to_string(), "symbols": symbols, "counters": outcome.counters})
+    serde_json::json!({"total_net": outcome.total_net().to_string(), "symbols": symbols, "counters": outcome.counters, "replay": outcome.replay})
 }
 
 /// Runs a gateway until Ctrl-C, `--duration`, `--stop-after-secs`, or (with
@@ -187,7 +212,14 @@ pub fn serve(args: &GatewayArgs) -> Result<(), String> {
     }
     stop_on_ctrl_c(Arc::clone(&stop));
     let until = args.duration.map(|d| seconds("--duration", d)).transpose()?.map(|d| Instant::now() + d);
+    let mut replay_done = false;
     while handle.is_running() && !stop.load(Ordering::Acquire) && until.is_none_or(|u| Instant::now() < u) {
+        if !replay_done && handle.replay_finished() {
+            // Read by the stress harness: the replay is over; the gateway keeps serving.
+            replay_done = true;
+            let published = handle.replay.as_ref().map_or(0, |r| r.published_ticks());
+            println!("REPLAY_DONE ticks={published}");
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
     let outcome = handle.stop();
@@ -231,6 +263,19 @@ mod tests {
         assert!(config(&["--slippage-ppm", "4000000000"]).unwrap_err().contains("--slippage-ppm"));
         assert!(config(&["--fee-ppm", "100001"]).unwrap_err().contains("--fee-ppm"));
         assert!(config(&["--slippage-ppm", "100000", "--fee-ppm", "250"]).is_ok());
+    }
+
+    #[test]
+    fn replay_flags_take_the_files_symbols_and_refuse_by_name() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/replay");
+        let ok = config(&["--replay", dir, "--speed", "max", "--symbols", "IGNORED"]).unwrap();
+        let names: Vec<String> = ok.models.iter().map(|m| m.symbol.to_string()).collect();
+        assert_eq!(names, ["EURUSD", "GBPUSD", "USDJPY"]);
+        assert!(ok.replay.is_some_and(|r| r.speed().is_max()));
+        assert!(config(&["--speed", "fast"]).unwrap_err().contains("--speed"));
+        let err = config(&["--replay", "/nonexistent/ticks.csv"]).unwrap_err();
+        assert!(err.contains("--replay /nonexistent/ticks.csv"), "{err}");
+        assert!(config(&[]).unwrap().replay.is_none());
     }
 
     #[test]

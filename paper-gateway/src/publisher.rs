@@ -2,8 +2,9 @@
 //! and replies never delay a tick. It owns the XPUB socket: it learns subscriptions from
 //! it (and can wait until every symbol has a subscriber), publishes each symbol's random
 //! walk at its jittered interval, or as fast as the subscriber takes ticks (`max_rate`:
-//! XPUB_NODROP, then waiting for POLLOUT, never dropping). Quotes are shared with the
-//! order loop through a mutex-protected map.
+//! XPUB_NODROP, then waiting for POLLOUT, never dropping), or a recorded market instead
+//! (`crate::replay::publish`). Quotes are shared with the order loop through a
+//! mutex-protected map.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
@@ -35,6 +36,8 @@ pub struct PublisherConfig {
     pub ticks_per_symbol: Option<u64>,
     pub wait_for_subscribers: bool,
     pub publish_for: Option<Duration>,
+    /// Publish this recorded market instead of the random walk (`crate::replay`).
+    pub replay: Option<Arc<crate::replay::ReplayFeed>>,
 }
 
 /// What the publisher did.
@@ -85,7 +88,7 @@ fn raise_priority() {
     }
 }
 
-struct Publisher {
+pub(crate) struct Publisher {
     socket: zmq::Socket,
     feed: SyntheticFeed,
     quotes: Quotes,
@@ -99,15 +102,37 @@ struct Publisher {
 }
 
 impl Publisher {
-    fn run(&mut self, stop: &AtomicBool) {
-        // Wait for subscribers (bounded only by `stop`).
-        while self.config.wait_for_subscribers && self.subscribed.len() < self.feed.len() {
+    /// Waits until `topics` topics have a subscriber (bounded only by `stop`); false when
+    /// stopped first.
+    pub(crate) fn wait_for_subscribers(&mut self, topics: usize, stop: &AtomicBool) -> bool {
+        while self.subscribed.len() < topics {
             if stop.load(Ordering::Acquire) {
-                return;
+                return false;
             }
-            if self.socket.poll(zmq::POLLIN, 50).unwrap_or(0) > 0 {
-                self.drain_subscriptions();
-            }
+            self.poll_subscriptions(50);
+        }
+        true
+    }
+
+    /// Takes subscription changes, waiting up to `ms` for one.
+    pub(crate) fn poll_subscriptions(&mut self, ms: i64) {
+        if self.socket.poll(zmq::POLLIN, ms).unwrap_or(0) > 0 {
+            self.drain_subscriptions();
+        }
+    }
+
+    /// Waits up to `ms` until the socket can take more (max-rate back-pressure).
+    pub(crate) fn wait_writable(&self, ms: i64) {
+        let _ = self.socket.poll(zmq::POLLOUT, ms);
+    }
+
+    fn run(&mut self, stop: &AtomicBool) {
+        if let Some(replay) = self.config.replay.clone() {
+            crate::replay::publish::run(self, &replay, stop);
+            return;
+        }
+        if self.config.wait_for_subscribers && !self.wait_for_subscribers(self.feed.len(), stop) {
+            return;
         }
         let started = Instant::now();
         let window_open =
@@ -207,13 +232,13 @@ impl Publisher {
         None
     }
 
-    fn set_quote(&self, tick: &Tick) {
+    pub(crate) fn set_quote(&self, tick: &Tick) {
         let mut quotes = self.quotes.lock().unwrap_or_else(|p| p.into_inner());
         quotes.insert(tick.symbol, (tick.bid, tick.ask));
     }
 
     /// Sends one tick; false when the XPUB refused it (max-rate back-pressure).
-    fn send(&mut self, tick: &Tick) -> bool {
+    pub(crate) fn send(&mut self, tick: &Tick) -> bool {
         let envelope = Envelope::new(self.config.session_id, self.md_seq + 1, 0, tick.ts_ns, Message::Tick(*tick));
         if self.config.codec.encode_into(&envelope, &mut self.frame).is_err() {
             return true;

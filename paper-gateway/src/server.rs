@@ -19,6 +19,9 @@ use tracing::{info, warn};
 use crate::faults::{FaultConfig, FaultPlan};
 use crate::journal::Journal;
 use crate::publisher::{self, PublisherConfig, Quotes};
+use crate::replay::feed::ReplaySpan;
+use crate::replay::trades::{round_trips, RoundTrip};
+use crate::replay::ReplayFeed;
 use crate::venue::{LedgerLine, PaperVenue, VenueConfig};
 
 /// Gateway settings.
@@ -47,6 +50,10 @@ pub struct GatewayConfig {
     pub wait_for_subscribers: bool,
     /// Stop publishing this long after the first tick.
     pub publish_for: Option<Duration>,
+    /// Publish this recorded market instead of the random walk, and fill each market order
+    /// at the recorded quote in force at its header's `ts_ns` (docs/PROTOCOL.md §11.5).
+    /// Every replayed symbol must be among `models`.
+    pub replay: Option<Arc<ReplayFeed>>,
 }
 
 /// Counters of one gateway run.
@@ -77,6 +84,15 @@ pub struct GatewayCounters {
 pub struct GatewayOutcome {
     pub ledger: std::collections::BTreeMap<Symbol, LedgerLine>,
     pub counters: GatewayCounters,
+    /// A replay's span and round trips (`None`: the random walk).
+    pub replay: Option<ReplayOutcome>,
+}
+
+/// What a replay published and traded.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ReplayOutcome {
+    pub span: ReplaySpan,
+    pub trades: Vec<RoundTrip>,
 }
 
 impl GatewayOutcome {
@@ -100,6 +116,8 @@ pub struct GatewayHandle {
     pub orders_endpoint: String,
     pub market_data_endpoint: String,
     pub session_id: SessionId,
+    /// The replay being published (`None`: the random walk).
+    pub replay: Option<Arc<ReplayFeed>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<GatewayOutcome>>,
 }
@@ -109,6 +127,11 @@ impl GatewayHandle {
     pub fn stop(mut self) -> GatewayOutcome {
         self.stop.store(true, Ordering::Release);
         self.thread.take().and_then(|t| t.join().ok()).unwrap_or_default()
+    }
+
+    /// True once a replay has published its last tick (never for the random walk).
+    pub fn replay_finished(&self) -> bool {
+        self.replay.as_ref().is_some_and(|r| r.is_finished())
     }
 
     /// True while the loop is running (false after `stop_after` fired).
@@ -163,6 +186,13 @@ pub fn start(config: GatewayConfig) -> Result<GatewayHandle, GatewayError> {
     if config.models.is_empty() {
         return Err(GatewayError::Config("no symbols".into()));
     }
+    if let Some(missing) =
+        config.replay.iter().flat_map(|r| r.symbols()).find(|s| !config.models.iter().any(|m| m.symbol == **s))
+    {
+        return Err(GatewayError::Config(format!("replayed symbol {missing} is not traded here")));
+    }
+    // A replay at max speed is lossless like the random walk at max rate.
+    let max_rate = config.max_rate || config.replay.as_ref().is_some_and(|r| r.speed().is_max());
     let ctx = zmq::Context::new();
     let zerr = |op: &'static str, endpoint: &str| {
         let endpoint = endpoint.to_string();
@@ -180,7 +210,7 @@ pub fn start(config: GatewayConfig) -> Result<GatewayHandle, GatewayError> {
     publisher.set_sndhwm(1_000_000).map_err(zerr("sndhwm", &config.market_data_bind))?;
     // Subscriptions arrive as messages: room for every symbol of every subscriber.
     publisher.set_rcvhwm(1_000_000).map_err(zerr("rcvhwm", &config.market_data_bind))?;
-    if config.max_rate {
+    if max_rate {
         set_pub_nodrop(&mut publisher).map_err(zerr("xpub_nodrop", &config.market_data_bind))?;
     }
     publisher.bind(&config.market_data_bind).map_err(zerr("bind", &config.market_data_bind))?;
@@ -214,11 +244,13 @@ pub fn start(config: GatewayConfig) -> Result<GatewayHandle, GatewayError> {
         interval: config.interval,
         codec: config.market_data_codec,
         session_id,
-        max_rate: config.max_rate,
+        max_rate,
         ticks_per_symbol: config.ticks_per_symbol,
         wait_for_subscribers: config.wait_for_subscribers,
         publish_for: config.publish_for,
+        replay: config.replay.clone(),
     };
+    let replay = config.replay.clone();
     let ticks = publisher::spawn(publisher, publisher_config, Arc::clone(&quotes), Arc::clone(&publisher_stop))
         .map_err(|e| GatewayError::Config(format!("cannot start the publisher thread: {e}")))?;
     let thread = std::thread::Builder::new()
@@ -243,11 +275,16 @@ pub fn start(config: GatewayConfig) -> Result<GatewayHandle, GatewayError> {
             server.counters.ticks_published = published.ticks_published;
             server.counters.max_publish_gap_us = published.max_publish_gap_us;
             server.counters.publish_gaps_over_50ms = published.publish_gaps_over_50ms;
-            GatewayOutcome { ledger: server.venue.ledger(), counters: server.counters }
+            let replay = server
+                .config
+                .replay
+                .as_ref()
+                .map(|r| ReplayOutcome { span: r.span(), trades: round_trips(&server.venue.fills()) });
+            GatewayOutcome { ledger: server.venue.ledger(), counters: server.counters, replay }
         })
         .map_err(|e| GatewayError::Config(format!("cannot start the gateway thread: {e}")))?;
     info!(target: "gateway", orders = %orders_endpoint, market_data = %market_data_endpoint, session_id = session_id.0, "paper gateway listening");
-    Ok(GatewayHandle { orders_endpoint, market_data_endpoint, session_id, stop, thread: Some(thread) })
+    Ok(GatewayHandle { orders_endpoint, market_data_endpoint, session_id, replay, stop, thread: Some(thread) })
 }
 
 struct Server {
@@ -343,7 +380,7 @@ impl Server {
             match decoded {
                 Ok(envelope) => {
                     peer.last_seq_in = envelope.header.seq;
-                    self.handle(identity, envelope.body, faults);
+                    self.handle(identity, envelope.header.ts_ns, envelope.body, faults);
                 }
                 Err(error) => {
                     // The seq of the refused frame when its header can still be read (so the
@@ -355,7 +392,8 @@ impl Server {
         }
     }
 
-    fn handle(&mut self, identity: Vec<u8>, body: Message, faults: &mut FaultPlan) {
+    /// One request; `sent_ns` is its header's `ts_ns` (the sender's clock).
+    fn handle(&mut self, identity: Vec<u8>, sent_ns: u64, body: Message, faults: &mut FaultPlan) {
         match body {
             Message::NewOrder(order) => {
                 self.counters.orders += 1;
@@ -363,10 +401,7 @@ impl Server {
                     self.counters.orders_before_snapshot += 1;
                 }
                 let f = faults.for_order();
-                let quote = self.quotes.lock().unwrap_or_else(|p| p.into_inner()).get(&order.symbol).copied();
-                if let Some((bid, ask)) = quote {
-                    self.venue.set_quote(order.symbol, bid, ask);
-                }
+                self.set_touch_for(order.symbol, sent_ns);
                 let skew_ns = self.config.faults.clock_skew_ms.saturating_mul(1_000_000);
                 let now = crate::clock::wall_ns().saturating_add_signed(skew_ns);
                 let handled = self.venue.new_order(&order, now, f.reject);
@@ -427,6 +462,21 @@ impl Server {
                 );
             }
         }
+    }
+
+    /// The touch an order fills at: in a replay, the recorded quote in force at the order's
+    /// header time (the engine's decision time on the data clock), its reports stamped with
+    /// that quote's time; otherwise (or for a time before the first quote) the live quote.
+    fn set_touch_for(&mut self, symbol: Symbol, sent_ns: u64) {
+        let recorded = self.config.replay.as_ref().and_then(|r| r.quote_at(symbol, sent_ns));
+        let quote = match recorded {
+            Some(q) => Some((q.bid, q.ask)),
+            None => self.quotes.lock().unwrap_or_else(|p| p.into_inner()).get(&symbol).copied(),
+        };
+        if let Some((bid, ask)) = quote {
+            self.venue.set_quote(symbol, bid, ask);
+        }
+        self.venue.set_data_time(recorded.map(|q| q.ts_ns));
     }
 
     fn session_reject(&mut self, identity: Vec<u8>, error: &DecodeError, ref_seq: u64) {

@@ -73,6 +73,9 @@ pub struct PaperVenue {
     duplicates: u64,
     /// Time of the request being handled (stamped on its reports).
     now_ns: u64,
+    /// A replay's recorded time of the quote the next order fills at: stamped on its
+    /// reports instead of the wall clock (see `set_data_time`).
+    data_time: Option<u64>,
 }
 
 impl PaperVenue {
@@ -107,9 +110,24 @@ impl PaperVenue {
         self.orders.len()
     }
 
+    /// In a replay, the recorded time of the quote the next order fills at: its reports
+    /// carry it as `transact_ns` (the replayed market's time of the execution). `None`: the
+    /// wall clock, as given to `new_order`.
+    pub fn set_data_time(&mut self, data_time: Option<u64>) {
+        self.data_time = data_time;
+    }
+
+    /// Every fill of every order, in execution order.
+    pub fn fills(&self) -> Vec<ExecReport> {
+        let mut fills: Vec<ExecReport> =
+            self.orders.values().flat_map(|r| r.reports.iter().filter(|r| r.is_fill()).cloned()).collect();
+        fills.sort_by_key(|f| f.exec_id);
+        fills
+    }
+
     /// Handles a `NewOrder`. `inject_reject` forces a risk reject (fault injection).
     pub fn new_order(&mut self, order: &NewOrder, now_ns: u64, inject_reject: bool) -> Handled {
-        self.now_ns = now_ns;
+        self.now_ns = self.data_time.unwrap_or(now_ns);
         if let Some(record) = self.orders.get(&order.intent_id) {
             // A retry may recompute its expiry; everything else must be the same order.
             let same = NewOrder { expire_at_ns: record.order.expire_at_ns, ..order.clone() } == record.order;

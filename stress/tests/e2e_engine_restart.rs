@@ -73,6 +73,7 @@ fn positions_survive_an_engine_restart_and_a_mismatch_halts() {
         max_rate: false,
         wait_for_subscribers: false,
         publish_for: None,
+        replay: None,
     })
     .expect("gateway");
     let state = dir.join("engine-state.json");

@@ -53,9 +53,12 @@ fn a_slow_and_a_failing_symbol_do_not_stall_the_others() {
         })
         .collect();
     let config = fast_config(&common::names(&names));
-    let gateway =
-        server::start(engine_app::main_job::embedded_gateway_config(&config, specs.iter().map(|s| s.model).collect()))
-            .unwrap();
+    let gateway = server::start(engine_app::main_job::embedded_gateway_config(
+        &config,
+        specs.iter().map(|s| s.model).collect(),
+        None,
+    ))
+    .unwrap();
     let (orders, md) = (gateway.orders_endpoint.clone(), gateway.market_data_endpoint.clone());
     let statuses = actix_rt::System::new().block_on(async move {
         let risk = Arc::new(PortfolioRisk::new(RiskConfig::default(), 1));

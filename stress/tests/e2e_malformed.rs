@@ -40,7 +40,7 @@ fn next_non_heartbeat(socket: &zmq::Socket) -> Envelope {
 fn gateway_rejects_malformed_frames_and_keeps_serving() {
     let config = fast_config(&names(&["BTCUSD.s"]));
     let model = default_model(Symbol::new("BTCUSD.s").unwrap());
-    let gateway = server::start(engine_app::main_job::embedded_gateway_config(&config, vec![model])).unwrap();
+    let gateway = server::start(engine_app::main_job::embedded_gateway_config(&config, vec![model], None)).unwrap();
     let ctx = zmq::Context::new();
     let dealer = ctx.socket(zmq::DEALER).unwrap();
     dealer.set_identity(b"raw-client").unwrap();

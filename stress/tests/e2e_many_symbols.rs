@@ -50,6 +50,7 @@ fn fifteen_hundred_symbols_all_get_their_ticks() {
         max_rate: false,
         wait_for_subscribers: true,
         publish_for: None,
+        replay: None,
     })
     .expect("gateway");
     let md = gateway.market_data_endpoint.clone();

@@ -42,6 +42,7 @@ fn gateway_restart_mid_run_reconnects_and_resolves_unknown_orders() {
         max_rate: false,
         wait_for_subscribers: true,
         publish_for: None,
+        replay: None,
     };
     let first = server::start(gateway(1, 0.3)).expect("first gateway");
     let engine = std::thread::spawn(move || {

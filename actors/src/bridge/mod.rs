@@ -220,9 +220,15 @@ impl BridgeActor {
     /// it never left (the caller releases its lock). Input the send made visible is taken
     /// at once (see [`crate::zmq_ready`]).
     fn send(&mut self, body: Message) -> Sent {
+        self.send_at(body, wall_ns())
+    }
+
+    /// [`Self::send`] with the header's `ts_ns` given (an order's data time on the data
+    /// clock, see [`crate::data_clock`]).
+    fn send_at(&mut self, body: Message, header_ts_ns: u64) -> Sent {
         let lane = if matches!(body, Message::NewOrder(_)) { Lane::Order } else { Lane::Control };
         self.seq_out += 1;
-        let envelope = Envelope::new(self.session_id, self.seq_out, self.last_seq_in, wall_ns(), body);
+        let envelope = Envelope::new(self.session_id, self.seq_out, self.last_seq_in, header_ts_ns, body);
         if let Err(e) = self.config.socket.codec.encode_into(&envelope, &mut self.frame) {
             error!(target: "bridge", error = %e, "could not encode a frame for the gateway");
             return Sent::Failed;
@@ -416,7 +422,7 @@ impl Handler<SubmitOrder> for BridgeActor {
         // Submitted before the send: the send may take the fill that answers it.
         self.submitted.insert(order.intent_id, (now, order.side));
         self.stats.orders_sent += 1;
-        let text = match self.send(body) {
+        let text = match self.send_at(body, msg.header_ts_ns.unwrap_or_else(wall_ns)) {
             Sent::Queued => return,
             Sent::Held => "held: reconnected, reconciling with the gateway",
             Sent::Failed => {

@@ -69,6 +69,19 @@ struct RunArgs {
     /// or a file path.
     #[arg(long)]
     trade_ledger: Option<String>,
+    /// Replay recorded quotes through the embedded paper gateway instead of the synthetic
+    /// feed: a file (repeatable) or a folder; CSV `timestamp,bid,ask[,symbol]` or HistData
+    /// ASCII ticks (docs/REPLAY.md). The symbols are the files'. The run ends when the
+    /// replay does.
+    #[arg(long)]
+    replay: Vec<String>,
+    /// Replay speed: 1 (real time), N (N times faster) or max (as fast as the engine takes
+    /// ticks, losslessly).
+    #[arg(long)]
+    speed: Option<String>,
+    /// The symbols' clock: wall, or data (the ticks' own time; the default with --replay).
+    #[arg(long)]
+    clock: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -267,6 +280,9 @@ fn build_config(args: &RunArgs) -> Result<RunConfig, String> {
     file.engine.state_file = args.state_file.clone();
     file.engine.trade_ledger = args.trade_ledger.clone();
     file.gateway.seed = args.seed;
+    file.gateway.replay = (!args.replay.is_empty()).then(|| args.replay.clone());
+    file.gateway.speed = args.speed.clone();
+    file.engine.clock = args.clock.clone();
     // Flags are applied as a second file layer so they get the same validation; keys that
     // were not given keep the file's values.
     let aliases = std::mem::take(&mut config.aliases);

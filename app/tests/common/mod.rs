@@ -70,6 +70,7 @@ pub fn paper_gateway(
         max_rate: false,
         wait_for_subscribers: false,
         publish_for: None,
+        replay: None,
     }
 }
 
@@ -124,5 +125,6 @@ pub fn wiring(orders: String, market_data: String, identity: &str) -> ::actors::
         step_budget: ::actors::symbol_actor::DEFAULT_STEP_BUDGET,
         tick_overflow: ::actors::market_data::Overflow::Drop,
         ledger: None,
+        clock: ::actors::data_clock::ClockSource::Wall,
     }
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use engine_app::config::{interval, StrategyChoice};
 use paper_gateway::cli::{self, GatewayArgs};
-use stress::harness::{self, report, StressOptions};
+use paper_gateway::replay::{ReplayData, Speed};
+use stress::harness::{self, report, StressOptions, StressReplay};
 
 #[derive(Parser, Debug)]
 #[command(name = "stress", about = "Stress the engine and judge the run")]
@@ -65,6 +66,13 @@ struct Cli {
     /// The trade ledger (trades.sqlite in the run's folder, as in production): on or off.
     #[arg(long, default_value = "on")]
     trade_ledger: String,
+    /// Replay recorded quotes (a file, repeatable, or a folder) instead of the random walk;
+    /// the symbols are the files' and the run ends with the data (docs/REPLAY.md).
+    #[arg(long)]
+    replay: Vec<PathBuf>,
+    /// Replay speed: 1 (real time), N (N times faster) or max (lossless, as fast as taken).
+    #[arg(long, default_value = "1")]
+    speed: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -95,7 +103,11 @@ fn main() {
 }
 
 fn options(cli: &Cli) -> anyhow::Result<StressOptions> {
-    let symbols = cli::parse_symbols(&cli.symbols).map_err(anyhow::Error::msg)?;
+    let replay = replay(cli)?;
+    let symbols = match &replay {
+        Some((_, symbols)) => symbols.clone(),
+        None => cli::parse_symbols(&cli.symbols).map_err(anyhow::Error::msg)?,
+    };
     let strategy = match cli.strategy.as_str() {
         "zscore" => StrategyChoice::ZScore { window: 40, entry_z: 2.0, exit_z: 0.3 },
         "breakout" => StrategyChoice::Breakout { window: 40, exit_window: 20 },
@@ -109,6 +121,7 @@ fn options(cli: &Cli) -> anyhow::Result<StressOptions> {
     }
     let duration = match (cli.duration, cli.ticks_per_symbol) {
         (Some(d), _) => Some(secs("--duration", d)?),
+        (None, _) if replay.is_some() => None,
         (None, Some(_)) => None,
         (None, None) => Some(Duration::from_secs(10)),
     };
@@ -136,7 +149,19 @@ fn options(cli: &Cli) -> anyhow::Result<StressOptions> {
             "off" => false,
             other => anyhow::bail!("--trade-ledger: {other:?} is not on or off"),
         },
+        replay: replay.map(|(r, _)| r),
     })
+}
+
+/// `--replay` loaded once here for its symbols and tick count (the gateway loads it again).
+fn replay(cli: &Cli) -> anyhow::Result<Option<(StressReplay, Vec<protocol::Symbol>)>> {
+    let speed: Speed = cli.speed.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+    if cli.replay.is_empty() {
+        return Ok(None);
+    }
+    let data = ReplayData::load(&cli.replay).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let replay = StressReplay { paths: cli.replay.clone(), speed, ticks: data.ticks() };
+    Ok(Some((replay, data.symbols())))
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {

@@ -1,10 +1,13 @@
 //! The gateway as a separate process: the stress binary runs itself as `stress gateway ...`,
 //! waits for its `READY` line, and stops it by closing its standard input (it then writes
-//! its ledger dump and exits). A restart reuses the same endpoints and journal.
+//! its ledger dump and exits). A restart reuses the same endpoints and journal. Its
+//! `REPLAY_DONE` line (a replay published its last tick) is watched for.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
@@ -16,6 +19,8 @@ pub struct GatewayChild {
     pub orders: String,
     pub market_data: String,
     dump: PathBuf,
+    /// Set when the child prints `REPLAY_DONE` (its replay published its last tick).
+    replay_done: Arc<AtomicBool>,
 }
 
 /// Starts `stress gateway <args>`; `args` must not contain the endpoint, journal or dump flags.
@@ -64,16 +69,26 @@ pub fn spawn(
     );
     // Keep draining the child's output into a log file so it never blocks on a full pipe.
     let mut log = std::fs::OpenOptions::new().create(true).append(true).open(log).context("gateway log")?;
+    let replay_done = Arc::new(AtomicBool::new(false));
+    let done = Arc::clone(&replay_done);
     std::thread::spawn(move || {
         for l in reader.lines().map_while(Result::ok) {
+            if l.starts_with("REPLAY_DONE") {
+                done.store(true, Ordering::Release);
+            }
             let _ = writeln!(log, "{l}");
         }
     });
     let stdin = child.stdin.take();
-    Ok(GatewayChild { child, stdin, orders, market_data, dump: dump.to_path_buf() })
+    Ok(GatewayChild { child, stdin, orders, market_data, dump: dump.to_path_buf(), replay_done })
 }
 
 impl GatewayChild {
+    /// Set once the child's replay has published its last tick (`REPLAY_DONE`).
+    pub fn replay_done(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.replay_done)
+    }
+
     /// Stops the child and returns its ledger dump.
     pub fn stop(mut self) -> anyhow::Result<serde_json::Value> {
         drop(self.stdin.take());

@@ -14,11 +14,14 @@ pub mod report;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use actors::data_clock::ClockSource;
 use anyhow::{anyhow, Context};
 use engine::feed::IntervalMs;
 use engine_app::config::{RunConfig, StrategyChoice};
 use engine_app::main_job::{self, JobOptions, JobSummary};
+use engine_app::replay_run::{Published, ReplayEnd};
 use paper_gateway::cli::outcome_json;
+use paper_gateway::replay::Speed;
 use paper_gateway::server;
 use protocol::{Codec, Money, Symbol};
 
@@ -48,6 +51,18 @@ pub struct StressOptions {
     pub durability: Durability,
     /// Write the trade ledger (`trades.sqlite` in the run's folder), as in production.
     pub trade_ledger: bool,
+    /// Recorded quotes the gateway replays instead of the random walk (`None`: the walk).
+    pub replay: Option<StressReplay>,
+}
+
+/// A replay in a stress run: the gateway process replays the files; the engine runs on the
+/// data clock and the run ends when every recorded tick was taken.
+#[derive(Clone, Debug)]
+pub struct StressReplay {
+    pub paths: Vec<PathBuf>,
+    pub speed: Speed,
+    /// Recorded ticks in the files (the harness loads them too, for the symbols and this).
+    pub ticks: u64,
 }
 
 /// The engine's durable state in a stress run.
@@ -96,6 +111,13 @@ impl StressOptions {
             self.latency_ms.to_string(),
         ];
         args.push("--wait-for-subscribers".into());
+        if let Some(replay) = &self.replay {
+            for path in &replay.paths {
+                args.extend(["--replay".into(), path.display().to_string()]);
+            }
+            args.extend(["--speed".into(), replay.speed.to_string()]);
+            return args;
+        }
         if let (Some(d), None) = (self.duration, self.ticks_per_symbol) {
             args.extend(["--publish-secs".into(), d.as_secs_f64().to_string()]);
         }
@@ -139,8 +161,13 @@ impl StressOptions {
             },
             seed: self.seed,
             interval: self.interval,
+            // A replay's gateway is another process: the engine is told the clock here.
+            clock: self.replay.as_ref().map(|_| ClockSource::Data),
             ..RunConfig::default()
         };
+        if self.replay.as_ref().is_some_and(|r| r.speed.is_max()) {
+            config.lossless_ticks = true;
+        }
         config.exits.cooldown_secs = 0;
         config.exits.max_hold_secs = Some(2);
         config.risk.max_orders_per_sec_symbol = 1_000_000;
@@ -183,6 +210,17 @@ enum Gateway {
 }
 
 impl Gateway {
+    /// How the run learns that the gateway published its last recorded tick.
+    fn replay_published(&self) -> Published {
+        match self {
+            Gateway::Child(c) => Published::Flag(c.replay_done()),
+            Gateway::Thread(h) => match &h.replay {
+                Some(feed) => Published::Feed(std::sync::Arc::clone(feed)),
+                None => Published::Flag(std::sync::Arc::default()),
+            },
+        }
+    }
+
     fn endpoints(&self) -> (String, String) {
         match self {
             Gateway::Child(c) => (c.orders.clone(), c.market_data.clone()),
@@ -238,9 +276,13 @@ pub fn run(
     );
 
     let expected_ticks = options.ticks_per_symbol.map(|n| n * options.symbols.len() as u64);
+    let replay_end =
+        options.replay.as_ref().map(|r| ReplayEnd { ticks: r.ticks, published: gateway.replay_published() });
     // The gateway publishes for `duration` once subscribed; the engine runs a little longer
     // so that it takes every tick published (the gate counts them).
     let duration = match (options.ticks_per_symbol, options.duration) {
+        // A replay ends with its data (or at --duration, if given).
+        _ if options.replay.is_some() => options.duration,
         (None, Some(d)) => Some(d + DRAIN),
         (_, Some(d)) => Some(d),
         (Some(_), None) => Some(Duration::from_secs(3_600)),
@@ -250,6 +292,7 @@ pub fn run(
         status_every: Some(Duration::from_secs(1)),
         expected_ticks,
         compact_progress: true,
+        replay_end,
         ..JobOptions::new(options.run_config(orders.clone(), md.clone(), run_dir), duration)
     };
     let job = std::thread::Builder::new()
@@ -285,6 +328,7 @@ pub fn run(
         .and_then(|d| d["total_net"].as_str())
         .and_then(|s| s.parse::<Money>().ok())
         .or(job.gateway_ledger_net);
+    job.replay = dumps.last().and_then(|d| serde_json::from_value(d["replay"].clone()).ok()).or(job.replay);
     let gate = gate::judge(options, &job, &audit, &dumps);
     Ok(StressOutcome { run_dir: run_dir.to_path_buf(), job, audit, gateway: dumps, peak_rss_kib, gate })
 }
@@ -315,6 +359,7 @@ pub(crate) mod tests {
             command_line: "stress".into(),
             durability: Durability::Journal,
             trade_ledger: true,
+            replay: None,
         }
     }
 

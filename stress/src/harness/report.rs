@@ -94,6 +94,7 @@ pub fn json_report(options: &StressOptions, out: &StressOutcome) -> Value {
             "faults": {"reject_rate": options.reject_rate, "drop_reply_rate": options.drop_reply_rate, "latency_ms": options.latency_ms, "restart_at_s": options.restart_at.map(|d| d.as_secs_f64())},
         },
         "symbols": symbols,
+        "replay": replay_json(job),
         "total_pnl": job.metrics.total_net.to_string(),
         "sum_symbol_pnl": sum_symbols.to_string(),
         "gateway_ledger_pnl": job.gateway_ledger_net.map(|m| m.to_string()),
@@ -140,6 +141,27 @@ pub fn json_report(options: &StressOptions, out: &StressOutcome) -> Value {
 }
 
 /// The report as Markdown.
+/// The replayed span (`null` for the random walk): first and last recorded time, ticks,
+/// bad rows, trades and PnL.
+fn replay_json(job: &engine_app::main_job::JobSummary) -> Value {
+    let Some(r) = &job.replay else { return Value::Null };
+    let s = &r.span;
+    json!({
+        "first": paper_gateway::replay::timestamp::format_utc(s.first_ns),
+        "last": paper_gateway::replay::timestamp::format_utc(s.last_ns),
+        "first_ns": s.first_ns,
+        "last_ns": s.last_ns,
+        "speed": s.speed,
+        "files": s.files,
+        "ticks": s.ticks,
+        "published": s.published,
+        "taken": job.symbols.iter().map(|r| r.status.counters.ticks).sum::<u64>(),
+        "bad_rows": s.bad_rows,
+        "trades": r.trades.len(),
+        "pnl": job.metrics.total_net.to_string(),
+    })
+}
+
 pub fn markdown_report(report: &Value) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# Stress run {}\n", report["run_id"].as_str().unwrap_or("?"));
@@ -155,6 +177,22 @@ pub fn markdown_report(report: &Value) -> String {
             c["value"].as_str().unwrap_or(""),
             c["threshold"].as_str().unwrap_or(""),
             if c["pass"].as_bool() == Some(true) { "pass" } else { "**FAIL**" }
+        );
+    }
+    let r = &report["replay"];
+    if r.is_object() {
+        let _ = writeln!(
+            md,
+            "Replayed span {} .. {} at speed {}: {} ticks published of {} ({} taken, {} bad rows skipped), {} trades, PnL {}\n",
+            r["first"].as_str().unwrap_or("-"),
+            r["last"].as_str().unwrap_or("-"),
+            r["speed"].as_str().unwrap_or("-"),
+            r["published"],
+            r["ticks"],
+            r["taken"],
+            r["bad_rows"],
+            r["trades"],
+            r["pnl"].as_str().unwrap_or("-")
         );
     }
     let _ = writeln!(md, "\n## Totals\n\n| | value |\n|---|---|");
