@@ -7,10 +7,8 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use actors::control::{ControlSettings, ControlToken};
-use common::http_client::{get, metric, request};
-use common::{fast_config, free_port, names};
-use engine_app::main_job::{self, JobOptions};
+use common::http_client::{engine_with_http, get, metric, request};
+use common::names;
 
 const TOKEN: &str = "http-test-token-0123456789";
 
@@ -26,16 +24,7 @@ fn money(m: protocol::Money) -> f64 {
 #[test]
 fn metrics_during_a_run_match_its_summary() {
     let symbols = names(&["BTCUSD.s", "ETHUSD.s", "XAUUSD.s"]);
-    let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let mut config = fast_config(&symbols);
-    config.http = Some(http);
-    config.control = Some(ControlSettings {
-        bind: format!("tcp://127.0.0.1:{}", free_port()),
-        token: Some(ControlToken::new(TOKEN).unwrap()),
-    });
-    let engine = std::thread::spawn(move || {
-        main_job::run(JobOptions::new(config, Some(Duration::from_secs(8)))).expect("job runs")
-    });
+    let (engine, http) = engine_with_http(TOKEN, 8);
 
     // Alive at once; ready once reconciled with the gateway.
     let started = Instant::now();

@@ -16,10 +16,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use actors::control::{ControlSettings, ControlToken};
-use common::http_client::get;
-use common::{fast_config, free_port, names};
-use engine_app::main_job::{self, JobOptions};
+use common::http_client::{engine_with_http, get};
+use common::{free_port, names};
 use fantoccini::{ClientBuilder, Locator};
 
 const TOKEN: &str = "page-test-token-0123456789";
@@ -83,16 +81,7 @@ fn the_page_shows_the_table_and_its_switch_stops_entries() {
         );
     }
     let symbols = names(&["BTCUSD.s", "ETHUSD.s", "XAUUSD.s"]);
-    let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let mut config = fast_config(&symbols);
-    config.http = Some(http);
-    config.control = Some(ControlSettings {
-        bind: format!("tcp://127.0.0.1:{}", free_port()),
-        token: Some(ControlToken::new(TOKEN).unwrap()),
-    });
-    let engine = std::thread::spawn(move || {
-        main_job::run(JobOptions::new(config, Some(Duration::from_secs(12)))).expect("job runs")
-    });
+    let (engine, http) = engine_with_http(TOKEN, 12);
     let driver_port = free_port();
     let _driver = start_driver(driver_port);
     let profile = std::env::temp_dir().join(format!("page-test-profile-{}", std::process::id()));

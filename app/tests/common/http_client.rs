@@ -1,5 +1,6 @@
 //! A minimal blocking HTTP/1.1 client for the end-to-end tests of the engine's HTTP server
-//! (one request per connection, `Connection: close`; std only).
+//! (one request per connection, `Connection: close`; std only), and a main job started with
+//! its HTTP server and a control token.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -10,6 +11,24 @@ use std::time::Duration;
 pub struct Response {
     pub status: u16,
     pub body: String,
+}
+
+/// Starts the main job on the three default symbols for `secs`, with the HTTP server on a
+/// free loopback port and a control token: (the job's thread, the HTTP address).
+pub fn engine_with_http(
+    token: &str,
+    secs: u64,
+) -> (std::thread::JoinHandle<engine_app::main_job::JobSummary>, SocketAddr) {
+    let http: SocketAddr = format!("127.0.0.1:{}", super::free_port()).parse().expect("an address");
+    let mut config = super::fast_config(&super::names(&["BTCUSD.s", "ETHUSD.s", "XAUUSD.s"]));
+    config.http = Some(http);
+    config.control = Some(actors::control::ControlSettings {
+        bind: format!("tcp://127.0.0.1:{}", super::free_port()),
+        token: Some(actors::control::ControlToken::new(token).expect("a valid token")),
+    });
+    let options = engine_app::main_job::JobOptions::new(config, Some(Duration::from_secs(secs)));
+    let engine = std::thread::spawn(move || engine_app::main_job::run(options).expect("job runs"));
+    (engine, http)
 }
 
 /// Sends one request; `headers` are extra header lines (`("Authorization", "Bearer ...")`).
