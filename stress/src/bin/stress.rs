@@ -66,6 +66,10 @@ struct Cli {
     /// The trade ledger (trades.sqlite in the run's folder, as in production): on or off.
     #[arg(long, default_value = "on")]
     trade_ledger: String,
+    /// Serve the engine's HTTP server (/metrics, /healthz, the status page) on this
+    /// host:port during the run (default: off), e.g. to measure the cost of scraping.
+    #[arg(long)]
+    http: Option<std::net::SocketAddr>,
     /// Replay recorded quotes (a file, repeatable, or a folder) instead of the random walk;
     /// the symbols are the files' and the run ends with the data (docs/REPLAY.md).
     #[arg(long)]
@@ -150,6 +154,7 @@ fn options(cli: &Cli) -> anyhow::Result<StressOptions> {
             other => anyhow::bail!("--trade-ledger: {other:?} is not on or off"),
         },
         replay: replay.map(|(r, _)| r),
+        http: cli.http,
     })
 }
 

@@ -51,6 +51,9 @@ pub struct StressOptions {
     pub durability: Durability,
     /// Write the trade ledger (`trades.sqlite` in the run's folder), as in production.
     pub trade_ledger: bool,
+    /// Serve the engine's HTTP server (`/metrics`, status page) here during the run, to
+    /// measure what scraping costs (`None`: off, the default).
+    pub http: Option<std::net::SocketAddr>,
     /// Recorded quotes the gateway replays instead of the random walk (`None`: the walk).
     pub replay: Option<StressReplay>,
 }
@@ -140,7 +143,7 @@ impl StressOptions {
             gateway: Some(orders),
             market_data: Some(market_data),
             control: None,
-            http: None,
+            http: self.http,
             identity: "engine-stress".into(),
             order_timeout: self.order_timeout,
             heartbeat_interval: Duration::from_millis(500),
@@ -359,6 +362,7 @@ pub(crate) mod tests {
             command_line: "stress".into(),
             durability: Durability::Journal,
             trade_ledger: true,
+            http: None,
             replay: None,
         }
     }
