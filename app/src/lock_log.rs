@@ -93,7 +93,7 @@ fn push_timestamp(out: &mut String) {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = now.as_secs();
     let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, mo, d) = crate::run_id::civil_from_days(days as i64);
+    let (y, mo, d) = engine::calendar::civil_from_days(days as i64);
     let _ = write!(
         out,
         "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{:06}Z",

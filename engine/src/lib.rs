@@ -18,9 +18,11 @@
 //! - [`trade`]: trades as records: booked fills, closed trades (exactly once, with the exit
 //!   reason and who decided the entry), adjustments; the input of the trade ledger.
 //! - [`feed`]: a seeded synthetic tick generator; [`registry`]: known symbols and aliases.
-//! - [`clock`]: nanosecond time and the `Clock` trait.
+//! - [`clock`]: nanosecond time and the `Clock` trait; [`calendar`]: civil dates, the strict
+//!   ISO 8601 parser and the UTC formatter (the workspace's one copy).
 
 pub mod book;
+pub mod calendar;
 pub mod clock;
 pub mod discrepancy;
 pub mod efsm;

@@ -1097,21 +1097,9 @@ impl SymbolCore {
                     actions.push(Action::TradeClosed(closed));
                 }
             }
-            Err(_) => {
+            Err(untracked) => {
                 self.counters.trade_record_errors += 1;
-                let fill = BookedFill {
-                    symbol,
-                    trade_seq: 0,
-                    exec_id: exec,
-                    intent_id: intent,
-                    side,
-                    qty,
-                    price,
-                    fee: effect.fee,
-                    realized: effect.realized,
-                    at: now,
-                };
-                actions.push(Action::FillBooked(fill));
+                actions.push(Action::FillBooked(untracked.fill));
             }
         }
     }

@@ -188,6 +188,14 @@ pub struct FillRecords {
     pub closed: Option<ClosedTrade>,
 }
 
+/// A booked fill whose trade records failed (their figures overflowed): the fill, as
+/// belonging to no trade (`trade_seq` 0), and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UntrackedFill {
+    pub fill: BookedFill,
+    pub error: FixedError,
+}
+
 /// Follows one symbol's trades, fill by fill.
 #[derive(Clone, Debug, Default)]
 pub struct TradeTracker {
@@ -236,7 +244,8 @@ impl TradeTracker {
         record
     }
 
-    /// Records a booked fill (its `effect` as the book computed it).
+    /// Records a booked fill (its `effect` as the book computed it). If the trade's figures
+    /// overflow, the fill is still returned, as belonging to no trade (`trade_seq` 0).
     #[allow(clippy::too_many_arguments)] // one fill's facts, each needed in the records
     pub fn on_fill(
         &mut self,
@@ -248,19 +257,10 @@ impl TradeTracker {
         price: Price,
         effect: &FillEffect,
         at: TimeNs,
-    ) -> Result<FillRecords, FixedError> {
-        let fill_direction = Direction::from_entry_side(side);
-        let mut trade = match self.open {
-            Some(t) => t,
-            None => {
-                let by = self.entry.filter(|(i, _)| *i == intent).map_or(DecidedBy::Unplanned, |(_, by)| by);
-                self.opened += 1;
-                OpenTradeRecord::new(self.opened, fill_direction, at, Some(intent), by)
-            }
-        };
+    ) -> Result<FillRecords, Box<UntrackedFill>> {
         let fill = BookedFill {
             symbol,
-            trade_seq: trade.trade_seq,
+            trade_seq: 0,
             exec_id,
             intent_id: intent,
             side,
@@ -270,6 +270,22 @@ impl TradeTracker {
             realized: effect.realized,
             at,
         };
+        self.track(fill, effect).map_err(|error| Box::new(UntrackedFill { fill, error }))
+    }
+
+    /// The trade records of `fill` (whose `trade_seq` it sets).
+    fn track(&mut self, mut fill: BookedFill, effect: &FillEffect) -> Result<FillRecords, FixedError> {
+        let BookedFill { symbol, intent_id: intent, side, qty, price, at, .. } = fill;
+        let fill_direction = Direction::from_entry_side(side);
+        let mut trade = match self.open {
+            Some(t) => t,
+            None => {
+                let by = self.entry.filter(|(i, _)| *i == intent).map_or(DecidedBy::Unplanned, |(_, by)| by);
+                self.opened += 1;
+                OpenTradeRecord::new(self.opened, fill_direction, at, Some(intent), by)
+            }
+        };
+        fill.trade_seq = trade.trade_seq;
         trade.fills = trade.fills.saturating_add(1);
         trade.fees = trade.fees.checked_add(effect.fee)?;
         trade.realized = trade.realized.checked_add(effect.realized)?;

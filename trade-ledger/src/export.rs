@@ -131,69 +131,89 @@ fn csv_field(text: &str) -> String {
     }
 }
 
-/// One header; `record` is `trade` or `total` (a symbol's closed trades).
+/// The CSV columns, in order: one header for both kinds of row; `record` is `trade` or
+/// `total` (a symbol's closed trades), and a row leaves the columns it has no value for empty.
+const CSV_COLUMNS: [&str; 22] = [
+    "record",
+    "run_id",
+    "symbol",
+    "trade_seq",
+    "direction",
+    "qty",
+    "entry_time",
+    "exit_time",
+    "entry_ns",
+    "exit_ns",
+    "entry_price",
+    "exit_price",
+    "realized",
+    "fees",
+    "net",
+    "exit_reason",
+    "entry_intent",
+    "exit_intent",
+    "decided_by",
+    "decided_by_name",
+    "fills",
+    "trades",
+];
+
 fn csv(report: &TradeReport) -> String {
-    let mut out = String::from(
-        "record,run_id,symbol,trade_seq,direction,qty,entry_time,exit_time,entry_ns,exit_ns,entry_price,exit_price,realized,fees,net,exit_reason,entry_intent,exit_intent,decided_by,decided_by_name,fills,trades\n",
-    );
+    let mut out = CSV_COLUMNS.join(",");
+    out.push('\n');
     for t in &report.trades {
-        let fields = [
-            "trade".to_string(),
-            t.run_id.clone(),
-            t.symbol.clone(),
-            t.trade_seq.to_string(),
-            t.direction.clone(),
-            t.qty.to_string(),
-            format_ns(t.entry_ns),
-            format_ns(t.exit_ns),
-            t.entry_ns.to_string(),
-            t.exit_ns.to_string(),
-            t.entry_price.to_string(),
-            t.exit_price.map_or(String::new(), |p| p.to_string()),
-            t.realized.to_string(),
-            t.fees.to_string(),
-            t.net.to_string(),
-            t.exit_reason.clone(),
-            t.entry_intent.map_or(String::new(), |i| i.to_string()),
-            t.exit_intent.map_or(String::new(), |i| i.to_string()),
-            t.decided_by.clone(),
-            t.decided_by_name.clone().unwrap_or_default(),
-            t.fills.to_string(),
-            String::new(),
-        ];
-        out.push_str(&fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
-        out.push('\n');
+        csv_row(&mut out, |column| trade_csv_field(t, column));
     }
     for t in &report.totals {
-        let empty = String::new;
-        let fields = [
-            "total".to_string(),
-            empty(),
-            t.symbol.clone(),
-            empty(),
-            empty(),
-            empty(),
-            empty(),
-            empty(),
-            empty(),
-            empty(),
-            empty(),
-            empty(),
-            t.realized.to_string(),
-            t.fees.to_string(),
-            t.net().to_string(),
-            empty(),
-            empty(),
-            empty(),
-            empty(),
-            empty(),
-            empty(),
-            t.trades.to_string(),
-        ];
-        out.push_str(&fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
-        out.push('\n');
+        csv_row(&mut out, |column| total_csv_field(t, column));
     }
     out
+}
+
+/// One line: each column's value, quoted where needed.
+fn csv_row(out: &mut String, value: impl Fn(&str) -> Option<String>) {
+    let fields: Vec<String> = CSV_COLUMNS.iter().map(|c| csv_field(&value(c).unwrap_or_default())).collect();
+    out.push_str(&fields.join(","));
+    out.push('\n');
+}
+
+fn trade_csv_field(t: &TradeOut, column: &str) -> Option<String> {
+    Some(match column {
+        "record" => "trade".to_string(),
+        "run_id" => t.run_id.clone(),
+        "symbol" => t.symbol.clone(),
+        "trade_seq" => t.trade_seq.to_string(),
+        "direction" => t.direction.clone(),
+        "qty" => t.qty.to_string(),
+        "entry_time" => format_ns(t.entry_ns),
+        "exit_time" => format_ns(t.exit_ns),
+        "entry_ns" => t.entry_ns.to_string(),
+        "exit_ns" => t.exit_ns.to_string(),
+        "entry_price" => t.entry_price.to_string(),
+        "exit_price" => t.exit_price?.to_string(),
+        "realized" => t.realized.to_string(),
+        "fees" => t.fees.to_string(),
+        "net" => t.net.to_string(),
+        "exit_reason" => t.exit_reason.clone(),
+        "entry_intent" => t.entry_intent?.to_string(),
+        "exit_intent" => t.exit_intent?.to_string(),
+        "decided_by" => t.decided_by.clone(),
+        "decided_by_name" => t.decided_by_name.clone()?,
+        "fills" => t.fills.to_string(),
+        _ => return None,
+    })
+}
+
+fn total_csv_field(t: &SymbolTotals, column: &str) -> Option<String> {
+    Some(match column {
+        "record" => "total".to_string(),
+        "symbol" => t.symbol.clone(),
+        "realized" => t.realized.to_string(),
+        "fees" => t.fees.to_string(),
+        "net" => t.net().to_string(),
+        "trades" => t.trades.to_string(),
+        _ => return None,
+    })
 }
 
 fn money_json(m: Money) -> Value {
@@ -255,4 +275,53 @@ pub fn to_json(report: &TradeReport) -> Value {
         "totals": report.totals.iter().map(totals_json).collect::<Vec<_>>(),
         "verdict": { "matches": matches, "differences": differences, "note": note },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::{RunInfo, TradeOut};
+
+    #[test]
+    fn csv_rows_line_up_with_the_header() {
+        let trade = TradeOut {
+            run_id: "run-a".into(),
+            symbol: "BTCUSD.s".into(),
+            trade_seq: 1,
+            direction: "long".into(),
+            qty: "0.01".parse().unwrap(),
+            entry_ns: 1_767_225_600_000_000_000,
+            exit_ns: 1_767_225_660_500_000_000,
+            entry_price: "100".parse().unwrap(),
+            exit_price: Some("101.5".parse().unwrap()),
+            realized: "0.015".parse().unwrap(),
+            fees: "0.002".parse().unwrap(),
+            net: "0.013".parse().unwrap(),
+            exit_reason: "take_profit".into(),
+            entry_intent: Some(7),
+            exit_intent: None,
+            decided_by: "strategy".into(),
+            decided_by_name: Some("z, \"score\"".into()),
+            fills: 2,
+        };
+        let totals = SymbolTotals {
+            symbol: "BTCUSD.s".into(),
+            trades: 1,
+            realized: "0.015".parse().unwrap(),
+            fees: "0.002".parse().unwrap(),
+            ..Default::default()
+        };
+        let report = TradeReport {
+            runs: vec![RunInfo { id: 1, run_id: "run-a".into(), started_ns: 0 }],
+            trades: vec![trade],
+            totals: vec![totals],
+            verdict: Verdict::Matches,
+        };
+        assert_eq!(
+            csv(&report),
+            "record,run_id,symbol,trade_seq,direction,qty,entry_time,exit_time,entry_ns,exit_ns,entry_price,exit_price,realized,fees,net,exit_reason,entry_intent,exit_intent,decided_by,decided_by_name,fills,trades\n\
+             trade,run-a,BTCUSD.s,1,long,0.01,2026-01-01T00:00:00.000000000Z,2026-01-01T00:01:00.500000000Z,1767225600000000000,1767225660500000000,100,101.5,0.015,0.002,0.013,take_profit,7,,strategy,\"z, \"\"score\"\"\",2,\n\
+             total,,BTCUSD.s,,,,,,,,,,0.015,0.002,0.013,,,,,,,1\n"
+        );
+    }
 }

@@ -1,7 +1,10 @@
 //! Timestamps of recorded quotes, to nanoseconds since the Unix epoch (UTC): ISO 8601 with
 //! an optional offset, bare epoch numbers whose unit follows from their magnitude, and
 //! HistData's `YYYYMMDD HHMMSSmmm` (EST without daylight saving, i.e. UTC−5 all year).
-//! Strict: anything out of range or malformed is an error, never a guess.
+//! Strict: anything out of range or malformed is an error, never a guess. The calendar and
+//! the ISO 8601 grammar are `engine::calendar`'s; the epoch units and HistData's clock are here.
+
+use engine::calendar::{self, CivilDateTime};
 
 /// Below this a bare epoch number is seconds (10^11 s is the year 5138; 10^11 ms is 1973).
 const SECONDS_BELOW: u64 = 100_000_000_000;
@@ -9,8 +12,6 @@ const SECONDS_BELOW: u64 = 100_000_000_000;
 const MILLIS_BELOW: u64 = 100_000_000_000_000;
 /// Below this (and from `MILLIS_BELOW`) microseconds; from it on, nanoseconds.
 const MICROS_BELOW: u64 = 100_000_000_000_000_000;
-
-const NS_PER_SEC: i128 = 1_000_000_000;
 
 /// HistData's clock: Eastern Standard Time with no daylight saving, UTC−5 all year.
 pub const HISTDATA_UTC_OFFSET_SECS: i64 = -5 * 3600;
@@ -48,85 +49,42 @@ pub fn parse_epoch(text: &str) -> Result<u64, TimestampError> {
     };
     let mut ns = value.checked_mul(ns_per_unit).ok_or_else(|| format!("{text:?} is out of range"))?;
     if let Some(f) = fraction {
-        ns = ns.checked_add(fraction_ns(f, ns_per_unit).ok_or_else(bad)?).ok_or_else(bad)?;
+        ns = ns.checked_add(calendar::fraction(f.as_bytes(), ns_per_unit.ilog10()).ok_or_else(bad)?).ok_or_else(bad)?;
     }
     Ok(ns)
 }
 
-/// The digits after the point, in ns, for a unit of `ns_per_unit`; `None` if they are not
-/// digits or are finer than a nanosecond.
-fn fraction_ns(digits: &str, ns_per_unit: u64) -> Option<u64> {
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let places = ns_per_unit.ilog10() as usize;
-    if digits.len() > places {
-        return None;
-    }
-    let value: u64 = digits.parse().ok()?;
-    Some(value * 10u64.pow(u32::try_from(places - digits.len()).ok()?))
-}
-
-/// `YYYY-MM-DD[T| ]HH:MM:SS[.f{1,9}][Z|±HH[:MM]|±HHMM]`; no offset means UTC.
+/// ISO 8601 (`engine::calendar::parse_iso8601`: a date, optionally a time to the minute,
+/// second or ns, and `Z`, `±HH`, `±HHMM` or `±HH:MM`; no offset means UTC), from 1970 to 2554.
 pub fn parse_iso8601(text: &str) -> Result<u64, TimestampError> {
-    let bad = |why: &str| format!("{text:?} is not an ISO 8601 timestamp: {why}");
-    let b = text.as_bytes();
-    if b.len() < 19 {
-        return Err(bad("too short (need YYYY-MM-DDTHH:MM:SS)"));
-    }
-    if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
-        return Err(bad("expected YYYY-MM-DDTHH:MM:SS"));
-    }
-    let num = |range: std::ops::Range<usize>| digits(&text[range]).ok_or_else(|| bad("a field is not digits"));
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let mut rest = &text[19..];
-    let mut nanos = 0u64;
-    if let Some(after) = rest.strip_prefix(['.', ',']) {
-        let end = after.bytes().position(|c| !c.is_ascii_digit()).unwrap_or(after.len());
-        nanos = fraction_ns(&after[..end], 1_000_000_000).ok_or_else(|| bad("fraction of 1 to 9 digits"))?;
-        rest = &after[end..];
-    }
-    let offset = parse_offset(rest).ok_or_else(|| bad("offset must be Z, ±HH, ±HHMM or ±HH:MM"))?;
-    civil_to_ns(year, month, day, (hour, minute, second), nanos, offset).map_err(|why| bad(&why))
-}
-
-/// `Z`, `±HH`, `±HHMM`, `±HH:MM` or nothing (UTC), in seconds east of UTC.
-fn parse_offset(text: &str) -> Option<i64> {
-    match text {
-        "" | "Z" | "z" => return Some(0),
-        _ => {}
-    }
-    let (sign, body) = match text.as_bytes().first()? {
-        b'+' => (1, &text[1..]),
-        b'-' => (-1, &text[1..]),
-        _ => return None,
-    };
-    let (h, m) = match body.len() {
-        2 => (digits(body)?, 0),
-        4 => (digits(&body[..2])?, digits(&body[2..])?),
-        5 if body.as_bytes()[2] == b':' => (digits(&body[..2])?, digits(&body[3..])?),
-        _ => return None,
-    };
-    if h > 23 || m > 59 {
-        return None;
-    }
-    Some(sign * (i64::from(h) * 3600 + i64::from(m) * 60))
+    let bad = |why: &dyn std::fmt::Display| format!("{text:?} is not an ISO 8601 timestamp: {why}");
+    let ns = calendar::parse_iso8601(text).map_err(|why| bad(&why))?;
+    u64::try_from(ns).map_err(|_| bad(&OUT_OF_RANGE))
 }
 
 /// HistData's `YYYYMMDD HHMMSSmmm` (EST, UTC−5, no daylight saving) in UTC ns.
 pub fn parse_histdata(text: &str) -> Result<u64, TimestampError> {
-    let bad = |why: &str| format!("{text:?} is not a HistData timestamp (YYYYMMDD HHMMSSmmm): {why}");
+    let bad = |why: &dyn std::fmt::Display| format!("{text:?} is not a HistData timestamp (YYYYMMDD HHMMSSmmm): {why}");
     let b = text.as_bytes();
     if b.len() != 18 || b[8] != b' ' {
-        return Err(bad("wrong shape"));
+        return Err(bad(&"wrong shape"));
     }
-    let num = |range: std::ops::Range<usize>| digits(&text[range]).ok_or_else(|| bad("not digits"));
-    let (year, month, day) = (num(0..4)?, num(4..6)?, num(6..8)?);
-    let (hour, minute, second, millis) = (num(9..11)?, num(11..13)?, num(13..15)?, num(15..18)?);
-    let nanos = u64::from(millis) * 1_000_000;
-    civil_to_ns(year, month, day, (hour, minute, second), nanos, HISTDATA_UTC_OFFSET_SECS).map_err(|why| bad(&why))
+    let num = |range: std::ops::Range<usize>| calendar::digits(&b[range]).ok_or_else(|| bad(&"not digits"));
+    let t = CivilDateTime {
+        year: i64::from(num(0..4)?),
+        month: num(4..6)?,
+        day: num(6..8)?,
+        hour: num(9..11)?,
+        minute: num(11..13)?,
+        second: num(13..15)?,
+        nanos: num(15..18)? * 1_000_000,
+    };
+    let ns = calendar::civil_to_ns(&t, HISTDATA_UTC_OFFSET_SECS).map_err(|why| bad(&why))?;
+    u64::try_from(ns).map_err(|_| bad(&OUT_OF_RANGE))
 }
+
+/// Why a valid date is refused: nanoseconds since 1970 in a `u64`.
+const OUT_OF_RANGE: &str = "before 1970 or after 2554";
 
 /// Whether a text is shaped like a HistData timestamp (for format detection).
 pub fn looks_like_histdata(text: &str) -> bool {
@@ -134,81 +92,9 @@ pub fn looks_like_histdata(text: &str) -> bool {
     b.len() == 18 && b[8] == b' ' && b.iter().enumerate().all(|(i, c)| i == 8 || c.is_ascii_digit())
 }
 
-fn digits(text: &str) -> Option<u32> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    text.parse().ok()
-}
-
-/// A civil date and time at `offset_secs` east of UTC, in ns since the epoch.
-fn civil_to_ns(
-    year: u32,
-    month: u32,
-    day: u32,
-    (hour, minute, second): (u32, u32, u32),
-    nanos: u64,
-    offset_secs: i64,
-) -> Result<u64, String> {
-    if !(1..=12).contains(&month) {
-        return Err(format!("month {month}"));
-    }
-    if day == 0 || day > days_in_month(year, month) {
-        return Err(format!("day {day} of {year}-{month:02}"));
-    }
-    if hour > 23 || minute > 59 || second > 59 {
-        return Err(format!("time {hour:02}:{minute:02}:{second:02}"));
-    }
-    let days = days_from_civil(i64::from(year), i64::from(month), i64::from(day));
-    let secs = days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second) - offset_secs;
-    let ns = i128::from(secs) * NS_PER_SEC + i128::from(nanos);
-    u64::try_from(ns).map_err(|_| "before 1970 or after 2554".to_string())
-}
-
-fn is_leap(year: u32) -> bool {
-    year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400))
-}
-
-fn days_in_month(year: u32, month: u32) -> u32 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` of ns since the epoch (for summaries and reports).
 pub fn format_utc(ns: u64) -> String {
-    let secs = i64::try_from(ns / 1_000_000_000).unwrap_or(i64::MAX);
-    let millis = (ns % 1_000_000_000) / 1_000_000;
-    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z", rest / 3600, rest % 3600 / 60, rest % 60)
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    calendar::format_utc(i128::from(ns), 3)
 }
 
 #[cfg(test)]
