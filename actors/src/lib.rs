@@ -33,6 +33,7 @@ pub mod messages;
 pub mod metrics;
 pub mod operator;
 pub mod outbox;
+pub mod run_queue;
 pub mod shard;
 pub mod state_store;
 pub mod status;

@@ -62,6 +62,8 @@ pub struct SymbolActor {
     step_budget: Duration,
     /// Halted for a step overrun: ticks are not stepped until an operator resumes it.
     overran: bool,
+    /// Steps over the budget because the shard thread waited for a CPU (not halted).
+    scheduler_delays: u64,
     /// Ticks not stepped because of an overrun halt.
     ticks_skipped: u64,
     /// On the data clock (a replay): the last tick's time and the ticks held while an order
@@ -106,6 +108,7 @@ impl SymbolActor {
             journaled: core_durable,
             step_budget: DEFAULT_STEP_BUDGET,
             overran: false,
+            scheduler_delays: 0,
             ticks_skipped: 0,
             data_clock: None,
         }
@@ -168,13 +171,33 @@ impl SymbolActor {
         self.core.symbol()
     }
 
+    /// Whether a step over the budget stalled the shard by its own doing. A shard thread the
+    /// OS did not run (it waited for a CPU while runnable: a busy machine) is not a symbol
+    /// that stalled its shard; that is logged (`STEP_DELAYED_BY_SCHEDULER`) and counted, not
+    /// halted.
+    fn own_overrun(&mut self, what: &'static str, took: Duration) -> bool {
+        let waited = crate::run_queue::waited_since_mark();
+        if crate::run_queue::overran(took, waited, self.step_budget) {
+            return true;
+        }
+        self.scheduler_delays += 1;
+        let (took_ms, waited_ms) = (took.as_secs_f64() * 1e3, waited.map_or(0.0, |w| w.as_secs_f64() * 1e3));
+        if self.scheduler_delays == 1 {
+            warn!(target: "symbol", symbol = %self.symbol(), input = what, took_ms, waited_for_cpu_ms = waited_ms, "STEP_DELAYED_BY_SCHEDULER: over the step budget while its thread waited for a CPU; not the symbol's doing, not halted (further ones at DEBUG)");
+        } else {
+            debug!(target: "symbol", symbol = %self.symbol(), input = what, took_ms, waited_for_cpu_ms = waited_ms, "STEP_DELAYED_BY_SCHEDULER");
+        }
+        false
+    }
+
     /// Runs one core step, catching a panic so that it halts this symbol only.
     fn step(&mut self, what: &'static str, f: impl FnOnce(&mut SymbolCore, &PortfolioRisk) -> Vec<Action>) {
         let risk = Arc::clone(&self.risk);
+        crate::run_queue::mark();
         let started = Instant::now();
         let result = catch_unwind(AssertUnwindSafe(|| f(&mut self.core, &risk)));
         let took = started.elapsed();
-        if took > self.step_budget && !self.overran {
+        if took > self.step_budget && !self.overran && self.own_overrun(what, took) {
             self.overran = true;
             error!(target: "symbol", symbol = %self.symbol(), input = what, took_ms = took.as_secs_f64() * 1e3, budget_ms = self.step_budget.as_secs_f64() * 1e3, "SYMBOL_OVERRUN: one step stalled the shard; symbol halted and fed no more ticks until resumed");
             let mut actions = result.unwrap_or_else(|_| {
