@@ -126,5 +126,7 @@ pub fn wiring(orders: String, market_data: String, identity: &str) -> ::actors::
         tick_overflow: ::actors::market_data::Overflow::Drop,
         ledger: None,
         clock: ::actors::data_clock::ClockSource::Wall,
+        agents: Default::default(),
+        symbol_names: Default::default(),
     }
 }
