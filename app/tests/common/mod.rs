@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+pub mod agent_client;
 pub mod http_client;
 
 use engine::feed::IntervalMs;
