@@ -860,17 +860,17 @@ pub fn serve(
 }
 
 /// One request as it came off the ROUTER.
-struct Incoming {
-    identity: Vec<u8>,
-    peer: Option<String>,
+pub(crate) struct Incoming {
+    pub(crate) identity: Vec<u8>,
+    pub(crate) peer: Option<String>,
     /// `None` when the request had too many frames.
-    body: Option<Vec<u8>>,
+    pub(crate) body: Option<Vec<u8>>,
     /// The request had an empty delimiter frame (a REQ client): the reply gets one too.
-    delimited: bool,
+    pub(crate) delimited: bool,
 }
 
 /// Reads one multi-part request (libzmq delivers it whole, so this does not block).
-fn receive(router: &zmq::Socket) -> Option<Incoming> {
+pub(crate) fn receive(router: &zmq::Socket) -> Option<Incoming> {
     let mut incoming = Incoming { identity: Vec::new(), peer: None, body: None, delimited: false };
     let mut parts = 0usize;
     loop {
@@ -899,7 +899,7 @@ fn receive(router: &zmq::Socket) -> Option<Incoming> {
 /// Rate limit of the refusal log: at most [`REFUSAL_LOGS_PER_SEC`] lines a second; the
 /// lines left out are counted and reported with the next one.
 #[derive(Debug, Default)]
-struct LogBudget {
+pub(crate) struct LogBudget {
     window: Option<Instant>,
     used: u32,
     suppressed: u64,
@@ -907,7 +907,7 @@ struct LogBudget {
 
 impl LogBudget {
     /// `Some(lines left out since the last one)` if this line may be written.
-    fn take(&mut self, now: Instant) -> Option<u64> {
+    pub(crate) fn take(&mut self, now: Instant) -> Option<u64> {
         match self.window {
             Some(start) if now.duration_since(start) < Duration::from_secs(1) => {}
             _ => {

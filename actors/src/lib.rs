@@ -2,6 +2,8 @@
 //! by `engine::SymbolCore`.
 //!
 //! Layout:
+//! - [`agents`]: decision agents: the intent endpoint (ROUTER thread, token check), the
+//!   router actor, the wire format and idempotency.
 //! - [`messages`]: typed actor messages, one struct per intent.
 //! - [`symbol_actor`]: `SymbolActor`, one per symbol, owning its `SymbolCore`.
 //! - [`bridge`]: `BridgeActor`, one per shard, the only owner of its shard's gateway socket
@@ -24,6 +26,7 @@
 //! - [`time`]: the wall clock and the run's monotonic clock.
 //! - [`system`]: wiring: starts every actor for a set of symbols.
 
+pub mod agents;
 pub mod bridge;
 pub mod control;
 pub mod data_clock;

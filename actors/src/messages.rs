@@ -2,6 +2,7 @@
 //! handler.
 
 use actix::prelude::*;
+use engine::agent::{AgentDecision, AgentRefusal};
 use engine::ledger::PnlDelta;
 use engine::reconcile::VenueView;
 use engine::risk::ControlFlags;
@@ -114,6 +115,14 @@ pub struct FoldPnl {
 #[rtype(result = "()")]
 pub struct RecordLedger {
     pub row: trade_ledger::LedgerRow,
+}
+
+/// agent router → symbol: an agent's decision for this symbol. The answer is the intent id
+/// of the order it put on the wire, or why the core refused it.
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "Result<IntentId, AgentRefusal>")]
+pub struct AgentIntent {
+    pub decision: AgentDecision,
 }
 
 /// control → symbol: this symbol's control flags changed.

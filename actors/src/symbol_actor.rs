@@ -468,6 +468,23 @@ impl Handler<JournalWriteFailed> for SymbolActor {
     }
 }
 
+/// An agent's decision: through the core's guards, answered with the order's intent id or
+/// the refusal.
+impl Handler<AgentIntent> for SymbolActor {
+    type Result = MessageResult<AgentIntent>;
+    fn handle(&mut self, msg: AgentIntent, _: &mut Context<Self>) -> Self::Result {
+        let now = self.now();
+        let mut verdict = Err(engine::agent::AgentRefusal::NotTrading);
+        self.step("agent_intent", |core, risk| {
+            let (answer, actions) = core.on_agent_intent(&msg.decision, now, risk);
+            verdict = answer;
+            actions
+        });
+        self.publish();
+        MessageResult(verdict)
+    }
+}
+
 /// Control flags for this symbol changed.
 impl Handler<SetSymbolFlags> for SymbolActor {
     type Result = ();

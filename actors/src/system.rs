@@ -1,4 +1,6 @@
-//! Wiring: binds the control endpoint first (failing to bind it fails the start), then
+//! Wiring: binds the control endpoint first and the intent endpoint next (failing to bind
+//! either fails the start), gives each symbol its decision authority (its agent, else its
+//! strategy), then
 //! starts metrics, the state store and control, and the shards: by default one per core,
 //! each one arbiter (thread) hosting its symbols' actors, its own bridge (with its own
 //! DEALER) and its own market-data feed (with its own SUB), so a tick, the order it causes
@@ -10,12 +12,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix::prelude::*;
+use engine::agent::Authority;
 use engine::registry::SymbolSpec;
 use engine::risk::PortfolioRisk;
 use engine::strategy::Strategy;
 use engine::symbol_core::{CoreConfig, SymbolCore};
 use protocol::{SessionId, Symbol};
 
+use crate::agents::endpoint::{self as agent_endpoint, AgentEndpoint, AgentEndpointError};
+use crate::agents::router::AgentRouter;
+use crate::agents::AgentSettings;
 use crate::bridge::{
     BridgeActor, BridgeConfig, BridgeStats, FetchSnapshot, GetBridgeStats, RegisterRoutes, ShutdownBridge, SymbolRoute,
 };
@@ -52,6 +58,10 @@ pub struct WiringConfig {
     pub ledger: Option<trade_ledger::LedgerSender>,
     /// The wall clock, or the ticks' own time (a replay; see [`crate::data_clock`]).
     pub clock: ClockSource,
+    /// Decision agents (docs/AGENTS.md): who drives which symbols, and their endpoint.
+    pub agents: AgentSettings,
+    /// Every name an agent may use for a traded symbol (canonical names and aliases).
+    pub symbol_names: HashMap<String, Symbol>,
 }
 
 /// Handles to a running engine.
@@ -68,6 +78,8 @@ pub struct Engine {
     pub risk: Arc<PortfolioRisk>,
     pub market_data: Option<MarketData>,
     pub control_endpoint: Option<ControlEndpoint>,
+    /// The intent endpoint (`None`: no agents, or "off").
+    pub agent_endpoint: Option<AgentEndpoint>,
     arbiters: Vec<Arbiter>,
 }
 
@@ -78,6 +90,8 @@ pub enum StartError {
     MarketData { endpoint: String, source: zmq::Error },
     #[error("control: {0}")]
     Control(#[source] ControlError),
+    #[error("agents: {0}")]
+    Agents(#[source] AgentEndpointError),
 }
 
 impl Engine {
@@ -87,6 +101,9 @@ impl Engine {
             md.stop();
         }
         if let Some(mut ep) = self.control_endpoint.take() {
+            ep.stop();
+        }
+        if let Some(mut ep) = self.agent_endpoint.take() {
             ep.stop();
         }
         for arbiter in self.arbiters.drain(..) {
@@ -135,6 +152,11 @@ pub fn start(
     // start (only control "off" runs without one), and nothing has started yet to undo.
     let control_socket =
         config.control_bind.as_ref().map(|c| control::bind(zmq, c)).transpose().map_err(StartError::Control)?;
+    // The intent endpoint next, for the same reason (only with agents configured).
+    let agent_socket = match (&config.agents.bind, config.agents.agents.is_empty()) {
+        (Some(bind), false) => Some(agent_endpoint::bind(zmq, bind, &config.agents).map_err(StartError::Agents)?),
+        _ => None,
+    };
     // Start the run's monotonic clock now, so lock events count from engine start.
     crate::time::mono_us();
     let board = StatusBoard::default();
@@ -201,7 +223,10 @@ pub fn start(
             journal: shard_journals[shard].clone(),
             ledger: config.ledger.as_ref().map(|_| outbox.clone().recipient()),
         };
-        let mut core = SymbolCore::new((config.core)(symbol), strategy(spec), &risk);
+        let mut core_config = (config.core)(symbol);
+        // One decision authority per symbol: the agent that lists it, else the strategy.
+        core_config.authority = config.agents.owner(&symbol).map_or(Authority::Strategy, Authority::Agent);
+        let mut core = SymbolCore::new(core_config, strategy(spec), &risk);
         if let Some(saved) = config.restored.get(&symbol) {
             core.restore(saved, &risk);
         }
@@ -246,6 +271,23 @@ pub fn start(
         .with_operator(operator_routes)
         .with_shards(shard_of_symbol.clone())
         .start();
+    let agent_routes = symbols.iter().map(|(s, a)| (*s, a.clone().recipient())).collect();
+    let router = AgentRouter::new(
+        &config.agents.agents,
+        config.symbol_names.clone(),
+        agent_routes,
+        specs.first().map(|s| (config.core)(s.model.symbol).intent_limits).unwrap_or_default(),
+    )
+    .start();
+    let agent_endpoint = match agent_socket.map(|s| s.serve(router.recipient())).transpose() {
+        Ok(endpoint) => endpoint,
+        Err(e) => {
+            for arbiter in arbiters.iter().chain(&shard_arbiters) {
+                arbiter.stop();
+            }
+            return Err(StartError::Agents(e));
+        }
+    };
     let control_endpoint = match control_socket.map(|s| s.serve(control.clone().recipient())).transpose() {
         Ok(endpoint) => endpoint,
         Err(e) => {
@@ -287,6 +329,7 @@ pub fn start(
         risk,
         market_data: Some(market_data),
         control_endpoint,
+        agent_endpoint,
         arbiters,
     })
 }

@@ -14,6 +14,8 @@ use actors::control::{self, ControlError, ControlSettings, ControlToken, TOKEN_E
 use actors::data_clock::ClockSource;
 use paper_gateway::replay::Speed;
 
+use crate::config_agents::{AgentsConfig, AgentsSection};
+
 use engine::discrepancy::PriceBand;
 use engine::feed::IntervalMs;
 use engine::intent::{ExitRules, Trailing};
@@ -29,7 +31,7 @@ pub struct ConfigError {
     pub reason: String,
 }
 
-fn bad(key: &str, reason: impl std::fmt::Display) -> ConfigError {
+pub(crate) fn bad(key: &str, reason: impl std::fmt::Display) -> ConfigError {
     ConfigError { key: key.to_string(), reason: reason.to_string() }
 }
 
@@ -48,6 +50,9 @@ pub struct FileConfig {
     /// Venue spellings → canonical symbol (`"BTC/USDT:USDT" = "BTCUSD.s"`).
     #[serde(default)]
     pub aliases: BTreeMap<String, String>,
+    /// Decision agents and their intent endpoint (docs/AGENTS.md).
+    #[serde(default)]
+    pub agents: AgentsSection,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -211,6 +216,8 @@ pub struct RunConfig {
     pub replay: Vec<PathBuf>,
     /// `gateway.speed`.
     pub speed: Speed,
+    /// `[agents]`: the intent endpoint and the agents that drive symbols.
+    pub agents: AgentsConfig,
 }
 
 /// Where the trade ledger (every order, fill and closed trade, in SQLite) is written.
@@ -300,6 +307,7 @@ impl Default for RunConfig {
             clock: None,
             replay: Vec::new(),
             speed: Speed::REAL_TIME,
+            agents: AgentsConfig::default(),
         }
     }
 }
@@ -319,7 +327,7 @@ fn positive_ms(key: &str, ms: u64) -> Result<Duration, ConfigError> {
     Ok(Duration::from_millis(ms))
 }
 
-fn endpoint(key: &str, text: &str) -> Result<String, ConfigError> {
+pub(crate) fn endpoint(key: &str, text: &str) -> Result<String, ConfigError> {
     let ok = ["tcp://", "ipc://", "inproc://"].iter().any(|p| text.starts_with(p) && text.len() > p.len());
     if !ok {
         return Err(bad(key, format!("{text:?} is not a ZeroMQ endpoint (tcp://HOST:PORT or ipc://PATH)")));
@@ -400,7 +408,7 @@ pub fn control_token(
 }
 
 /// Reads a token file: at most 4 KiB, surrounding whitespace (the final newline) ignored.
-fn read_token_file(key: &str, path: &Path) -> Result<ControlToken, ConfigError> {
+pub(crate) fn read_token_file(key: &str, path: &Path) -> Result<ControlToken, ConfigError> {
     let cannot = |e: std::io::Error| bad(key, format!("cannot read {}: {e}", path.display()));
     let mut bytes = Vec::new();
     std::fs::File::open(path)
@@ -557,6 +565,7 @@ impl RunConfig {
         self.apply_risk(file.risk)?;
         self.apply_gateway(file.gateway)?;
         self.aliases = file.aliases;
+        self.agents.apply(file.agents)?;
         self.check_can_trade()
     }
 
@@ -799,6 +808,13 @@ mod tests {
                 assert!(shown.contains_key(key), "{section}.{key} is not in deploy/engine.example.toml");
             }
         }
+        // Every key of an agent's table too.
+        let entry = serde_json::to_value(crate::config_agents::AgentEntry::default()).unwrap();
+        let shown = example["agents"]["agent"].as_array().and_then(|a| a.first()).and_then(|t| t.as_table());
+        let shown = shown.unwrap_or_else(|| panic!("[[agents.agent]] missing"));
+        for key in entry.as_object().unwrap().keys() {
+            assert!(shown.contains_key(key), "agents.agent.{key} is not in deploy/engine.example.toml");
+        }
         // And the check can fail: a section without one of its keys is caught.
         let engine_keys = known["engine"].as_object().unwrap();
         let mut short = example["engine"].as_table().unwrap().clone();
@@ -1014,6 +1030,61 @@ mod tests {
         let err = apply(&format!("[engine]\ntrade_ledger = {dir:?}")).unwrap_err();
         assert_eq!(err.key, "engine.trade_ledger");
         assert!(err.reason.contains("directory"), "{err}");
+    }
+
+    const AGENT: &str = "[[agents.agent]]\nid = \"a1\"\ntoken_file = \"/t\"\nsymbols = [\"ETHUSD.s\"]\n";
+
+    #[test]
+    fn agent_keys_are_checked_by_name() {
+        let c = apply(AGENT).unwrap();
+        assert_eq!(c.agents.agents.len(), 1);
+        assert_eq!(c.agents.agents[0].max_intents_per_sec, 10);
+        assert_eq!(c.agents.endpoint.as_deref(), Some("tcp://127.0.0.1:5560"));
+        assert_eq!(apply("[agents]\nendpoint = \"off\"").unwrap().agents.endpoint, None);
+        let second = |extra: &str| format!("{AGENT}[[agents.agent]]\nid = \"a2\"\ntoken_file = \"/u\"\n{extra}");
+        let cases = [
+            ("[agents]\nendpoint = \"localhost:5560\"".to_string(), "agents.endpoint"),
+            ("[[agents.agent]]\ntoken_file = \"/t\"\nsymbols = [\"X\"]".to_string(), "agents.agent[0].id"),
+            ("[[agents.agent]]\nid = \"a b\"".to_string(), "agents.agent[0].id"),
+            ("[[agents.agent]]\nid = \"a\"\nsymbols = [\"X\"]".to_string(), "agents.agent[0].token_file"),
+            ("[[agents.agent]]\nid = \"a\"\ntoken_file = \"/t\"".to_string(), "agents.agent[0].symbols"),
+            (
+                "[[agents.agent]]\nid = \"a\"\ntoken_file = \"/t\"\nsymbols = [\"B/C\"]".to_string(),
+                "agents.agent[0].symbols",
+            ),
+            (format!("{AGENT}max_intents_per_sec = 0"), "agents.agent[0].max_intents_per_sec"),
+            (second("symbols = [\"ETHUSD.s\"]"), "agents.agent[1].symbols"),
+            (
+                format!("{AGENT}[[agents.agent]]\nid = \"a1\"\ntoken_file = \"/u\"\nsymbols = [\"X\"]"),
+                "agents.agent[1].id",
+            ),
+        ];
+        for (text, key) in cases {
+            assert_eq!(apply(&text).unwrap_err().key, key, "{text}");
+        }
+        let twice = apply(&second("symbols = [\"BTCUSD.s\", \"ETHUSD.s\"]")).unwrap_err();
+        assert!(twice.reason.contains("already driven by agent a1"), "{twice}");
+        assert!(apply(&format!("{AGENT}colour = 1")).unwrap_err().reason.contains("colour"));
+    }
+
+    #[test]
+    fn agent_settings_read_the_token_and_need_traded_symbols() {
+        let path = token_file("agent", &format!("{TOKEN}\n"));
+        let text = format!(
+            "[[agents.agent]]\nid = \"a1\"\ntoken_file = {:?}\nsymbols = [\"ETH\"]",
+            path.display().to_string()
+        );
+        let c = apply(&text).unwrap();
+        let eth = protocol::Symbol::new("ETHUSD.s").unwrap();
+        let names: std::collections::HashMap<String, protocol::Symbol> = [("ETH".to_string(), eth)].into();
+        let settings = c.agents.settings(&names).unwrap();
+        assert_eq!(settings.agents[0].symbols, vec![eth], "an alias resolves to the traded symbol");
+        assert!(settings.agents[0].token.matches(TOKEN.as_bytes()));
+        let err = c.agents.settings(&Default::default()).unwrap_err();
+        assert_eq!(err.key, "agents.agent[0].symbols");
+        let missing =
+            apply("[[agents.agent]]\nid = \"a1\"\ntoken_file = \"/nonexistent/t\"\nsymbols = [\"ETH\"]").unwrap();
+        assert_eq!(missing.agents.settings(&names).unwrap_err().key, "agents.agent[0].token_file");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //!
 //! Layout:
 //! - [`config`]: `engine.toml` and command-line settings, validated key by key.
+//! - [`config_agents`]: `[agents]`: the intent endpoint and the decision agents.
 //! - [`http`]: the HTTP server: `/metrics`, `/healthz`, `/readyz` and the status page.
 //! - [`ledger`]: the run's trade ledger (SQLite): opened at start, the summary's figures
 //!   recorded and the writer finished at the end.
@@ -17,6 +18,7 @@
 //! - [`signals`]: SIGINT, SIGTERM and SIGHUP as one stop request.
 
 pub mod config;
+pub mod config_agents;
 pub mod http;
 pub mod ledger;
 pub mod lock_log;

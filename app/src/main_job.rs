@@ -332,6 +332,15 @@ async fn run_actors(
         Some(path) => load_durable_state(path, config.state_fsync)?,
         None => (Default::default(), None),
     };
+    // Every name an agent may use for a traded symbol, and who drives which symbol.
+    let mut symbol_names: std::collections::HashMap<String, Symbol> =
+        registry.symbols().map(|s| (s.as_str().to_string(), s)).collect();
+    for alias in config.aliases.keys() {
+        if let Ok(symbol) = registry.resolve(alias) {
+            symbol_names.insert(alias.clone(), symbol);
+        }
+    }
+    let agents = config.agents.settings(&symbol_names).map_err(|e| anyhow!("{e}"))?;
     let zmq = zmq::Context::new();
     let first_intent = crate::run_id::wall_ns() / 1_000; // µs since epoch: never repeats across runs
     let risk = Arc::new(PortfolioRisk::new(config.risk, first_intent));
@@ -367,6 +376,8 @@ async fn run_actors(
         tick_overflow: if config.lossless_ticks { Overflow::Backpressure } else { Overflow::Drop },
         ledger,
         clock: config.clock(),
+        agents,
+        symbol_names,
     };
     let (choice, exits) = (config.strategy, config.exits);
     let strategy = move |spec: &SymbolSpec| strategy_for(choice, IntentTemplate { qty: spec.order_qty, exits });
@@ -375,6 +386,9 @@ async fn run_actors(
             .map_err(|e| anyhow!("{e}"))?;
     if let Some(ep) = &engine.control_endpoint {
         info!(target: "engine", endpoint = %ep.endpoint, "control endpoint listening");
+    }
+    if let Some(ep) = &engine.agent_endpoint {
+        info!(target: "engine", endpoint = %ep.endpoint, "intent endpoint listening (docs/AGENTS.md)");
     }
     let http = match config.http {
         Some(bind) => match start_http(&engine, config, bind) {

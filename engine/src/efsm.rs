@@ -73,6 +73,8 @@ pub enum ExitReason {
     TimeLimit,
     Strategy,
     Flatten,
+    /// The symbol's agent asked to exit (docs/AGENTS.md).
+    Agent,
 }
 
 impl ExitReason {
@@ -84,6 +86,7 @@ impl ExitReason {
             ExitReason::TimeLimit => "time_limit",
             ExitReason::Strategy => "strategy",
             ExitReason::Flatten => "flatten",
+            ExitReason::Agent => "agent",
         }
     }
 }

@@ -11,6 +11,8 @@
 //! - [`intent`]: intents and exit rules, validated (never clamped).
 //! - [`exits`]: take-profit, stop-loss, trailing stop, time limit, cooldowns.
 //! - [`risk`]: limits, circuit breaker, control flags, and the shared portfolio guard.
+//! - [`agent`]: external decision makers: agent ids, one authority per symbol, their
+//!   commands and refusal codes (the core path is `SymbolCore::on_agent_intent`).
 //! - [`strategy`]: the `Strategy` trait and the z-score, breakout and churn strategies.
 //! - [`symbol_core`]: `SymbolCore`, which ties the above together per symbol.
 //! - [`reconcile`]: the book against the venue's snapshot, over the same span.
@@ -21,6 +23,7 @@
 //! - [`clock`]: nanosecond time and the `Clock` trait; [`calendar`]: civil dates, the strict
 //!   ISO 8601 parser and the UTC formatter (the workspace's one copy).
 
+pub mod agent;
 pub mod book;
 pub mod calendar;
 pub mod clock;

@@ -10,6 +10,7 @@
 
 use protocol::{ExecReport, ExecType, IntentId, Money, OrdStatus, OrdType, Price, Qty, RejectCode, Side, Symbol, Tick};
 
+use crate::agent::{AgentCommand, AgentDecision, AgentRefusal, Authority};
 use crate::book::{FillEffect, FillOutcome, Position, PositionBook};
 use crate::clock::TimeNs;
 use crate::discrepancy::{
@@ -46,6 +47,8 @@ pub struct CoreConfig {
     pub reconcile_rules: ExitRules,
     /// How far from the market a fill may be before it is a discrepancy.
     pub price_band: PriceBand,
+    /// Who decides entries and strategy exits: the built-in strategy or one agent.
+    pub authority: Authority,
 }
 
 impl CoreConfig {
@@ -57,6 +60,7 @@ impl CoreConfig {
             resync_ticks: 3,
             reconcile_rules: ExitRules::default(),
             price_band: PriceBand::default(),
+            authority: Authority::Strategy,
         }
     }
 }
@@ -474,7 +478,11 @@ impl SymbolCore {
         self.last_tick = Some(*tick);
         self.last_tick_at = now;
 
-        let signal = self.strategy.on_tick(tick);
+        // One authority per symbol: an agent-driven symbol never asks its strategy.
+        let signal = match self.config.authority {
+            Authority::Strategy => self.strategy.on_tick(tick),
+            Authority::Agent(_) => Signal::HOLD,
+        };
         if let ExecState::Open { trade } = *self.efsm.state() {
             self.trail.observe(trade.direction, mark_for(trade.direction, tick));
         }
@@ -490,17 +498,75 @@ impl SymbolCore {
                 let reason =
                     self.protective_exit(now).or_else(|| signal.exits(trade.direction).then_some(ExitReason::Strategy));
                 if let Some(reason) = reason {
-                    self.try_exit(reason, now, risk, actions);
+                    let _ = self.try_exit(reason, now, risk, actions);
                 } else if signal.enter.is_some_and(|i| i.direction != trade.direction) {
                     self.refuse(Refusal::ReversalDisabled, actions);
                 }
             }
             ExecState::Flat => {
                 if let Some(intent) = signal.enter {
-                    self.try_entry(intent, now, risk, actions);
+                    let _ = self.try_entry(intent, DecidedBy::Strategy(self.strategy.name()), now, risk, actions);
                 }
             }
             _ => {}
+        }
+    }
+
+    /// An agent's decision for this symbol, through the same guards as a strategy's: the
+    /// intent id of the order it put on the wire, or why none. A protective exit that is due
+    /// goes first; an exit while one is on the wire is refused (one exit in flight).
+    pub fn on_agent_intent(
+        &mut self,
+        decision: &AgentDecision,
+        now: TimeNs,
+        risk: &PortfolioRisk,
+    ) -> (Result<IntentId, AgentRefusal>, Vec<Action>) {
+        let mut actions = Vec::new();
+        let verdict = self.agent_verdict(decision, now, risk, &mut actions);
+        self.sync_exposure(risk);
+        (verdict, actions)
+    }
+
+    fn agent_verdict(
+        &mut self,
+        decision: &AgentDecision,
+        now: TimeNs,
+        risk: &PortfolioRisk,
+        actions: &mut Vec<Action>,
+    ) -> Result<IntentId, AgentRefusal> {
+        if self.config.authority != Authority::Agent(decision.agent) {
+            return Err(AgentRefusal::NotAuthority);
+        }
+        if decision.valid_until.is_some_and(|until| now >= until) {
+            return Err(AgentRefusal::Expired);
+        }
+        let guard = |r: Option<Refusal>| r.map_or(AgentRefusal::NotTrading, AgentRefusal::Guard);
+        match (*self.efsm.state(), decision.command) {
+            (ExecState::Flat, AgentCommand::Enter(intent)) => {
+                self.try_entry(intent, DecidedBy::Agent(decision.agent), now, risk, actions).map_err(guard)
+            }
+            (ExecState::Open { trade }, AgentCommand::Enter(intent)) if intent.direction != trade.direction => {
+                Err(AgentRefusal::PositionOpenOpposite)
+            }
+            (ExecState::Open { .. }, AgentCommand::Enter(_)) => Err(AgentRefusal::PositionOpen),
+            (ExecState::Open { .. }, AgentCommand::Exit) => {
+                // A stop-loss (or any protective exit) that is due right now is the exit;
+                // the agent's exit then finds it in flight.
+                if let Some(reason) = self.protective_exit(now) {
+                    return match self.try_exit(reason, now, risk, actions) {
+                        Ok(_) => Err(AgentRefusal::ExitInFlight),
+                        Err(refusal) => Err(guard(refusal)),
+                    };
+                }
+                self.try_exit(ExitReason::Agent, now, risk, actions).map_err(guard)
+            }
+            (ExecState::Flat, AgentCommand::Exit) => Err(AgentRefusal::NoPosition),
+            (ExecState::ExitPending { .. }, _)
+            | (ExecState::Unknown { order: PendingOrder::Exit { .. }, .. }, AgentCommand::Exit) => {
+                Err(AgentRefusal::ExitInFlight)
+            }
+            (ExecState::EntryPending { .. } | ExecState::Unknown { .. }, _) => Err(AgentRefusal::OrderInFlight),
+            (ExecState::Halted { .. } | ExecState::Reconciling { .. }, _) => Err(AgentRefusal::NotTrading),
         }
     }
 
@@ -517,7 +583,7 @@ impl SymbolCore {
         self.check_feed(now);
         if let ExecState::Open { .. } = self.efsm.state() {
             if let Some(reason) = self.protective_exit(now) {
-                self.try_exit(reason, now, risk, &mut actions);
+                let _ = self.try_exit(reason, now, risk, &mut actions);
             }
         }
         actions
@@ -627,7 +693,10 @@ impl SymbolCore {
                 // (back to back) does so now, through the same guards as on a tick. A
                 // strategy that holds leaves everything to the next tick or timer beat, so
                 // a report alone never causes an order (not even a protective exit).
-                let signal = self.strategy.on_order_done();
+                let signal = match self.config.authority {
+                    Authority::Strategy => self.strategy.on_order_done(),
+                    Authority::Agent(_) => Signal::HOLD,
+                };
                 if signal != Signal::HOLD {
                     self.sync_exposure(risk);
                     self.act_on(signal, now, risk, &mut actions);
@@ -845,34 +914,44 @@ impl SymbolCore {
 
     // ----- decisions ----------------------------------------------------------------
 
-    fn try_entry(&mut self, intent: Intent, now: TimeNs, risk: &PortfolioRisk, actions: &mut Vec<Action>) {
+    /// An entry decided by `by`, through every guard: the order's intent id, or why not
+    /// (`Err(None)`: the EFSM refused it, already recorded as an `EfsmError`).
+    fn try_entry(
+        &mut self,
+        intent: Intent,
+        by: DecidedBy,
+        now: TimeNs,
+        risk: &PortfolioRisk,
+        actions: &mut Vec<Action>,
+    ) -> Result<IntentId, Option<Refusal>> {
         if let Err(refusal) = self.check_entry(&intent, now, risk) {
             self.refuse(refusal, actions);
-            return;
+            return Err(Some(refusal));
         }
-        let Some(tick) = self.last_tick else { return };
+        // check_entry passed, so the feed is Ok and a tick exists.
+        let Some(tick) = self.last_tick else { return Err(Some(Refusal::FeedStale)) };
         let price = match intent.direction {
             Direction::Long => tick.ask,
             Direction::Short => tick.bid,
         };
         let Ok(estimate) = price.notional(intent.qty) else {
             self.refuse(Refusal::SymbolExposure, actions);
-            return;
+            return Err(Some(Refusal::SymbolExposure));
         };
         let limit = risk.symbol_exposure_limit();
         if self.book.exposure().checked_add(estimate).map_or(true, |e| e > limit) {
             self.refuse(Refusal::SymbolExposure, actions);
-            return;
+            return Err(Some(Refusal::SymbolExposure));
         }
         if !self.rate.allows(now) {
             self.refuse(Refusal::SymbolRate, actions);
-            return;
+            return Err(Some(Refusal::SymbolRate));
         }
         let admission = match risk.admit_entry(estimate, now) {
             Ok(a) => a,
             Err(refusal) => {
                 self.refuse(refusal, actions);
-                return;
+                return Err(Some(refusal));
             }
         };
         // The shared budget now holds `estimate` for us.
@@ -885,7 +964,7 @@ impl SymbolCore {
                 risk.return_probe();
             }
             self.sync_exposure(risk);
-            return;
+            return Err(None);
         }
         self.entry_estimate = estimate;
         if admission == Admission::Probe {
@@ -893,9 +972,10 @@ impl SymbolCore {
         }
         self.trail = TrailState::default();
         self.trade_net = Money::ZERO;
-        self.trades.entry_placed(intent_id, DecidedBy::Strategy(self.strategy.name()));
+        self.trades.entry_placed(intent_id, by);
         let (side, purpose) = (intent.direction.entry_side(), OrderPurpose::Entry(intent.direction));
         self.place_market_order(intent_id, side, intent.qty, purpose, now, actions);
+        Ok(intent_id)
     }
 
     /// Checks that need no price: state, control, gateway, feed, intent, cooldown, size.
@@ -930,29 +1010,39 @@ impl SymbolCore {
         Ok(())
     }
 
-    fn try_exit(&mut self, reason: ExitReason, now: TimeNs, risk: &PortfolioRisk, actions: &mut Vec<Action>) {
+    /// An exit for `reason`, through the control guards: the order's intent id, or why not
+    /// (`Err(None)`: nothing to close, or the EFSM refused it, already recorded).
+    fn try_exit(
+        &mut self,
+        reason: ExitReason,
+        now: TimeNs,
+        risk: &PortfolioRisk,
+        actions: &mut Vec<Action>,
+    ) -> Result<IntentId, Option<Refusal>> {
         let flags = risk.flags().combine(self.flags);
-        if flags.global_lock {
-            self.refuse(Refusal::GlobalLock, actions);
-            return;
+        let refusal = if flags.global_lock {
+            Some(Refusal::GlobalLock)
+        } else if !flags.exit_enabled {
+            Some(Refusal::ExitDisabled)
+        } else if risk.venue_reconciling() {
+            Some(Refusal::VenueReconciling)
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            self.refuse(refusal, actions);
+            return Err(Some(refusal));
         }
-        if !flags.exit_enabled {
-            self.refuse(Refusal::ExitDisabled, actions);
-            return;
-        }
-        if risk.venue_reconciling() {
-            self.refuse(Refusal::VenueReconciling, actions);
-            return;
-        }
-        let Some(position) = self.book.position() else { return };
+        let Some(position) = self.book.position() else { return Err(None) };
         let intent_id = risk.next_intent_id();
         if !self.apply(ExecEvent::SubmitExit { intent: intent_id, reason, at: now }, actions) {
-            return;
+            return Err(None);
         }
         risk.record_exit(now);
         self.trades.exit_placed(intent_id, reason);
         let side = position.direction.exit_side();
         self.place_market_order(intent_id, side, position.qty, OrderPurpose::Exit(reason), now, actions);
+        Ok(intent_id)
     }
 
     /// Emits an order the EFSM has just accepted, and counts it against the rate limit.

@@ -13,6 +13,7 @@
 use protocol::fixed::{self, FixedError};
 use protocol::{ExecId, IntentId, Money, Price, Qty, Side, Symbol};
 
+use crate::agent::AgentId;
 use crate::book::{FillEffect, Position};
 use crate::clock::TimeNs;
 use crate::efsm::{Direction, ExitReason};
@@ -29,22 +30,26 @@ pub enum DecidedBy {
     Operator,
     /// No decision opened it: an overfilled order flipped the position.
     Unplanned,
+    /// An external agent, through the intent endpoint (docs/AGENTS.md).
+    Agent(AgentId),
 }
 
 impl DecidedBy {
-    /// The kind, for storage (`strategy`, `restored`, `operator`, `unplanned`).
+    /// The kind, for storage (`strategy`, `restored`, `operator`, `unplanned`, `agent`).
     pub const fn kind(self) -> &'static str {
         match self {
             DecidedBy::Strategy(_) => "strategy",
+            DecidedBy::Agent(_) => "agent",
             DecidedBy::Restored => "restored",
             DecidedBy::Operator => "operator",
             DecidedBy::Unplanned => "unplanned",
         }
     }
-    /// The deciding strategy's (later: agent's) name, if any.
-    pub const fn name(self) -> Option<&'static str> {
+    /// The deciding strategy's name or agent's id, if any.
+    pub fn name(&self) -> Option<&str> {
         match self {
             DecidedBy::Strategy(name) => Some(name),
+            DecidedBy::Agent(agent) => Some(agent.as_str()),
             _ => None,
         }
     }

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+pub mod agent_client;
 pub mod http_client;
 
 use engine::feed::IntervalMs;
@@ -126,5 +127,7 @@ pub fn wiring(orders: String, market_data: String, identity: &str) -> ::actors::
         tick_overflow: ::actors::market_data::Overflow::Drop,
         ledger: None,
         clock: ::actors::data_clock::ClockSource::Wall,
+        agents: Default::default(),
+        symbol_names: Default::default(),
     }
 }

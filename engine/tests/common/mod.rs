@@ -90,9 +90,20 @@ impl Harness {
         Harness::with(RiskConfig::default(), strategy, Script::default())
     }
 
+    /// A core whose decisions come from `agent`; its (scripted) strategy is never asked.
+    pub fn agent_driven(agent: engine::agent::AgentId) -> Harness {
+        let script = Script::default();
+        let config = CoreConfig { authority: engine::agent::Authority::Agent(agent), ..CoreConfig::new(sym()) };
+        Harness::with_core(RiskConfig::default(), config, Box::new(script.clone()), script)
+    }
+
     fn with(config: RiskConfig, strategy: Box<dyn Strategy>, script: Script) -> Harness {
+        Harness::with_core(config, CoreConfig::new(sym()), strategy, script)
+    }
+
+    fn with_core(config: RiskConfig, core: CoreConfig, strategy: Box<dyn Strategy>, script: Script) -> Harness {
         let risk = PortfolioRisk::new(config, 1000);
-        let core = SymbolCore::new(CoreConfig::new(sym()), strategy, &risk);
+        let core = SymbolCore::new(core, strategy, &risk);
         Harness { core, risk, script, now: 1_000 * SEC, md_seq: 0, exec_id: 0 }
     }
 

@@ -1,0 +1,48 @@
+//! Decision agents: external processes that send intents for the symbols they are the
+//! authority for (docs/AGENTS.md).
+//!
+//! - [`wire`]: the JSON frames: `submit_intent` parsed and validated field by field, and the
+//!   answer with its reason code.
+//! - [`idempotency`]: each agent's recent `intent_id`s and their answers (bounded).
+//! - [`router`]: `AgentRouter`, the actor that checks and forwards an intent to its
+//!   symbol's actor and answers.
+//! - [`endpoint`]: the ZeroMQ ROUTER thread that authenticates each request.
+
+pub mod endpoint;
+pub mod idempotency;
+pub mod router;
+pub mod wire;
+
+use engine::agent::AgentId;
+use protocol::Symbol;
+
+use crate::control::ControlToken;
+
+/// The default intent endpoint.
+pub const DEFAULT_ENDPOINT: &str = "tcp://127.0.0.1:5560";
+
+/// One configured agent.
+#[derive(Clone, Debug)]
+pub struct AgentSpec {
+    pub id: AgentId,
+    /// Same rules as the control token: 16..=1024 printable ASCII bytes, never printed.
+    pub token: ControlToken,
+    /// The symbols this agent is the decision authority for.
+    pub symbols: Vec<Symbol>,
+    pub max_intents_per_sec: u32,
+}
+
+/// The agents of a run and where their endpoint listens (`None`: "off"; their symbols
+/// still belong to them, so only protective exits trade there).
+#[derive(Clone, Debug, Default)]
+pub struct AgentSettings {
+    pub bind: Option<String>,
+    pub agents: Vec<AgentSpec>,
+}
+
+impl AgentSettings {
+    /// The agent that drives `symbol`, if any.
+    pub fn owner(&self, symbol: &Symbol) -> Option<AgentId> {
+        self.agents.iter().find(|a| a.symbols.contains(symbol)).map(|a| a.id)
+    }
+}

@@ -1,0 +1,161 @@
+//! Decision agents end to end, over real ZeroMQ on 127.0.0.1 against the embedded paper
+//! gateway: an agent drives ETHUSD.s through the intent endpoint while the built-in z-score
+//! strategy drives BTCUSD.s in the same run. An accepted entry is exactly one order and a
+//! fill; a retry of its id gets the same answer and no second order; the agent's exit
+//! closes the trade (reason `agent`, decided by the agent) in the trade ledger; a wrong
+//! token, an unknown agent, a strategy's symbol, an out-of-range field, an expired intent,
+//! an opposite entry and an id reused with another body are each refused with their code;
+//! and the books balance.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::agent_client::AgentClient;
+use engine::agent::AgentId;
+use engine_app::config::TradeLedger;
+use engine_app::config_agents::AgentConfig;
+use engine_app::main_job::{self, JobOptions};
+use protocol::Symbol;
+use rusqlite::Connection;
+use serde_json::{json, Value};
+
+const TOKEN: &str = "e2e-agent-token-7c1d9e0b55";
+const AGENT: &str = "e2e-agent";
+
+fn intent(id: &str, symbol: &str, action: &str) -> Value {
+    json!({
+        "type": "submit_intent", "intent_id": id, "agent_id": AGENT, "token": TOKEN,
+        "symbol": symbol, "action": action,
+    })
+}
+
+fn entry(id: &str, symbol: &str, action: &str) -> Value {
+    let mut frame = intent(id, symbol, action);
+    let extra = json!({"qty": "0.03", "tp_pct": "5", "sl_pct": "5", "time_in_trade_limit_sec": 30,
+                       "cooldown_sec": 0, "thesis": "e2e: buy the dip, sell the rip"});
+    frame.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    frame
+}
+
+fn refused_with(answer: &Value, code: &str) {
+    assert_eq!(answer["status"], "refused", "{answer}");
+    assert_eq!(answer["reason"], code, "{answer}");
+}
+
+#[test]
+fn an_agent_drives_one_symbol_beside_a_strategy() {
+    let dir = std::env::temp_dir().join(format!("e2e-agents-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("trades.sqlite");
+    let token_file = dir.join("agent.token");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    let endpoint = format!("tcp://127.0.0.1:{}", common::free_port());
+
+    let (btc, eth) = (Symbol::new("BTCUSD.s").unwrap(), Symbol::new("ETHUSD.s").unwrap());
+    let mut config = common::fast_config(&common::names(&["BTCUSD.s", "ETHUSD.s"]));
+    config.trade_ledger = TradeLedger::At(db.clone());
+    config.agents.endpoint = Some(endpoint.clone());
+    config.agents.agents = vec![AgentConfig {
+        id: AgentId::new(AGENT).unwrap(),
+        token_file: Some(token_file),
+        token: None,
+        symbols: vec![eth],
+        max_intents_per_sec: 50,
+    }];
+    let engine = std::thread::spawn(move || {
+        main_job::run(JobOptions::new(config, Some(Duration::from_secs(9)))).expect("job runs")
+    });
+    let client = AgentClient::connect(&endpoint);
+
+    // The symbol takes entries once it has reconciled and its feed is fresh: until then a
+    // transient refusal, each under a fresh id (a refused decision stays refused).
+    let deadline = Instant::now() + Duration::from_secs(6);
+    let mut attempt = 0;
+    let (entry_id, accepted) = loop {
+        attempt += 1;
+        let id = format!("enter-{attempt}");
+        let answer = client.ask(&entry(&id, "ETHUSD.s", "enter_long"));
+        if answer["status"] == "accepted" {
+            break (id, answer);
+        }
+        let transient = ["symbol_not_trading", "feed_stale", "feed_gap", "venue_reconciling", "gateway_down"];
+        assert!(transient.contains(&answer["reason"].as_str().unwrap_or("")), "{answer}");
+        assert!(Instant::now() < deadline, "never accepted: {answer}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let order = accepted["order_intent_id"].as_u64().expect("the order's intent id");
+    assert_eq!(accepted["intent_id"], entry_id.as_str());
+
+    // A retry of the same id with the same body: the original answer, no second order.
+    let again = client.ask(&entry(&entry_id, "ETHUSD.s", "enter_long"));
+    assert_eq!(again, accepted);
+    // The same id with another body.
+    let mut changed = entry(&entry_id, "ETHUSD.s", "enter_long");
+    changed["qty"] = json!("0.06");
+    refused_with(&client.ask(&changed), "duplicate_mismatch");
+
+    // Refusals, each with its code (and the field, for a validation error).
+    let mut wrong_token = entry("w-1", "ETHUSD.s", "enter_long");
+    wrong_token["token"] = json!("not-the-agents-token-000");
+    refused_with(&client.ask(&wrong_token), "bad_token");
+    let mut stranger = entry("s-1", "ETHUSD.s", "enter_long");
+    stranger["agent_id"] = json!("someone-else");
+    refused_with(&client.ask(&stranger), "unknown_agent");
+    refused_with(&client.ask(&entry("b-1", "BTCUSD.s", "enter_long")), "not_authority");
+    refused_with(&client.ask(&entry("u-1", "DOGEUSD.s", "enter_long")), "symbol_unknown");
+    let mut wide = entry("f-1", "ETHUSD.s", "enter_long");
+    wide["tp_pct"] = json!("90");
+    let answer = client.ask(&wide);
+    refused_with(&answer, "invalid_field");
+    assert_eq!(answer["field"], "tp_pct", "{answer}");
+    let mut late = entry("x-1", "ETHUSD.s", "enter_long");
+    late["valid_until_ns"] = json!(1);
+    refused_with(&client.ask(&late), "expired");
+    // Once the entry has filled: an opposite entry is refused (one-way positions).
+    std::thread::sleep(Duration::from_millis(500));
+    refused_with(&client.ask(&entry("o-1", "ETHUSD.s", "enter_short")), "position_open_opposite");
+
+    // The agent's exit: one order; its retry gets the same answer and no second order.
+    let exit = client.ask(&intent("exit-1", "ETHUSD.s", "exit"));
+    assert_eq!(exit["status"], "accepted", "{exit}");
+    assert_ne!(exit["order_intent_id"].as_u64(), Some(order));
+    assert_eq!(client.ask(&intent("exit-1", "ETHUSD.s", "exit")), exit);
+    std::thread::sleep(Duration::from_millis(500));
+    refused_with(&client.ask(&intent("exit-2", "ETHUSD.s", "exit")), "no_position");
+
+    let summary = engine.join().expect("engine thread");
+    common::assert_books_balance(&summary);
+    assert_eq!(summary.efsm_errors, 0);
+    let status = |s: Symbol| summary.symbols.iter().find(|r| r.status.symbol == s).unwrap().status;
+    let (eth_status, btc_status) = (status(eth), status(btc));
+    assert_eq!(eth_status.counters.orders, 2, "exactly the agent's entry and its exit");
+    assert_eq!(eth_status.counters.trades, 1);
+    assert_eq!(eth_status.position, None);
+    assert!(btc_status.counters.orders > 0, "the strategy drove BTCUSD.s in the same run");
+
+    // The trade ledger: who decided and why it closed.
+    let conn = Connection::open(&db).unwrap();
+    let rows: Vec<(String, String, Option<String>, String, i64)> = conn
+        .prepare("SELECT symbol, decided_by, decided_by_name, exit_reason, entry_intent FROM trades ORDER BY symbol")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let agent_rows: Vec<_> = rows.iter().filter(|r| r.0 == "ETHUSD.s").collect();
+    assert_eq!(agent_rows.len(), 1, "{rows:?}");
+    let (_, by, name, reason, entry_intent) = agent_rows[0];
+    assert_eq!((by.as_str(), name.as_deref(), reason.as_str()), ("agent", Some(AGENT), "agent"));
+    assert_eq!(*entry_intent as u64, order, "the trade's entry is the accepted intent's order");
+    let eth_orders: i64 =
+        conn.query_row("SELECT count(*) FROM orders WHERE symbol = 'ETHUSD.s'", [], |r| r.get(0)).unwrap();
+    assert_eq!(eth_orders, 2, "one row per order: the entry and the exit");
+    assert!(
+        rows.iter().filter(|r| r.0 == "BTCUSD.s").all(|r| r.1 == "strategy" && r.2.as_deref() == Some("zscore")),
+        "{rows:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
