@@ -19,9 +19,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -29,7 +27,7 @@ use engine::risk::{ControlFlags, PortfolioRisk};
 use protocol::Symbol;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tracing::{debug, error, info, warn};
+use tracing::{debug, info, warn};
 
 use crate::messages::{OperatorAction, SetSymbolFlags};
 use crate::operator::{self, OperatorRoutes};
@@ -722,23 +720,13 @@ impl ControlActor {
 
 /// The running control endpoint.
 pub struct ControlEndpoint {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    served: crate::router_endpoint::ServedRouter,
     pub endpoint: String,
 }
 
 impl ControlEndpoint {
     pub fn stop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for ControlEndpoint {
-    fn drop(&mut self) {
-        self.stop();
+        self.served.stop();
     }
 }
 
@@ -783,71 +771,50 @@ impl BoundControl {
 
     /// Serves requests on the endpoint's own thread, handing authorized ones to `handler`.
     pub fn serve(self, handler: Recipient<ControlFromEndpoint>) -> Result<ControlEndpoint, ControlError> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop_flag = Arc::clone(&stop);
-        let endpoint = self.endpoint.clone();
-        let thread = std::thread::Builder::new()
-            .name("control-endpoint".into())
-            .spawn(move || self.run(&handler, &stop_flag))
-            .map_err(ControlError::Thread)?;
-        Ok(ControlEndpoint { stop, thread: Some(thread), endpoint })
-    }
-
-    fn run(self, handler: &Recipient<ControlFromEndpoint>, stop: &AtomicBool) {
+        let BoundControl { router, token, endpoint } = self;
         let mut refusals = LogBudget::default();
-        while !stop.load(Ordering::Acquire) {
-            // Control is rare: a short poll timeout only bounds how fast stop is seen.
-            match self.router.poll(zmq::POLLIN, 200) {
-                Ok(0) => continue,
-                Ok(_) => {}
-                Err(_) => return,
-            }
-            let Some(incoming) = receive(&self.router) else { continue };
-            let reply = self.answer(&incoming, handler, &mut refusals);
-            let text = serde_json::to_vec(&reply).unwrap_or_else(|_| b"{\"ok\":false}".to_vec());
-            let sent = if incoming.delimited {
-                self.router.send_multipart([incoming.identity.as_slice(), b"", text.as_slice()], 0)
-            } else {
-                self.router.send_multipart([incoming.identity.as_slice(), text.as_slice()], 0)
-            };
-            if let Err(e) = sent {
-                error!(target: "control", error = %e, "could not answer a control request");
-            }
-        }
+        // Control is rare: a short poll timeout only bounds how fast stop is seen.
+        let served = crate::router_endpoint::serve(router, "control-endpoint", 200, "control", move |incoming| {
+            let reply = answer(token.as_ref(), incoming, &handler, &mut refusals);
+            serde_json::to_vec(&reply).unwrap_or_else(|_| b"{\"ok\":false}".to_vec())
+        })
+        .map_err(ControlError::Thread)?;
+        Ok(ControlEndpoint { served, endpoint })
     }
+}
 
-    fn answer(
-        &self,
-        incoming: &Incoming,
-        handler: &Recipient<ControlFromEndpoint>,
-        refusals: &mut LogBudget,
-    ) -> ControlResponse {
-        let Some(body) = &incoming.body else {
-            return ControlResponse::error("bad control request: expected one JSON frame");
-        };
-        let message = match ControlMessage::decode(body) {
-            Ok(m) => m,
-            Err(e) => return ControlResponse::error(format!("bad control request: {e}")),
-        };
-        let caller = Caller::from_peer(&incoming.identity, incoming.peer.clone(), message.who);
-        if let Err(reason) = authorize(self.token.as_ref(), &message.request, message.token.as_deref()) {
-            if let Some(suppressed) = refusals.take(Instant::now()) {
-                warn!(
-                    target: "control",
-                    identity = %caller.identity,
-                    peer = caller.peer.as_deref(),
-                    who = caller.who.as_deref(),
-                    cmd = message.request.name(),
-                    reason,
-                    suppressed,
-                    "CONTROL_UNAUTHORIZED: control request refused"
-                );
-            }
-            return ControlResponse::error(format!("unauthorized: {reason}"));
+/// Answers one request: decoded, authorized against `token`, handed to the control actor.
+fn answer(
+    token: Option<&ControlToken>,
+    incoming: &Incoming,
+    handler: &Recipient<ControlFromEndpoint>,
+    refusals: &mut LogBudget,
+) -> ControlResponse {
+    let Some(body) = &incoming.body else {
+        return ControlResponse::error("bad control request: expected one JSON frame");
+    };
+    let message = match ControlMessage::decode(body) {
+        Ok(m) => m,
+        Err(e) => return ControlResponse::error(format!("bad control request: {e}")),
+    };
+    let caller = Caller::from_peer(&incoming.identity, incoming.peer.clone(), message.who);
+    if let Err(reason) = authorize(token, &message.request, message.token.as_deref()) {
+        if let Some(suppressed) = refusals.take(Instant::now()) {
+            warn!(
+                target: "control",
+                identity = %caller.identity,
+                peer = caller.peer.as_deref(),
+                who = caller.who.as_deref(),
+                cmd = message.request.name(),
+                reason,
+                suppressed,
+                "CONTROL_UNAUTHORIZED: control request refused"
+            );
         }
-        debug!(target: "control", identity = %caller.identity, who = caller.who.as_deref(), cmd = message.request.name(), "control request");
-        ask(handler, message.request, caller)
+        return ControlResponse::error(format!("unauthorized: {reason}"));
     }
+    debug!(target: "control", identity = %caller.identity, who = caller.who.as_deref(), cmd = message.request.name(), "control request");
+    ask(handler, message.request, caller)
 }
 
 /// Binds and serves in one step (see [`bind`] and [`BoundControl::serve`]).
@@ -1140,7 +1107,7 @@ mod tests {
         endpoint: ControlEndpoint,
         risk: Arc<PortfolioRisk>,
         system: actix::System,
-        thread: Option<JoinHandle<()>>,
+        thread: Option<std::thread::JoinHandle<()>>,
     }
 
     impl Running {

@@ -36,6 +36,7 @@ pub mod messages;
 pub mod metrics;
 pub mod operator;
 pub mod outbox;
+pub mod router_endpoint;
 pub mod run_queue;
 pub mod shard;
 pub mod state_store;

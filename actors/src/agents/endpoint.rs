@@ -6,19 +6,16 @@
 //! are dropped by libzmq (ZMQ_MAXMSGSIZE), never buffered.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use engine::agent::AgentId;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 use super::router::IntentFromEndpoint;
 use super::wire::{envelope, FrameRefusal, IntentAnswer, Reason};
 use super::AgentSettings;
-use crate::control::{receive, ControlToken, Incoming, LogBudget};
+use crate::control::{ControlToken, Incoming, LogBudget};
 
 /// Largest intent frame: a thesis of 2,000 characters is at most 8,000 bytes in UTF-8.
 pub const MAX_FRAME_BYTES: i64 = 16 * 1024;
@@ -49,23 +46,13 @@ pub struct BoundAgents {
 
 /// The running intent endpoint.
 pub struct AgentEndpoint {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    served: crate::router_endpoint::ServedRouter,
     pub endpoint: String,
 }
 
 impl AgentEndpoint {
     pub fn stop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for AgentEndpoint {
-    fn drop(&mut self) {
-        self.stop();
+        self.served.stop();
     }
 }
 
@@ -92,78 +79,57 @@ impl BoundAgents {
 
     /// Serves requests on the endpoint's own thread.
     pub fn serve(self, handler: Recipient<IntentFromEndpoint>) -> Result<AgentEndpoint, AgentEndpointError> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop_flag = Arc::clone(&stop);
-        let endpoint = self.endpoint.clone();
-        let thread = std::thread::Builder::new()
-            .name("intent-endpoint".into())
-            .spawn(move || self.run(&handler, &stop_flag))
-            .map_err(AgentEndpointError::Thread)?;
-        Ok(AgentEndpoint { stop, thread: Some(thread), endpoint })
-    }
-
-    fn run(self, handler: &Recipient<IntentFromEndpoint>, stop: &AtomicBool) {
+        let BoundAgents { router, tokens, endpoint } = self;
         let mut refusals = LogBudget::default();
-        while !stop.load(Ordering::Acquire) {
-            match self.router.poll(zmq::POLLIN, 100) {
-                Ok(0) => continue,
-                Ok(_) => {}
-                Err(_) => return,
-            }
-            let Some(incoming) = receive(&self.router) else { continue };
-            let answer = self.answer(&incoming, handler, &mut refusals).encode();
-            let sent = if incoming.delimited {
-                self.router.send_multipart([incoming.identity.as_slice(), b"", answer.as_slice()], 0)
-            } else {
-                self.router.send_multipart([incoming.identity.as_slice(), answer.as_slice()], 0)
-            };
-            if let Err(e) = sent {
-                error!(target: "agents", error = %e, "could not answer an intent");
-            }
-        }
-    }
-
-    fn answer(
-        &self,
-        incoming: &Incoming,
-        handler: &Recipient<IntentFromEndpoint>,
-        refusals: &mut LogBudget,
-    ) -> IntentAnswer {
-        let Some(body) = &incoming.body else {
-            return IntentAnswer::refused(None, Reason::Frame(FrameRefusal::Malformed), "expected one JSON frame");
-        };
-        let envelope = match envelope(body) {
-            Ok(e) => e,
-            Err(answer) => return *answer,
-        };
-        let id = envelope.intent_id.clone();
-        let refused = |code: FrameRefusal, refusals: &mut LogBudget| {
-            if let Some(suppressed) = refusals.take(Instant::now()) {
-                warn!(target: "agents", peer = incoming.peer.as_deref(), reason = code.code(), intent_id = id.as_str(), suppressed, "AGENT_UNAUTHORIZED: intent refused");
-            }
-            IntentAnswer::refused(Some(&id), Reason::Frame(code), code.code())
-        };
-        let Some((agent, token)) = envelope.agent.as_ref().ok().and_then(|a| self.tokens.get(a).map(|t| (*a, t)))
-        else {
-            return refused(FrameRefusal::UnknownAgent, refusals);
-        };
-        if !token.matches(envelope.token.as_bytes()) {
-            return refused(FrameRefusal::BadToken, refusals);
-        }
-        let (reply, answer) = crossbeam_channel::bounded(1);
-        if handler.try_send(IntentFromEndpoint { agent, envelope, reply }).is_err() {
-            return IntentAnswer::refused(
-                Some(&id),
-                Reason::Frame(FrameRefusal::Busy),
-                "the engine is busy; retry the same intent_id",
-            );
-        }
-        answer.recv_timeout(ANSWER_WITHIN).unwrap_or_else(|_| {
-            IntentAnswer::refused(
-                Some(&id),
-                Reason::Frame(FrameRefusal::Busy),
-                "no answer in time; retry the same intent_id",
-            )
+        let served = crate::router_endpoint::serve(router, "intent-endpoint", 100, "intents", move |incoming| {
+            answer(&tokens, incoming, &handler, &mut refusals).encode()
         })
+        .map_err(AgentEndpointError::Thread)?;
+        Ok(AgentEndpoint { served, endpoint })
     }
+}
+
+/// Answers one request: its envelope read, the agent's token checked in constant time, the
+/// intent handed to the router actor (bounded wait).
+fn answer(
+    tokens: &HashMap<AgentId, ControlToken>,
+    incoming: &Incoming,
+    handler: &Recipient<IntentFromEndpoint>,
+    refusals: &mut LogBudget,
+) -> IntentAnswer {
+    let Some(body) = &incoming.body else {
+        return IntentAnswer::refused(None, Reason::Frame(FrameRefusal::Malformed), "expected one JSON frame");
+    };
+    let envelope = match envelope(body) {
+        Ok(e) => e,
+        Err(answer) => return *answer,
+    };
+    let id = envelope.intent_id.clone();
+    let refused = |code: FrameRefusal, refusals: &mut LogBudget| {
+        if let Some(suppressed) = refusals.take(Instant::now()) {
+            warn!(target: "agents", peer = incoming.peer.as_deref(), reason = code.code(), intent_id = id.as_str(), suppressed, "AGENT_UNAUTHORIZED: intent refused");
+        }
+        IntentAnswer::refused(Some(&id), Reason::Frame(code), code.code())
+    };
+    let Some((agent, token)) = envelope.agent.as_ref().ok().and_then(|a| tokens.get(a).map(|t| (*a, t))) else {
+        return refused(FrameRefusal::UnknownAgent, refusals);
+    };
+    if !token.matches(envelope.token.as_bytes()) {
+        return refused(FrameRefusal::BadToken, refusals);
+    }
+    let (reply, answer) = crossbeam_channel::bounded(1);
+    if handler.try_send(IntentFromEndpoint { agent, envelope, reply }).is_err() {
+        return IntentAnswer::refused(
+            Some(&id),
+            Reason::Frame(FrameRefusal::Busy),
+            "the engine is busy; retry the same intent_id",
+        );
+    }
+    answer.recv_timeout(ANSWER_WITHIN).unwrap_or_else(|_| {
+        IntentAnswer::refused(
+            Some(&id),
+            Reason::Frame(FrameRefusal::Busy),
+            "no answer in time; retry the same intent_id",
+        )
+    })
 }
