@@ -171,3 +171,59 @@ impl Handler<IntentFromEndpoint> for AgentRouter {
         }));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agents::wire::envelope;
+    use crate::control::ControlToken;
+    use std::time::Duration;
+
+    fn submit(router: &Addr<AgentRouter>, agent: AgentId, id: &str) -> IntentAnswer {
+        let frame = serde_json::json!({
+            "type": "submit_intent", "intent_id": id, "agent_id": "a1", "token": "unused-here",
+            "symbol": "ETHUSD.s", "action": "enter_long", "qty": "0.5"
+        });
+        let envelope = envelope(frame.to_string().as_bytes()).unwrap();
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        router.do_send(IntentFromEndpoint { agent, envelope, reply });
+        answer.recv_timeout(Duration::from_secs(2)).unwrap()
+    }
+
+    fn code(answer: &IntentAnswer) -> &'static str {
+        answer.reason.map_or("accepted", |r| r.code())
+    }
+
+    /// Over an agent's `max_intents_per_sec` an intent is refused `rate_limited`, and that
+    /// answer is not kept: the same id is decided afresh once the second is over. (No symbol
+    /// is traded in this router, so a decided intent is answered `symbol_unknown`.)
+    #[test]
+    fn over_the_rate_an_intent_is_refused_and_a_retry_is_decided_afresh() {
+        let agent = AgentId::new("a1").unwrap();
+        let spec = AgentSpec {
+            id: agent,
+            token: ControlToken::new("agent-token-0123456789").unwrap(),
+            symbols: Vec::new(),
+            max_intents_per_sec: 2,
+        };
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let thread = std::thread::spawn(move || {
+            let system = actix_rt::System::new();
+            let router = system.block_on(async {
+                AgentRouter::new(&[spec], HashMap::new(), HashMap::new(), IntentLimits::default()).start()
+            });
+            let _ = tx.send((router, System::current()));
+            let _ = system.run();
+        });
+        let (router, system) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(code(&submit(&router, agent, "i-1")), "symbol_unknown");
+        assert_eq!(code(&submit(&router, agent, "i-2")), "symbol_unknown");
+        assert_eq!(code(&submit(&router, agent, "i-3")), "rate_limited", "the third in one second");
+        assert_eq!(code(&submit(&router, agent, "i-1")), "symbol_unknown", "a decided id keeps its answer");
+        assert_eq!(code(&submit(&router, agent, "i-3")), "rate_limited", "still over the rate");
+        std::thread::sleep(Duration::from_millis(1_100));
+        assert_eq!(code(&submit(&router, agent, "i-3")), "symbol_unknown", "decided afresh, not the kept refusal");
+        system.stop();
+        thread.join().unwrap();
+    }
+}
