@@ -19,31 +19,6 @@ use paper_gateway::server::{self, GatewayConfig};
 const KILLS: usize = 20;
 const SYMBOLS: [&str; 3] = ["BTCUSD.s", "ETHUSD.s", "XAUUSD.s"];
 
-fn write_config(dir: &Path, orders: &str, md: &str) -> PathBuf {
-    let config = dir.join("engine.toml");
-    let text = format!(
-        r#"[engine]
-symbols = ["BTCUSD.s", "ETHUSD.s", "XAUUSD.s"]
-gateway = "{orders}"
-market_data = "{md}"
-control = "off"
-http = "off"
-order_timeout_ms = 300
-heartbeat_interval_ms = 200
-log_dir = "{logs}"
-state_file = "{state}"
-
-[strategy]
-kind = "churn"
-cooldown_sec = 0
-"#,
-        logs = dir.join("logs").display(),
-        state = dir.join("state.json").display(),
-    );
-    std::fs::write(&config, text).expect("write engine.toml");
-    config
-}
-
 fn spawn_engine(config: &Path, duration_secs: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_engine"))
         .args(["--duration", duration_secs, "--config"])
@@ -102,7 +77,7 @@ fn kill_9_at_random_moments_loses_and_doubles_nothing() {
         ..paper_gateway("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", &symbols, faults, seed ^ 0xA5)
     })
     .expect("gateway");
-    let config = write_config(&dir, &gateway.orders_endpoint, &gateway.market_data_endpoint);
+    let config = common::churn_engine_toml(&dir, Some((&gateway.orders_endpoint, &gateway.market_data_endpoint)));
 
     let mut rng = seed;
     for round in 0..KILLS {

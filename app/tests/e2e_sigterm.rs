@@ -4,8 +4,9 @@
 //! the churn strategy (an order on the wire almost all the time), so the signal lands with
 //! orders in flight.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
@@ -14,32 +15,6 @@ use std::time::{Duration, Instant, SystemTime};
 const BUDGET: Duration = Duration::from_secs(20);
 /// Orders the engine must have sent (by its status line) before the signal.
 const TRADED_ENOUGH: u64 = 100;
-
-fn write_config(dir: &Path) -> PathBuf {
-    let config = dir.join("engine.toml");
-    let text = format!(
-        r#"[engine]
-symbols = ["BTCUSD.s", "ETHUSD.s", "XAUUSD.s"]
-control = "off"
-http = "off"
-order_timeout_ms = 300
-heartbeat_interval_ms = 200
-log_dir = "{logs}"
-state_file = "{state}"
-
-[strategy]
-kind = "churn"
-cooldown_sec = 0
-
-[gateway]
-interval_ms = "1..20"
-"#,
-        logs = dir.join("logs").display(),
-        state = dir.join("state.json").display(),
-    );
-    std::fs::write(&config, text).expect("write engine.toml");
-    config
-}
 
 /// The sum of the `orders N` fields of one status line (one per symbol), if it is one.
 fn orders_on_status_line(line: &str) -> Option<u64> {
@@ -64,7 +39,7 @@ fn stops_cleanly_on(signal: libc::c_int, name: &str) {
     let dir = std::env::temp_dir().join(format!("e2e-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let config = write_config(&dir);
+    let config = common::churn_engine_toml(&dir, None);
     let state = dir.join("state.json");
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_engine"))

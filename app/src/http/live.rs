@@ -162,7 +162,7 @@ impl LiveSources {
             None => Duration::ZERO,
         };
         let symbols = self.board.snapshot();
-        let at_ns = engine_app_wall_ns();
+        let at_ns = crate::run_id::wall_ns();
         let recent_discrepancies = match self.discrepancies.lock() {
             Ok(mut watch) => watch.observe(&symbols, at_ns),
             Err(poisoned) => poisoned.into_inner().observe(&symbols, at_ns),
@@ -186,10 +186,6 @@ impl LiveSources {
             recent_discrepancies,
         })
     }
-}
-
-fn engine_app_wall_ns() -> u64 {
-    crate::run_id::wall_ns()
 }
 
 #[cfg(test)]

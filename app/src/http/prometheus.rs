@@ -91,9 +91,8 @@ fn latency_histogram(
     help: &str,
     histogram: Option<&Histogram<u64>>,
 ) -> std::fmt::Result {
-    let metric = encoder.encode_descriptor(name, help, Some(&Unit::Seconds), MetricType::Histogram)?;
+    let mut metric = encoder.encode_descriptor(name, help, Some(&Unit::Seconds), MetricType::Histogram)?;
     let (sum, count, buckets) = histogram_buckets(histogram);
-    let mut metric = metric;
     metric.encode_histogram::<NoLabelSet>(sum, count, &buckets, None)
 }
 

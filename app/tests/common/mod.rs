@@ -75,6 +75,36 @@ pub fn paper_gateway(
     }
 }
 
+/// An `engine.toml` in `dir` for the tests that run the real `engine` binary: the three
+/// default symbols, churn, no control endpoint and no HTTP server, fast timeouts, logs and
+/// state in `dir`; `gateway`: an external gateway's (orders, market data) endpoints, else
+/// the embedded gateway with ticks every 1..20 ms.
+pub fn churn_engine_toml(dir: &std::path::Path, gateway: Option<(&str, &str)>) -> std::path::PathBuf {
+    let config = dir.join("engine.toml");
+    let endpoints =
+        gateway.map_or(String::new(), |(orders, md)| format!("gateway = \"{orders}\"\nmarket_data = \"{md}\"\n"));
+    let embedded = if gateway.is_none() { "\n[gateway]\ninterval_ms = \"1..20\"\n" } else { "" };
+    let text = format!(
+        r#"[engine]
+symbols = ["BTCUSD.s", "ETHUSD.s", "XAUUSD.s"]
+{endpoints}control = "off"
+http = "off"
+order_timeout_ms = 300
+heartbeat_interval_ms = 200
+log_dir = "{logs}"
+state_file = "{state}"
+
+[strategy]
+kind = "churn"
+cooldown_sec = 0
+{embedded}"#,
+        logs = dir.join("logs").display(),
+        state = dir.join("state.json").display(),
+    );
+    std::fs::write(&config, text).expect("write engine.toml");
+    config
+}
+
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
