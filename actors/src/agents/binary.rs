@@ -696,9 +696,28 @@ mod tests {
         }
     }
 
-    /// The worked example of docs/AGENTS.md ("Binary codec"), byte for byte.
+    /// The worked examples of docs/AGENTS.md ("Binary codec"), byte for byte (the entry is
+    /// what the doc's Python reference encoder writes).
     #[test]
-    fn the_documented_exit_frame_is_pinned() {
+    fn the_documented_frames_are_pinned() {
+        let python_entry = unhex(
+            "a949 0100 0100 0100000000000000 69 0200000000000000 6131 0300000000000000 746f6b
+             0800000000000000 4554485553442e73 01
+             01 c0c62d0000000000 00 01 80f0fa0200000000 00 00 00 00 01 1e00000000000000 00 01 0100000000000000 7a",
+        );
+        let entry = object(json!({"type": "submit_intent", "intent_id": "i", "agent_id": "a1", "token": "tok",
+            "symbol": "ETHUSD.s", "action": "enter_long", "qty": "0.03", "tp_pct": "0.5", "cooldown_sec": 30,
+            "thesis": "z"}));
+        assert_eq!(decode_request(&python_entry).unwrap(), entry);
+        assert_eq!(hex(&encode_request(&entry).unwrap()), hex(&python_entry));
+        let heartbeat = unhex(
+            "a949 0100 0200 08 0200000000000000
+             0800000000000000 6167656e745f6964 06 0200000000000000 6131
+             0500000000000000 746f6b656e 06 0300000000000000 746f6b",
+        );
+        let request = object(json!({"type": "heartbeat", "agent_id": "a1", "token": "tok"}));
+        assert_eq!(hex(&encode_request(&request).unwrap()), hex(&heartbeat));
+        assert_eq!(decode_request(&heartbeat).unwrap(), request);
         let expected = unhex(
             "a949 0100 0100
              0300000000000000 782d31
