@@ -4,6 +4,9 @@
 //! [`AgentRouter`](super::router::AgentRouter), waiting (bounded) for its answer; it answers
 //! `malformed`, `unknown_agent` and `bad_token` itself. Frames above [`MAX_FRAME_BYTES`]
 //! are dropped by libzmq (ZMQ_MAXMSGSIZE), never buffered.
+//!
+//! The codec is chosen per frame: a binary frame ([`super::binary`]) is read into the same
+//! JSON object and answered in binary.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -82,7 +85,7 @@ impl BoundAgents {
         let BoundAgents { router, tokens, endpoint } = self;
         let mut refusals = LogBudget::default();
         let served = crate::router_endpoint::serve(router, "intent-endpoint", 100, "intents", move |incoming| {
-            answer(&tokens, incoming, &handler, &mut refusals).encode()
+            super::binary::per_codec(incoming, |incoming| answer(&tokens, incoming, &handler, &mut refusals).encode())
         })
         .map_err(AgentEndpointError::Thread)?;
         Ok(AgentEndpoint { served, endpoint })

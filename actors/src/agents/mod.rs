@@ -7,7 +7,10 @@
 //! - [`router`]: `AgentRouter`, the actor that checks and forwards an intent to its
 //!   symbol's actor and answers.
 //! - [`endpoint`]: the ZeroMQ ROUTER thread that authenticates each request.
+//! - [`binary`]: the binary codec of the link, chosen per frame: a binary request is read into
+//!   the JSON object [`wire`] validates, and answered in binary.
 
+pub mod binary;
 pub mod endpoint;
 pub mod idempotency;
 pub mod router;
