@@ -59,6 +59,9 @@ pub struct JobOptions {
     /// Stop when this replay is over (set by [`run`] for the embedded gateway's replay; the
     /// stress harness sets it for its gateway process).
     pub replay_end: Option<ReplayEnd>,
+    /// The embedded gateway tells this channel of every order it reads off its socket (its
+    /// intent id and wall-clock time): `intent-bench` times intents onto the wire with it.
+    pub order_observer: Option<crossbeam_channel::Sender<(protocol::IntentId, u64)>>,
 }
 
 impl JobOptions {
@@ -71,6 +74,7 @@ impl JobOptions {
             compact_progress: false,
             run_dir: None,
             replay_end: None,
+            order_observer: None,
         }
     }
 }
@@ -233,6 +237,7 @@ pub fn embedded_gateway_config(
         wait_for_subscribers: true,
         publish_for: None,
         replay,
+        order_observer: None,
     }
 }
 
@@ -278,7 +283,11 @@ pub fn run(mut options: JobOptions) -> anyhow::Result<JobSummary> {
     let ledger = crate::ledger::open(&config, options.run_dir.as_deref())?;
     let (gateway, orders_endpoint, md_endpoint) = match (&config.gateway, &config.market_data) {
         (None, _) => {
-            let handle = server::start(embedded_gateway_config(&config, models, replay))
+            let gateway_config = GatewayConfig {
+                order_observer: options.order_observer.clone(),
+                ..embedded_gateway_config(&config, models, replay)
+            };
+            let handle = server::start(gateway_config)
                 .context("starting the embedded paper gateway")?;
             let (o, m) = (handle.orders_endpoint.clone(), handle.market_data_endpoint.clone());
             info!(target: "engine", orders = %o, market_data = %m, "embedded paper gateway started");

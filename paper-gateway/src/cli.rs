@@ -157,6 +157,7 @@ impl GatewayArgs {
             wait_for_subscribers: self.wait_for_subscribers,
             publish_for: self.publish_secs.map(|v| seconds("--publish-secs", v)).transpose()?,
             replay,
+            order_observer: None,
         })
     }
 

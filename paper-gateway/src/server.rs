@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use engine::feed::{InstrumentModel, IntervalMs};
-use protocol::{Codec, DecodeError, Envelope, Heartbeat, Message, RejectCode, SessionId, SessionReject, Symbol};
+use protocol::{Codec, DecodeError, Envelope, Heartbeat, IntentId, Message, RejectCode, SessionId, SessionReject, Symbol};
 use tracing::{info, warn};
 
 use crate::faults::{FaultConfig, FaultPlan};
@@ -54,6 +54,10 @@ pub struct GatewayConfig {
     /// at the recorded quote in force at its header's `ts_ns` (docs/PROTOCOL.md §11.5).
     /// Every replayed symbol must be among `models`.
     pub replay: Option<Arc<ReplayFeed>>,
+    /// Told of every new order as it is read off the socket: its intent id and the
+    /// gateway's wall clock then (ns). For benchmarks that time an order onto the wire
+    /// (`intent-bench`); a full or closed channel is ignored, never waited on.
+    pub order_observer: Option<crossbeam_channel::Sender<(IntentId, u64)>>,
 }
 
 /// Counters of one gateway run.
@@ -396,6 +400,9 @@ impl Server {
     fn handle(&mut self, identity: Vec<u8>, sent_ns: u64, body: Message, faults: &mut FaultPlan) {
         match body {
             Message::NewOrder(order) => {
+                if let Some(observer) = &self.config.order_observer {
+                    let _ = observer.try_send((order.intent_id, crate::clock::wall_ns()));
+                }
                 self.counters.orders += 1;
                 if self.peers.get(&identity).is_some_and(|p| !p.reconciled) {
                     self.counters.orders_before_snapshot += 1;

@@ -33,6 +33,7 @@ fn replay_config(feed: Arc<ReplayFeed>) -> GatewayConfig {
         wait_for_subscribers: true,
         publish_for: None,
         replay: Some(feed),
+        order_observer: None,
     }
 }
 

@@ -5,5 +5,10 @@
 //!
 //! Layout:
 //! - [`harness`]: the stress harness (gateway child, log audit, gate, reports).
+//! - [`intent_bench`]: an agent's intent → order on the wire, beside the engine's own tick →
+//!   order time and one ZeroMQ hop (`intent-bench`).
+//! - [`zmq_hop`]: one timed ZeroMQ DEALER↔ROUTER hop on loopback (`pingpong`, `intent-bench`).
 
 pub mod harness;
+pub mod intent_bench;
+pub mod zmq_hop;

@@ -43,6 +43,7 @@ fn gateway_restart_mid_run_reconnects_and_resolves_unknown_orders() {
         wait_for_subscribers: true,
         publish_for: None,
         replay: None,
+        order_observer: None,
     };
     let first = server::start(gateway(1, 0.3)).expect("first gateway");
     let engine = std::thread::spawn(move || {

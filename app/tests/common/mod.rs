@@ -72,6 +72,7 @@ pub fn paper_gateway(
         wait_for_subscribers: false,
         publish_for: None,
         replay: None,
+        order_observer: None,
     }
 }
 

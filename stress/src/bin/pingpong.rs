@@ -6,13 +6,13 @@
 //! `{"what":"zmq_pingpong","round_trips":..,"wall_s":..,"per_s":..,"p50_us":..,"p99_us":..,"p999_us":..,"max_us":..}`.
 //! `scripts/bench_peer.sh` runs it next to the engine and the Python peer as the same-run reference.
 
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{bail, ensure, Context as _};
+use anyhow::{ensure, Context as _};
 use clap::Parser;
 use hdrhistogram::Histogram;
 use serde::Serialize;
+use stress::zmq_hop::{self, HopOptions};
 
 #[derive(Parser, Debug)]
 #[command(name = "pingpong", about = "Bare ZeroMQ DEALER<->ROUTER ping-pong over TCP loopback (one JSON line)")]
@@ -56,87 +56,10 @@ struct Summary {
 }
 
 fn run(cli: &Cli) -> anyhow::Result<String> {
-    let total = cli.warmup.checked_add(cli.round_trips).context("--warmup + --round-trips overflows")?;
-    let ctx = zmq::Context::new();
-
-    let router = ctx.socket(zmq::ROUTER).context("ROUTER socket")?;
-    router.set_linger(0)?;
-    router.set_rcvtimeo(cli.timeout_ms)?;
-    router.bind("tcp://127.0.0.1:*").context("ROUTER bind tcp://127.0.0.1:*")?;
-    let endpoint = match router.get_last_endpoint().context("ROUTER last endpoint")? {
-        Ok(e) => e,
-        Err(raw) => bail!("ROUTER endpoint is not UTF-8: {raw:?}"),
-    };
-    let echo = thread::Builder::new()
-        .name("pingpong-router".into())
-        .spawn(move || echo_loop(&router, total))
-        .context("spawn the ROUTER thread")?;
-
-    let measured = ping(&ctx, &endpoint, cli);
-    // The ROUTER thread ends by itself: after `total` echoes, or on its receive timeout.
-    let echoed = match echo.join() {
-        Ok(r) => r,
-        Err(_) => bail!("the ROUTER thread panicked"),
-    };
-    let (hist, wall) = measured?;
-    echoed?;
+    let size = usize::try_from(cli.size).context("--size")?;
+    let options = HopOptions { round_trips: cli.round_trips, warmup: cli.warmup, size, timeout_ms: cli.timeout_ms };
+    let (hist, wall) = zmq_hop::measure(&options)?;
     Ok(serde_json::to_string(&summary(&hist, wall)?)?)
-}
-
-/// The ROUTER side: receive `[identity, body]`, send the same two frames back, `total` times.
-fn echo_loop(router: &zmq::Socket, total: u64) -> anyhow::Result<()> {
-    for i in 0..total {
-        let identity = router.recv_msg(0).with_context(|| format!("ROUTER receive #{i}"))?;
-        ensure!(router.get_rcvmore()?, "ROUTER message #{i} has no body frame");
-        let body = router.recv_msg(0).with_context(|| format!("ROUTER receive body #{i}"))?;
-        ensure!(!router.get_rcvmore()?, "ROUTER message #{i} has more than one body frame");
-        router.send(identity, zmq::SNDMORE).with_context(|| format!("ROUTER echo #{i}"))?;
-        router.send(body, 0).with_context(|| format!("ROUTER echo body #{i}"))?;
-    }
-    Ok(())
-}
-
-/// The DEALER side: warm-up, then the measured round trips. Returns the round-trip histogram
-/// (nanoseconds) and the wall time of the measured part.
-fn ping(ctx: &zmq::Context, endpoint: &str, cli: &Cli) -> anyhow::Result<(Histogram<u64>, Duration)> {
-    let dealer = ctx.socket(zmq::DEALER).context("DEALER socket")?;
-    dealer.set_linger(0)?;
-    dealer.set_rcvtimeo(cli.timeout_ms)?;
-    dealer.set_sndtimeo(cli.timeout_ms)?;
-    dealer.connect(endpoint).with_context(|| format!("DEALER connect {endpoint}"))?;
-
-    let frame = order_like_frame(usize::try_from(cli.size).context("--size")?);
-    let mut reply = vec![0u8; frame.len() + 1];
-    let mut once = |i: u64| -> anyhow::Result<()> {
-        dealer.send(&frame[..], 0).with_context(|| format!("DEALER send #{i}"))?;
-        let n = dealer.recv_into(&mut reply, 0).with_context(|| format!("DEALER receive echo #{i}"))?;
-        ensure!(n == frame.len() && reply[..n] == frame[..], "echo #{i} is not the frame sent ({n} bytes)");
-        ensure!(!dealer.get_rcvmore()?, "echo #{i} has more than one frame");
-        Ok(())
-    };
-
-    for i in 0..cli.warmup {
-        once(i)?;
-    }
-    // 1 ns .. 60 s, 3 significant digits.
-    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).context("histogram bounds")?;
-    let start = Instant::now();
-    for i in 0..cli.round_trips {
-        let t0 = Instant::now();
-        once(cli.warmup + i)?;
-        let ns = u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        hist.saturating_record(ns.max(1));
-    }
-    Ok((hist, start.elapsed()))
-}
-
-/// About `size` bytes that look like an order on the wire (JSON, padded).
-fn order_like_frame(size: usize) -> Vec<u8> {
-    let mut frame =
-        br#"{"type":"order","intent_id":"SYM0001.s-42","symbol":"SYM0001.s","side":"buy","qty":"1","px":"1000.01"}"#
-            .to_vec();
-    frame.resize(size, b' ');
-    frame
 }
 
 /// The JSON line from the round-trip histogram (nanoseconds) and the measured wall time.
@@ -189,12 +112,5 @@ mod tests {
         let h = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)?;
         assert!(summary(&h, Duration::from_secs(1)).is_err());
         Ok(())
-    }
-
-    #[test]
-    fn the_frame_has_the_asked_size() {
-        assert_eq!(order_like_frame(100).len(), 100);
-        assert_eq!(order_like_frame(10).len(), 10);
-        assert!(order_like_frame(100).starts_with(b"{\"type\":\"order\""));
     }
 }
