@@ -182,6 +182,12 @@ pub struct StreamSender {
 }
 
 impl StreamSender {
+    /// A sender and the receiving end of a channel of `bound` events.
+    pub fn channel(bound: usize) -> (StreamSender, Receiver<StreamEvent>) {
+        let (tx, rx) = crossbeam_channel::bounded(bound);
+        (StreamSender { tx, lost: Arc::default() }, rx)
+    }
+
     pub fn send(&self, event: StreamEvent) {
         match self.tx.try_send(event) {
             Ok(()) => {}
@@ -247,8 +253,7 @@ pub fn bind(ctx: &zmq::Context, bind: &str, stream_id: String, buffer: usize) ->
     }
     socket.bind(bind).map_err(|source| StreamError::Bind { endpoint: bind.to_string(), source })?;
     let endpoint = socket.get_last_endpoint()?.unwrap_or_else(|_| bind.to_string());
-    let (tx, rx) = crossbeam_channel::bounded(CHANNEL_BOUND);
-    let sender = StreamSender { tx, lost: Arc::default() };
+    let (sender, rx) = StreamSender::channel(CHANNEL_BOUND);
     info!(target: "agents", %endpoint, stream_id = %stream_id, buffer, "execution stream bound");
     Ok(BoundStream { socket, rx, sender, ring: SharedRing::new(StreamRing::new(stream_id, buffer)), endpoint })
 }
@@ -354,15 +359,23 @@ fn publish(socket: &zmq::Socket, ring: &SharedRing, event: StreamEvent) {
 mod tests {
     use super::*;
 
+    /// An endpoint that cannot be bound is an error naming the key (the start stops).
+    #[test]
+    fn a_taken_endpoint_is_refused_naming_the_key() {
+        let ctx = zmq::Context::new();
+        let first = bind(&ctx, "tcp://127.0.0.1:*", "s".into(), 1_024).unwrap();
+        let error = bind(&ctx, &first.endpoint, "s".into(), 1_024).err().unwrap();
+        assert!(matches!(error, StreamError::Bind { .. }), "{error}");
+        assert!(error.to_string().contains("agents.stream"), "{error}");
+    }
+
     /// A full channel never blocks the sender: the event is counted against its topic, and
     /// the publisher emits one `events_lost` with the count on that topic.
     #[test]
     fn a_full_channel_counts_drops_and_the_publisher_reports_them() {
         let ctx = zmq::Context::new();
         let mut bound = bind(&ctx, "tcp://127.0.0.1:*", "s".into(), 1_024).unwrap();
-        let (tx, rx) = crossbeam_channel::bounded(2);
-        bound.rx = rx;
-        bound.sender.tx = tx;
+        (bound.sender, bound.rx) = StreamSender::channel(2);
         let sender = bound.sender();
         let topic = Topic::Symbol(Symbol::new("ETHUSD.s").unwrap());
         let event = StreamEvent {

@@ -192,3 +192,249 @@ impl SymbolStream {
         self.emit(now, None, None, kind);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::intent::{ExitRules, Intent};
+    use engine::risk::{ControlFlags, PortfolioRisk, RiskConfig};
+    use engine::strategy::{Signal, Strategy};
+    use engine::symbol_core::{CoreConfig, OrderRequest, SymbolCore};
+    use protocol::{ExecId, ExecReport, ExecType, OrdStatus, OrderId, Ppm, Price, RejectCode, Tick};
+
+    struct Hold;
+    impl Strategy for Hold {
+        fn name(&self) -> &'static str {
+            "hold"
+        }
+        fn on_tick(&mut self, _: &Tick) -> Signal {
+            Signal::HOLD
+        }
+    }
+
+    /// A core driven by agent `a1`, its stream hook, and a clock.
+    struct Rig {
+        core: SymbolCore,
+        risk: PortfolioRisk,
+        stream: SymbolStream,
+        events: crossbeam_channel::Receiver<StreamEvent>,
+        now: u64,
+        md_seq: u64,
+    }
+
+    fn agent() -> AgentId {
+        AgentId::new("a1").unwrap()
+    }
+
+    fn sym() -> Symbol {
+        Symbol::new("BTCUSD.s").unwrap()
+    }
+
+    impl Rig {
+        fn new() -> Rig {
+            let risk = PortfolioRisk::new(RiskConfig::default(), 1_000);
+            let config = CoreConfig { authority: engine::agent::Authority::Agent(agent()), ..CoreConfig::new(sym()) };
+            let core = SymbolCore::new(config, Box::new(Hold), &risk);
+            let (tx, events) = StreamSender::channel(1_024);
+            let mut rig = Rig {
+                core,
+                risk,
+                stream: SymbolStream::new(tx, agent(), sym()),
+                events,
+                now: 1_000_000_000_000,
+                md_seq: 0,
+            };
+            for _ in 0..3 {
+                rig.tick("100000");
+            }
+            rig
+        }
+
+        /// What the symbol actor does with a step's actions.
+        fn carry_out(&mut self, actions: &[Action]) -> Vec<OrderRequest> {
+            let halt = match self.core.state() {
+                engine::efsm::ExecState::Halted { reason } => Some(*reason),
+                _ => None,
+            };
+            for a in actions {
+                self.stream.action(a, self.core.book().position(), self.now);
+            }
+            self.stream.halt_state(halt, self.now);
+            actions.iter().filter_map(|a| if let Action::PlaceOrder(o) = a { Some(*o) } else { None }).collect()
+        }
+
+        fn tick(&mut self, mid: &str) -> Vec<OrderRequest> {
+            self.now += 10_000_000;
+            self.md_seq += 1;
+            let mid: Price = mid.parse().unwrap();
+            let half: Price = "0.5".parse().unwrap();
+            let tick = Tick {
+                symbol: sym(),
+                bid: mid.checked_sub(half).unwrap(),
+                ask: mid.checked_add(half).unwrap(),
+                ts_ns: self.now,
+                md_seq: self.md_seq,
+            };
+            let actions = self.core.on_tick(&tick, self.now, &self.risk);
+            self.carry_out(&actions)
+        }
+
+        fn decide(
+            &mut self,
+            client: &str,
+            command: AgentCommand,
+        ) -> (Result<IntentId, AgentRefusal>, Vec<OrderRequest>) {
+            self.now += 1_000_000;
+            let decision = AgentDecision { agent: agent(), command, valid_until: None };
+            let (verdict, actions) = self.core.on_agent_intent(&decision, self.now, &self.risk);
+            let client = ClientIntentId::new(client).unwrap();
+            self.stream.intent_decided(Some(&client), &decision, &verdict, self.now);
+            (verdict, self.carry_out(&actions))
+        }
+
+        fn fill(&mut self, order: &OrderRequest, price: &str) {
+            self.now += 1_000_000;
+            let report = ExecReport {
+                intent_id: order.intent_id,
+                order_id: OrderId(order.intent_id.0),
+                exec_id: ExecId(self.now),
+                symbol: order.symbol,
+                side: order.side,
+                exec_type: ExecType::Fill,
+                ord_status: OrdStatus::Filled,
+                last_qty: order.qty,
+                last_px: price.parse().unwrap(),
+                cum_qty: order.qty,
+                leaves_qty: Qty::ZERO,
+                fee: "0.1".parse().unwrap(),
+                reject_code: RejectCode::None,
+                reject_text: String::new(),
+                poss_dup: false,
+                transact_ns: self.now,
+            };
+            let actions = self.core.on_report(&report, self.now, &self.risk);
+            self.carry_out(&actions);
+        }
+
+        fn open_long(&mut self, client: &str) -> OrderRequest {
+            let rules = ExitRules {
+                take_profit: Some(Ppm(10_000)),
+                stop_loss: Some(Ppm(10_000)),
+                trailing: None,
+                max_hold_secs: Some(60),
+                cooldown_secs: 0,
+            };
+            let intent = Intent { direction: Direction::Long, qty: "0.01".parse().unwrap(), exits: rules };
+            let (verdict, orders) = self.decide(client, AgentCommand::Enter(intent));
+            assert_eq!(orders.len(), 1);
+            assert_eq!(verdict, Ok(orders[0].intent_id));
+            self.fill(&orders[0], "100000.5");
+            orders[0]
+        }
+
+        fn events(&self) -> Vec<StreamEvent> {
+            self.events.try_iter().collect()
+        }
+    }
+
+    fn names(events: &[StreamEvent]) -> Vec<&'static str> {
+        events
+            .iter()
+            .map(|e| match e.kind {
+                EventKind::IntentAccepted { .. } => "intent_accepted",
+                EventKind::IntentRefused { reason, .. } => reason,
+                EventKind::OrderSent { purpose, .. } => purpose,
+                EventKind::Fill { .. } => "fill",
+                EventKind::PositionOpened { .. } => "position_opened",
+                EventKind::PositionClosed { exit_reason, .. } => exit_reason,
+                EventKind::SymbolHalted { .. } => "symbol_halted",
+                EventKind::SymbolResumed => "symbol_resumed",
+                _ => "other",
+            })
+            .collect()
+    }
+
+    /// An entry's story, in order, each event carrying the client id; the agent's exit's
+    /// close names both intents.
+    #[test]
+    fn an_intents_events_in_order_with_its_client_id() {
+        let mut rig = Rig::new();
+        let entry = rig.open_long("e-1");
+        let (verdict, orders) = rig.decide("x-1", AgentCommand::Exit);
+        assert_eq!(verdict, Ok(orders[0].intent_id));
+        rig.fill(&orders[0], "100010.5");
+        let events = rig.events();
+        assert_eq!(
+            names(&events),
+            ["intent_accepted", "entry", "fill", "position_opened", "intent_accepted", "exit", "fill", "agent"]
+        );
+        let ids: Vec<Option<&str>> = events.iter().map(|e| e.intent_id.as_ref().map(ClientIntentId::as_str)).collect();
+        let (e, x) = (Some("e-1"), Some("x-1"));
+        assert_eq!(ids, [e, e, e, e, x, x, x, e]);
+        assert_eq!(events[1].order_intent_id, Some(entry.intent_id.0));
+        let EventKind::PositionClosed { entry_intent_id, exit_intent_id, realized, .. } = &events[7].kind else {
+            panic!("not a close")
+        };
+        assert_eq!(
+            (entry_intent_id.as_ref().map(ClientIntentId::as_str), exit_intent_id.as_ref().map(ClientIntentId::as_str)),
+            (e, x)
+        );
+        assert_eq!(realized.to_string(), "0.1");
+        let EventKind::Fill { cum_qty, partial, .. } = &events[2].kind else { panic!("not a fill") };
+        assert_eq!((cum_qty.to_string().as_str(), *partial), ("0.01", false));
+    }
+
+    /// An agent's exit racing a stop-loss, both ways round: one exit order and one close.
+    #[test]
+    fn an_agents_exit_racing_a_stop_loss_gives_one_exit_and_one_close() {
+        // The stop-loss is due when the agent's exit arrives: the stop goes out (its own
+        // reason), the agent is told exit_in_flight, and a second exit sends nothing.
+        let mut rig = Rig::new();
+        rig.open_long("e-1");
+        rig.core.set_flags(ControlFlags { exit_enabled: false, ..ControlFlags::default() });
+        assert!(rig.tick("98000").is_empty());
+        rig.core.set_flags(ControlFlags::default());
+        let (verdict, orders) = rig.decide("x-1", AgentCommand::Exit);
+        assert_eq!((verdict, orders.len()), (Err(AgentRefusal::ExitInFlight), 1));
+        assert_eq!(rig.decide("x-2", AgentCommand::Exit).1.len(), 0);
+        assert!(rig.tick("97000").is_empty(), "no second exit on the next tick");
+        rig.fill(&orders[0], "98000");
+        let names_seen = names(&rig.events());
+        assert_eq!(
+            names_seen,
+            [
+                "intent_accepted",
+                "entry",
+                "fill",
+                "position_opened",
+                "exit_in_flight",
+                "exit",
+                "exit_in_flight",
+                "fill",
+                "stop_loss"
+            ]
+        );
+        // The stop-loss fires first on a tick; the agent's exit then finds it in flight.
+        let mut rig = Rig::new();
+        rig.open_long("e-1");
+        let stop = rig.tick("98000");
+        assert_eq!(stop.len(), 1);
+        assert_eq!(rig.decide("x-1", AgentCommand::Exit), (Err(AgentRefusal::ExitInFlight), Vec::new()));
+        rig.fill(&stop[0], "98000");
+        let seen = names(&rig.events());
+        assert_eq!(seen.iter().filter(|n| **n == "exit").count(), 1, "{seen:?}");
+        assert_eq!(seen.iter().filter(|n| **n == "stop_loss").count(), 1, "{seen:?}");
+        assert_eq!(seen.last(), Some(&"stop_loss"));
+    }
+
+    /// A halt and a resume are reported once each, on the change.
+    #[test]
+    fn halts_are_reported_on_the_change() {
+        let mut rig = Rig::new();
+        rig.stream.halt_state(Some(HaltReason::Manual), 1);
+        rig.stream.halt_state(Some(HaltReason::Manual), 2);
+        rig.stream.halt_state(None, 3);
+        rig.stream.halt_state(None, 4);
+        assert_eq!(names(&rig.events()), ["symbol_halted", "symbol_resumed"]);
+    }
+}
