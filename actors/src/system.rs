@@ -1,6 +1,6 @@
-//! Wiring: binds the control endpoint first and the intent endpoint next (failing to bind
-//! either fails the start), gives each symbol its decision authority (its agent, else its
-//! strategy), then
+//! Wiring: binds the control endpoint first, then the intent endpoint and the execution
+//! stream (failing to bind any fails the start), gives each symbol its decision authority
+//! (its agent, else its strategy; only agent-driven symbols publish on the stream), then
 //! starts metrics, the state store and control, and the shards: by default one per core,
 //! each one arbiter (thread) hosting its symbols' actors, its own bridge (with its own
 //! DEALER) and its own market-data feed (with its own SUB), so a tick, the order it causes
