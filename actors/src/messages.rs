@@ -119,10 +119,12 @@ pub struct RecordLedger {
 
 /// agent router → symbol: an agent's decision for this symbol. The answer is the intent id
 /// of the order it put on the wire, or why the core refused it.
-#[derive(Message, Clone, Copy, Debug)]
+#[derive(Message, Clone, Debug)]
 #[rtype(result = "Result<IntentId, AgentRefusal>")]
 pub struct AgentIntent {
     pub decision: AgentDecision,
+    /// The agent's client id of this intent (carried on its execution-stream events).
+    pub client_id: Option<crate::agents::wire::ClientIntentId>,
 }
 
 /// control → symbol: this symbol's control flags changed.

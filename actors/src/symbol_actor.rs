@@ -19,6 +19,7 @@ use engine::efsm::{ExecState, HaltReason};
 use engine::risk::PortfolioRisk;
 use engine::symbol_core::{Action, DurableSymbol, SymbolCore};
 
+use crate::agents::stream_symbol::SymbolStream;
 use crate::bridge::local_reject_report;
 use crate::data_clock::{HeldTicks, TickGate};
 use crate::journal::{ShardJournal, GROUP_COMMIT_WITHIN};
@@ -44,6 +45,8 @@ pub struct SymbolOutputs {
     pub journal: Option<Arc<ShardJournal>>,
     /// Where trade-ledger rows go (the shard's outbox; `None`: no ledger).
     pub ledger: Option<Recipient<RecordLedger>>,
+    /// The execution stream (an agent-driven symbol with the stream on; `None`: off).
+    pub stream: Option<crate::agents::stream::StreamSender>,
 }
 
 pub struct SymbolActor {
@@ -69,6 +72,8 @@ pub struct SymbolActor {
     /// On the data clock (a replay): the last tick's time and the ticks held while an order
     /// is on the wire (`crate::data_clock`). `None`: the wall clock.
     data_clock: Option<DataClock>,
+    /// An agent-driven symbol's execution-stream events (`None`: not published).
+    stream: Option<SymbolStream>,
 }
 
 /// A symbol's data clock.
@@ -111,7 +116,19 @@ impl SymbolActor {
             scheduler_delays: 0,
             ticks_skipped: 0,
             data_clock: None,
+            stream: None,
         }
+    }
+
+    /// Publishes this symbol's execution-stream events on behalf of `agent` (its authority),
+    /// when `outputs.stream` is set.
+    pub fn with_stream_for(mut self, agent: Option<engine::agent::AgentId>) -> SymbolActor {
+        let symbol = self.symbol();
+        self.stream = match (agent, self.outputs.stream.clone()) {
+            (Some(agent), Some(tx)) => Some(SymbolStream::new(tx, agent, symbol)),
+            _ => None,
+        };
+        self
     }
 
     /// Runs this symbol on the data clock (see [`crate::data_clock`]); `gate` closes while
@@ -192,6 +209,16 @@ impl SymbolActor {
 
     /// Runs one core step, catching a panic so that it halts this symbol only.
     fn step(&mut self, what: &'static str, f: impl FnOnce(&mut SymbolCore, &PortfolioRisk) -> Vec<Action>) {
+        let actions = self.run_core(what, f);
+        self.carry_out(actions);
+    }
+
+    /// One core step (see [`Self::step`]) whose actions are durable but not carried out yet.
+    fn run_core(
+        &mut self,
+        what: &'static str,
+        f: impl FnOnce(&mut SymbolCore, &PortfolioRisk) -> Vec<Action>,
+    ) -> Vec<Action> {
         let risk = Arc::clone(&self.risk);
         crate::run_queue::mark();
         let started = Instant::now();
@@ -205,21 +232,15 @@ impl SymbolActor {
                 Vec::new()
             });
             actions.extend(self.core.halt(HaltReason::Overrun));
-            let actions = self.make_durable(actions);
-            self.carry_out(actions);
-            return;
+            return self.make_durable(actions);
         }
         match result {
-            Ok(actions) => {
-                let actions = self.make_durable(actions);
-                self.carry_out(actions)
-            }
+            Ok(actions) => self.make_durable(actions),
             Err(_) => {
                 self.panics += 1;
                 error!(target: "symbol", symbol = %self.symbol(), input = what, "SYMBOL_PANIC: core panicked; symbol halted");
                 let actions = self.core.halt(HaltReason::Manual);
-                let actions = self.make_durable(actions);
-                self.carry_out(actions);
+                self.make_durable(actions)
             }
         }
     }
@@ -270,6 +291,9 @@ impl SymbolActor {
 
     fn carry_out(&mut self, actions: Vec<Action>) {
         let symbol = self.symbol();
+        if self.stream.is_some() {
+            self.stream_actions(&actions);
+        }
         for action in actions {
             match action {
                 Action::PlaceOrder(order) => {
@@ -326,6 +350,26 @@ impl SymbolActor {
         for t in self.risk.drain_breaker_transitions() {
             warn!(target: "risk", from = t.from, to = t.to, cause = t.cause.as_str(), drawdown = %t.drawdown, at_ns = t.at, "BREAKER_TRANSITION");
         }
+    }
+
+    /// The step's stream events, before its orders leave. The board gets the new status
+    /// first, so a `snapshot` at stream seq N already reflects every event up to N.
+    fn stream_actions(&mut self, actions: &[Action]) {
+        let now = self.now();
+        let position = self.core.book().position();
+        let halt = match self.core.state() {
+            ExecState::Halted { reason } => Some(*reason),
+            _ => None,
+        };
+        let Some(stream) = self.stream.as_mut() else { return };
+        if !stream.has_events(actions, halt) {
+            return;
+        }
+        self.board.publish(self.core.status());
+        for action in actions {
+            stream.action(action, position, now);
+        }
+        stream.halt_state(halt, now);
     }
 
     /// A row for the trade ledger, through the shard's outbox (batched there).
@@ -475,11 +519,16 @@ impl Handler<AgentIntent> for SymbolActor {
     fn handle(&mut self, msg: AgentIntent, _: &mut Context<Self>) -> Self::Result {
         let now = self.now();
         let mut verdict = Err(engine::agent::AgentRefusal::NotTrading);
-        self.step("agent_intent", |core, risk| {
+        let actions = self.run_core("agent_intent", |core, risk| {
             let (answer, actions) = core.on_agent_intent(&msg.decision, now, risk);
             verdict = answer;
             actions
         });
+        // The answer's event before the order's (`intent_accepted`, then `order_sent`).
+        if let Some(stream) = self.stream.as_mut() {
+            stream.intent_decided(msg.client_id.as_ref(), &msg.decision, &verdict, now);
+        }
+        self.carry_out(actions);
         self.publish();
         MessageResult(verdict)
     }

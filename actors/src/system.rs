@@ -1,6 +1,6 @@
-//! Wiring: binds the control endpoint first and the intent endpoint next (failing to bind
-//! either fails the start), gives each symbol its decision authority (its agent, else its
-//! strategy), then
+//! Wiring: binds the control endpoint first, then the intent endpoint and the execution
+//! stream (failing to bind any fails the start), gives each symbol its decision authority
+//! (its agent, else its strategy; only agent-driven symbols publish on the stream), then
 //! starts metrics, the state store and control, and the shards: by default one per core,
 //! each one arbiter (thread) hosting its symbols' actors, its own bridge (with its own
 //! DEALER) and its own market-data feed (with its own SUB), so a tick, the order it causes
@@ -20,7 +20,9 @@ use engine::symbol_core::{CoreConfig, SymbolCore};
 use protocol::{SessionId, Symbol};
 
 use crate::agents::endpoint::{self as agent_endpoint, AgentEndpoint, AgentEndpointError};
+use crate::agents::requests::StreamRequests;
 use crate::agents::router::AgentRouter;
+use crate::agents::stream::{self as agent_stream, StreamError, StreamPublisher};
 use crate::agents::AgentSettings;
 use crate::bridge::{
     BridgeActor, BridgeConfig, BridgeStats, FetchSnapshot, GetBridgeStats, RegisterRoutes, ShutdownBridge, SymbolRoute,
@@ -80,6 +82,8 @@ pub struct Engine {
     pub control_endpoint: Option<ControlEndpoint>,
     /// The intent endpoint (`None`: no agents, or "off").
     pub agent_endpoint: Option<AgentEndpoint>,
+    /// The execution stream's publisher (`None`: no agents, or "off").
+    pub stream: Option<StreamPublisher>,
     arbiters: Vec<Arbiter>,
 }
 
@@ -92,6 +96,8 @@ pub enum StartError {
     Control(#[source] ControlError),
     #[error("agents: {0}")]
     Agents(#[source] AgentEndpointError),
+    #[error("agents: {0}")]
+    Stream(#[source] StreamError),
 }
 
 impl Engine {
@@ -108,6 +114,10 @@ impl Engine {
         }
         for arbiter in self.arbiters.drain(..) {
             arbiter.stop();
+        }
+        // Last: what the symbols sent before they stopped is still published.
+        if let Some(mut stream) = self.stream.take() {
+            stream.stop();
         }
     }
 
@@ -156,6 +166,23 @@ pub fn start(
     let agent_socket = match (&config.agents.bind, config.agents.agents.is_empty()) {
         (Some(bind), false) => Some(agent_endpoint::bind(zmq, bind, &config.agents).map_err(StartError::Agents)?),
         _ => None,
+    };
+    // The execution stream next (only with agents configured), bound before anything runs.
+    let stream_id = format!("{:016x}", session_id.0);
+    let stream = match (&config.agents.stream, config.agents.agents.is_empty()) {
+        (Some(bind), false) => Some(
+            agent_stream::bind(zmq, bind, stream_id.clone(), config.agents.stream_buffer)
+                .and_then(|bound| {
+                    let (sender, ring) = (bound.sender(), bound.ring());
+                    bound.serve().map(|publisher| (publisher, sender, ring))
+                })
+                .map_err(StartError::Stream)?,
+        ),
+        _ => None,
+    };
+    let (stream, stream_tx, stream_ring) = match stream {
+        Some((publisher, sender, ring)) => (Some(publisher), Some(sender), Some(ring)),
+        None => (None, None, None),
     };
     // Start the run's monotonic clock now, so lock events count from engine start.
     crate::time::mono_us();
@@ -222,10 +249,12 @@ pub fn start(
             snapshots: bridge.clone().recipient(),
             journal: shard_journals[shard].clone(),
             ledger: config.ledger.as_ref().map(|_| outbox.clone().recipient()),
+            stream: stream_tx.clone(),
         };
         let mut core_config = (config.core)(symbol);
         // One decision authority per symbol: the agent that lists it, else the strategy.
-        core_config.authority = config.agents.owner(&symbol).map_or(Authority::Strategy, Authority::Agent);
+        let owner = config.agents.owner(&symbol);
+        core_config.authority = owner.map_or(Authority::Strategy, Authority::Agent);
         let mut core = SymbolCore::new(core_config, strategy(spec), &risk);
         if let Some(saved) = config.restored.get(&symbol) {
             core.restore(saved, &risk);
@@ -233,7 +262,8 @@ pub fn start(
         let (risk, board, budget) = (Arc::clone(&risk), board.clone(), config.step_budget);
         let gate = (config.clock == ClockSource::Data).then(|| gates.entry(symbol).or_default().clone());
         let addr = SymbolActor::start_in_arbiter(&shard_arbiters[shard].handle(), move |_| {
-            let actor = SymbolActor::new(core, risk, outputs, board).with_step_budget(budget);
+            // Only agent-driven symbols publish on the execution stream.
+            let actor = SymbolActor::new(core, risk, outputs, board).with_step_budget(budget).with_stream_for(owner);
             match gate {
                 Some(gate) => actor.with_data_clock(gate),
                 None => actor,
@@ -278,8 +308,16 @@ pub fn start(
         agent_routes,
         specs.first().map(|s| (config.core)(s.model.symbol).intent_limits).unwrap_or_default(),
     )
+    .with_stream(stream_tx)
     .start();
-    let agent_endpoint = match agent_socket.map(|s| s.serve(router.recipient())).transpose() {
+    let requests = StreamRequests {
+        stream_id,
+        ring: stream_ring,
+        board: board.clone(),
+        owner: config.agents.agents.iter().flat_map(|a| a.symbols.iter().map(move |s| (*s, a.id))).collect(),
+        router: router.clone().recipient(),
+    };
+    let agent_endpoint = match agent_socket.map(|s| s.serve(router.recipient(), requests)).transpose() {
         Ok(endpoint) => endpoint,
         Err(e) => {
             for arbiter in arbiters.iter().chain(&shard_arbiters) {
@@ -330,6 +368,7 @@ pub fn start(
         market_data: Some(market_data),
         control_endpoint,
         agent_endpoint,
+        stream,
         arbiters,
     })
 }

@@ -1041,9 +1041,17 @@ mod tests {
         assert_eq!(c.agents.agents[0].max_intents_per_sec, 10);
         assert_eq!(c.agents.endpoint.as_deref(), Some("tcp://127.0.0.1:5560"));
         assert_eq!(apply("[agents]\nendpoint = \"off\"").unwrap().agents.endpoint, None);
+        assert_eq!(c.agents.stream.as_deref(), Some("tcp://127.0.0.1:5561"));
+        assert_eq!(c.agents.stream_buffer, 65_536);
+        assert_eq!(apply("[agents]\nstream = \"off\"").unwrap().agents.stream, None);
+        assert_eq!(apply("[agents]\nstream_buffer = 1024").unwrap().agents.stream_buffer, 1_024);
+        assert_eq!(apply("[agents]\nstream_buffer = 4194304").unwrap().agents.stream_buffer, 4_194_304);
         let second = |extra: &str| format!("{AGENT}[[agents.agent]]\nid = \"a2\"\ntoken_file = \"/u\"\n{extra}");
         let cases = [
             ("[agents]\nendpoint = \"localhost:5560\"".to_string(), "agents.endpoint"),
+            ("[agents]\nstream = \"localhost:5561\"".to_string(), "agents.stream"),
+            ("[agents]\nstream_buffer = 1023".to_string(), "agents.stream_buffer"),
+            ("[agents]\nstream_buffer = 4194305".to_string(), "agents.stream_buffer"),
             ("[[agents.agent]]\ntoken_file = \"/t\"\nsymbols = [\"X\"]".to_string(), "agents.agent[0].id"),
             ("[[agents.agent]]\nid = \"a b\"".to_string(), "agents.agent[0].id"),
             ("[[agents.agent]]\nid = \"a\"\nsymbols = [\"X\"]".to_string(), "agents.agent[0].token_file"),

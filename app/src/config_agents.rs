@@ -1,4 +1,4 @@
-//! `[agents]` of `engine.toml`: the intent endpoint and the decision agents, each with its
+//! `[agents]` of `engine.toml`: the intent endpoint, the execution stream and the decision agents, each with its
 //! id, token file, the symbols it is the decision authority for and its intent rate. Every
 //! key is validated and an error names it (`agents.agent[1].symbols: ...`); a symbol listed
 //! by two agents is an error. Token files are read, and symbols checked against the traded
@@ -7,6 +7,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
+use actors::agents::stream::DEFAULT_STREAM;
+use actors::agents::stream_ring::{DEFAULT_BUFFER, MAX_BUFFER, MIN_BUFFER};
 use actors::agents::{AgentSettings, AgentSpec, DEFAULT_ENDPOINT};
 use actors::control::ControlToken;
 use engine::agent::AgentId;
@@ -24,6 +26,10 @@ pub const MAX_INTENTS_PER_SEC: u32 = 10_000;
 pub struct AgentsSection {
     /// The intent endpoint (ZMQ ROUTER), or "off". Default `tcp://127.0.0.1:5560`.
     pub endpoint: Option<String>,
+    /// The execution stream (ZMQ PUB), or "off". Default `tcp://127.0.0.1:5561`.
+    pub stream: Option<String>,
+    /// Events kept for `replay`. Default 65,536.
+    pub stream_buffer: Option<usize>,
     /// `[[agents.agent]]`, one table per agent.
     #[serde(default)]
     pub agent: Vec<AgentEntry>,
@@ -56,11 +62,20 @@ pub struct AgentsConfig {
     /// `None`: "off".
     pub endpoint: Option<String>,
     pub agents: Vec<AgentConfig>,
+    /// The execution stream; `None`: "off".
+    pub stream: Option<String>,
+    /// Events kept for `replay` (`MIN_BUFFER..=MAX_BUFFER`).
+    pub stream_buffer: usize,
 }
 
 impl Default for AgentsConfig {
     fn default() -> Self {
-        AgentsConfig { endpoint: Some(DEFAULT_ENDPOINT.to_string()), agents: Vec::new() }
+        AgentsConfig {
+            endpoint: Some(DEFAULT_ENDPOINT.to_string()),
+            agents: Vec::new(),
+            stream: Some(DEFAULT_STREAM.to_string()),
+            stream_buffer: DEFAULT_BUFFER,
+        }
     }
 }
 
@@ -69,6 +84,15 @@ impl AgentsConfig {
     pub fn apply(&mut self, section: AgentsSection) -> Result<(), ConfigError> {
         if let Some(e) = section.endpoint {
             self.endpoint = if e == "off" { None } else { Some(endpoint("agents.endpoint", &e)?) };
+        }
+        if let Some(e) = section.stream {
+            self.stream = if e == "off" { None } else { Some(endpoint("agents.stream", &e)?) };
+        }
+        if let Some(n) = section.stream_buffer {
+            if !(MIN_BUFFER..=MAX_BUFFER).contains(&n) {
+                return Err(bad("agents.stream_buffer", format!("{n} is outside {MIN_BUFFER}..={MAX_BUFFER}")));
+            }
+            self.stream_buffer = n;
         }
         if section.agent.is_empty() {
             return Ok(());
@@ -142,6 +166,11 @@ impl AgentsConfig {
             }
             agents.push(AgentSpec { id: a.id, token, symbols, max_intents_per_sec: a.max_intents_per_sec });
         }
-        Ok(AgentSettings { bind: self.endpoint.clone(), agents })
+        Ok(AgentSettings {
+            bind: self.endpoint.clone(),
+            agents,
+            stream: self.stream.clone(),
+            stream_buffer: self.stream_buffer,
+        })
     }
 }

@@ -399,6 +399,9 @@ async fn run_actors(
     if let Some(ep) = &engine.agent_endpoint {
         info!(target: "engine", endpoint = %ep.endpoint, "intent endpoint listening (docs/AGENTS.md)");
     }
+    if let Some(stream) = &engine.stream {
+        info!(target: "engine", endpoint = %stream.endpoint, "execution stream publishing (docs/AGENTS.md)");
+    }
     let http = match config.http {
         Some(bind) => match start_http(&engine, config, bind) {
             Ok(server) => Some(server),

@@ -58,6 +58,7 @@ fn an_agent_drives_one_symbol_beside_a_strategy() {
     let mut config = common::fast_config(&common::names(&["BTCUSD.s", "ETHUSD.s"]));
     config.trade_ledger = TradeLedger::At(db.clone());
     config.agents.endpoint = Some(endpoint.clone());
+    config.agents.stream = Some(format!("tcp://127.0.0.1:{}", common::free_port()));
     config.agents.agents = vec![AgentConfig {
         id: AgentId::new(AGENT).unwrap(),
         token_file: Some(token_file),

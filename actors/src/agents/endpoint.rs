@@ -13,8 +13,10 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use engine::agent::AgentId;
+use serde_json::Value;
 use tracing::{info, warn};
 
+use super::requests::{StreamRequest, StreamRequests};
 use super::router::IntentFromEndpoint;
 use super::wire::{envelope, FrameRefusal, IntentAnswer, Reason};
 use super::AgentSettings;
@@ -80,16 +82,52 @@ impl BoundAgents {
         &self.endpoint
     }
 
-    /// Serves requests on the endpoint's own thread.
-    pub fn serve(self, handler: Recipient<IntentFromEndpoint>) -> Result<AgentEndpoint, AgentEndpointError> {
+    /// Serves requests on the endpoint's own thread: intents go to `handler`, the stream
+    /// requests (`replay`, `snapshot`, `query_intent`) to `requests`.
+    pub fn serve(
+        self,
+        handler: Recipient<IntentFromEndpoint>,
+        requests: StreamRequests,
+    ) -> Result<AgentEndpoint, AgentEndpointError> {
         let BoundAgents { router, tokens, endpoint } = self;
         let mut refusals = LogBudget::default();
         let served = crate::router_endpoint::serve(router, "intent-endpoint", 100, "intents", move |incoming| {
-            super::binary::per_codec(incoming, |incoming| answer(&tokens, incoming, &handler, &mut refusals).encode())
+            super::binary::per_codec(incoming, |incoming| match incoming.body.as_deref().and_then(StreamRequest::of) {
+                Some(request) => stream_request(&tokens, incoming, request, &requests, &mut refusals),
+                None => answer(&tokens, incoming, &handler, &mut refusals).encode(),
+            })
         })
         .map_err(AgentEndpointError::Thread)?;
         Ok(AgentEndpoint { served, endpoint })
     }
+}
+
+/// Answers a stream request (docs/AGENTS.md): `agent_id` and `token` checked as for an
+/// intent, then [`StreamRequests::answer`].
+fn stream_request(
+    tokens: &HashMap<AgentId, ControlToken>,
+    incoming: &Incoming,
+    request: StreamRequest,
+    requests: &StreamRequests,
+    refusals: &mut LogBudget,
+) -> Vec<u8> {
+    let malformed = |why: &str| IntentAnswer::refused(None, Reason::Frame(FrameRefusal::Malformed), why).encode();
+    let Some(Ok(Value::Object(body))) = incoming.body.as_deref().map(serde_json::from_slice::<Value>) else {
+        return malformed("expected one JSON object");
+    };
+    let (Some(Value::String(agent)), Some(Value::String(token))) = (body.get("agent_id"), body.get("token")) else {
+        return malformed("agent_id and token: strings are required");
+    };
+    let known = AgentId::new(agent).ok().and_then(|a| tokens.get(&a).map(|t| (a, t)));
+    let code = match known {
+        Some((agent, t)) if t.matches(token.as_bytes()) => return requests.answer(request, agent, &body),
+        Some(_) => FrameRefusal::BadToken,
+        None => FrameRefusal::UnknownAgent,
+    };
+    if let Some(suppressed) = refusals.take(Instant::now()) {
+        warn!(target: "agents", peer = incoming.peer.as_deref(), reason = code.code(), request = ?request, suppressed, "AGENT_UNAUTHORIZED: request refused");
+    }
+    IntentAnswer::refused(None, Reason::Frame(code), code.code()).encode()
 }
 
 /// Answers one request: its envelope read, the agent's token checked in constant time, the

@@ -89,6 +89,14 @@ impl<W> IntentLog<W> {
         }
     }
 
+    /// The kept answer of a decided id (`None`: unknown, forgotten or still pending).
+    pub fn answered(&self, id: &ClientIntentId) -> Option<&IntentAnswer> {
+        match self.entries.get(id) {
+            Some(Entry::Done { answer, .. }) => Some(answer),
+            _ => None,
+        }
+    }
+
     /// Records the answer of a pending id; returns the waiters to give it to.
     pub fn finish(&mut self, id: &ClientIntentId, answer: &IntentAnswer) -> Vec<W> {
         match self.entries.remove(id) {

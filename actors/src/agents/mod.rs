@@ -9,11 +9,19 @@
 //! - [`endpoint`]: the ZeroMQ ROUTER thread that authenticates each request.
 //! - [`binary`]: the binary codec of the link, chosen per frame: a binary request is read into
 //!   the JSON object [`wire`] validates, and answered in binary.
+//! - [`stream`]: the execution stream's PUB thread, fed by a bounded channel.
+//! - [`stream_ring`]: the stream's numbering (`seq`, `topic_seq`) and replay buffer.
+//! - [`stream_symbol`]: an agent-driven symbol's actions turned into stream events.
+//! - [`requests`]: the `replay`, `snapshot` and `query_intent` requests.
 
 pub mod binary;
 pub mod endpoint;
 pub mod idempotency;
+pub mod requests;
 pub mod router;
+pub mod stream;
+pub mod stream_ring;
+pub mod stream_symbol;
 pub mod wire;
 
 use engine::agent::AgentId;
@@ -37,10 +45,20 @@ pub struct AgentSpec {
 
 /// The agents of a run and where their endpoint listens (`None`: "off"; their symbols
 /// still belong to them, so only protective exits trade there).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct AgentSettings {
     pub bind: Option<String>,
     pub agents: Vec<AgentSpec>,
+    /// The execution stream's PUB endpoint (`None`: "off").
+    pub stream: Option<String>,
+    /// Events kept for `replay` (`agents.stream_buffer`).
+    pub stream_buffer: usize,
+}
+
+impl Default for AgentSettings {
+    fn default() -> Self {
+        AgentSettings { bind: None, agents: Vec::new(), stream: None, stream_buffer: stream_ring::DEFAULT_BUFFER }
+    }
 }
 
 impl AgentSettings {

@@ -15,6 +15,7 @@ use protocol::Symbol;
 use tracing::info;
 
 use super::idempotency::{Begin, IntentLog, REMEMBERED_PER_AGENT};
+use super::stream::{EventKind, StreamEvent, StreamSender, Topic};
 use super::wire::{parse_body, wire_field, ClientIntentId, Envelope, FrameRefusal, IntentAnswer, Reason};
 use super::AgentSpec;
 use crate::messages::AgentIntent;
@@ -42,6 +43,8 @@ pub struct AgentRouter {
     /// The agent each agent-driven symbol belongs to.
     owner: HashMap<Symbol, AgentId>,
     limits: IntentLimits,
+    /// The execution stream (`None`: off): refusals decided here are published.
+    stream: Option<StreamSender>,
 }
 
 impl AgentRouter {
@@ -63,7 +66,46 @@ impl AgentRouter {
                 (a.id, state)
             })
             .collect();
-        AgentRouter { agents, names, routes, owner, limits }
+        AgentRouter { agents, names, routes, owner, limits, stream: None }
+    }
+
+    /// Publishes the refusals this router decides on the execution stream.
+    pub fn with_stream(mut self, stream: Option<StreamSender>) -> AgentRouter {
+        self.stream = stream;
+        self
+    }
+
+    /// The kept answer of one of `agent`'s intents (`None`: unknown, forgotten or still
+    /// being decided).
+    pub fn answered(&self, agent: AgentId, id: &ClientIntentId) -> Option<IntentAnswer> {
+        self.agents.get(&agent).and_then(|s| s.log.answered(id)).cloned()
+    }
+
+    /// A refusal decided here, on the stream: on the symbol's topic when the request names
+    /// a symbol this agent drives, else on `agent.<id>`.
+    fn stream_refusal(
+        &self,
+        agent: AgentId,
+        id: &ClientIntentId,
+        body: &serde_json::Map<String, serde_json::Value>,
+        answer: &IntentAnswer,
+    ) {
+        let (Some(stream), Some(reason)) = (&self.stream, answer.reason) else { return };
+        let symbol = body
+            .get("symbol")
+            .and_then(serde_json::Value::as_str)
+            .and_then(|name| self.names.get(name))
+            .filter(|s| self.owner.get(s) == Some(&agent))
+            .copied();
+        stream.send(StreamEvent {
+            topic: symbol.map_or(Topic::Agent(agent), Topic::Symbol),
+            ts_ns: wall_ns(),
+            symbol,
+            agent: Some(agent),
+            intent_id: Some(id.clone()),
+            order_intent_id: None,
+            kind: EventKind::IntentRefused { reason: reason.code(), field: answer.field.clone() },
+        });
     }
 
     /// Records `answer` for a pending id and gives it to everyone waiting.
@@ -132,11 +174,16 @@ impl Handler<IntentFromEndpoint> for AgentRouter {
         state.rate.record(now);
         let parsed = match parse_body(&envelope.body, &self.limits) {
             Ok(parsed) => parsed,
-            Err(error) => return self.finish(agent, &id, IntentAnswer::invalid(&id, error), reply),
+            Err(error) => {
+                let answer = IntentAnswer::invalid(&id, error);
+                self.stream_refusal(agent, &id, &envelope.body, &answer);
+                return self.finish(agent, &id, answer, reply);
+            }
         };
         let Some(symbol) = self.names.get(&parsed.symbol).copied() else {
             let answer =
                 IntentAnswer::refused(Some(&id), Reason::Frame(FrameRefusal::SymbolUnknown), "not traded here");
+            self.stream_refusal(agent, &id, &envelope.body, &answer);
             return self.finish(agent, &id, answer, reply);
         };
         let route = match (self.owner.get(&symbol), self.routes.get(&symbol)) {
@@ -144,17 +191,19 @@ impl Handler<IntentFromEndpoint> for AgentRouter {
             (Some(_), _) | (None, Some(_)) => {
                 let detail = format!("{symbol} is not driven by agent {agent}");
                 let answer = IntentAnswer::refused(Some(&id), Reason::Core(AgentRefusal::NotAuthority), detail);
+                self.stream_refusal(agent, &id, &envelope.body, &answer);
                 return self.finish(agent, &id, answer, reply);
             }
             (None, None) => {
                 let answer =
                     IntentAnswer::refused(Some(&id), Reason::Frame(FrameRefusal::SymbolUnknown), "not traded here");
+                self.stream_refusal(agent, &id, &envelope.body, &answer);
                 return self.finish(agent, &id, answer, reply);
             }
         };
         info!(target: "agents", agent = %agent, intent_id = id.as_str(), symbol = %symbol, command = ?parsed.command, valid_until_ns = parsed.valid_until_ns, thesis = parsed.thesis.as_deref(), "AGENT_INTENT");
         let decision = AgentDecision { agent, command: parsed.command, valid_until: parsed.valid_until_ns };
-        let asked = route.send(AgentIntent { decision });
+        let asked = route.send(AgentIntent { decision, client_id: Some(id.clone()) });
         ctx.spawn(asked.into_actor(self).map(move |result, act, _| match result {
             Ok(Ok(order)) => act.finish(agent, &id, IntentAnswer::accepted(&id, order), reply),
             Ok(Err(refusal)) => {
