@@ -19,7 +19,8 @@ use engine::strategy::Strategy;
 use engine::symbol_core::{CoreConfig, SymbolCore};
 use protocol::{SessionId, Symbol};
 
-use crate::agents::endpoint::{self as agent_endpoint, AgentEndpoint, AgentEndpointError};
+use crate::agents::endpoint::{self as agent_endpoint, AgentEndpoint, AgentEndpointError, EndpointRoutes};
+use crate::agents::liveness::LivenessBoard;
 use crate::agents::router::AgentRouter;
 use crate::agents::AgentSettings;
 use crate::bridge::{
@@ -267,19 +268,23 @@ pub fn start(
         symbols: symbols.iter().map(|(s, a)| (*s, a.clone().recipient())).collect(),
         board: board.clone(),
     };
+    let liveness_board = LivenessBoard::default();
     let control = ControlActor::new(Arc::clone(&risk), flag_routes, board.clone())
         .with_operator(operator_routes)
         .with_shards(shard_of_symbol.clone())
+        .with_agents(liveness_board.clone())
         .start();
     let agent_routes = symbols.iter().map(|(s, a)| (*s, a.clone().recipient())).collect();
+    let liveness_routes = symbols.iter().map(|(s, a)| (*s, a.clone().recipient())).collect();
     let router = AgentRouter::new(
         &config.agents.agents,
         config.symbol_names.clone(),
         agent_routes,
         specs.first().map(|s| (config.core)(s.model.symbol).intent_limits).unwrap_or_default(),
     )
+    .with_liveness(liveness_routes, liveness_board)
     .start();
-    let agent_endpoint = match agent_socket.map(|s| s.serve(router.recipient())).transpose() {
+    let agent_endpoint = match agent_socket.map(|s| s.serve(EndpointRoutes::to(&router))).transpose() {
         Ok(endpoint) => endpoint,
         Err(e) => {
             for arbiter in arbiters.iter().chain(&shard_arbiters) {

@@ -1,9 +1,11 @@
 //! The intent endpoint: a ZeroMQ ROUTER on its own thread (default
 //! `tcp://127.0.0.1:5560`), one JSON object per frame (docs/AGENTS.md). The thread reads
-//! the envelope, checks the agent's token in constant time, and hands the request to the
+//! the frame, dispatches on its `type` (`submit_intent`, `heartbeat`, `cancel_intent`),
+//! checks the agent's token in constant time, and hands the request to the
 //! [`AgentRouter`](super::router::AgentRouter), waiting (bounded) for its answer; it answers
-//! `malformed`, `unknown_agent` and `bad_token` itself. Frames above [`MAX_FRAME_BYTES`]
-//! are dropped by libzmq (ZMQ_MAXMSGSIZE), never buffered.
+//! `malformed`, `unknown_agent` and `bad_token` itself (in the `intent_answer` refusal
+//! shape, whatever the request type). Frames above [`MAX_FRAME_BYTES`] are dropped by
+//! libzmq (ZMQ_MAXMSGSIZE), never buffered.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -12,8 +14,13 @@ use actix::prelude::*;
 use engine::agent::AgentId;
 use tracing::{info, warn};
 
+use super::cancel::{self, CancelAnswer, CancelFromEndpoint};
+use super::heartbeat::{self, HeartbeatAnswer, HeartbeatFromEndpoint};
 use super::router::IntentFromEndpoint;
-use super::wire::{envelope, FrameRefusal, IntentAnswer, Reason};
+use super::wire::{
+    credentials, envelope_of, intent_id_of, parse_object, ClientIntentId, FrameRefusal, IntentAnswer, Reason,
+    SUBMIT_INTENT,
+};
 use super::AgentSettings;
 use crate::control::{ControlToken, Incoming, LogBudget};
 
@@ -78,47 +85,179 @@ impl BoundAgents {
     }
 
     /// Serves requests on the endpoint's own thread.
-    pub fn serve(self, handler: Recipient<IntentFromEndpoint>) -> Result<AgentEndpoint, AgentEndpointError> {
+    pub fn serve(self, routes: EndpointRoutes) -> Result<AgentEndpoint, AgentEndpointError> {
         let BoundAgents { router, tokens, endpoint } = self;
-        let mut refusals = LogBudget::default();
+        let mut gate = Gate { tokens, refusals: LogBudget::default() };
         let served = crate::router_endpoint::serve(router, "intent-endpoint", 100, "intents", move |incoming| {
-            answer(&tokens, incoming, &handler, &mut refusals).encode()
+            dispatch(&mut gate, incoming, &routes)
         })
         .map_err(AgentEndpointError::Thread)?;
         Ok(AgentEndpoint { served, endpoint })
     }
 }
 
-/// Answers one request: its envelope read, the agent's token checked in constant time, the
-/// intent handed to the router actor (bounded wait).
-fn answer(
-    tokens: &HashMap<AgentId, ControlToken>,
-    incoming: &Incoming,
-    handler: &Recipient<IntentFromEndpoint>,
-    refusals: &mut LogBudget,
-) -> IntentAnswer {
+/// Where each request type goes (the agent router's handlers).
+#[derive(Clone)]
+pub struct EndpointRoutes {
+    pub intents: Recipient<IntentFromEndpoint>,
+    pub heartbeats: Recipient<HeartbeatFromEndpoint>,
+    pub cancels: Recipient<CancelFromEndpoint>,
+}
+
+impl EndpointRoutes {
+    /// Every request type to one router.
+    pub fn to(router: &Addr<super::router::AgentRouter>) -> EndpointRoutes {
+        EndpointRoutes {
+            intents: router.clone().recipient(),
+            heartbeats: router.clone().recipient(),
+            cancels: router.clone().recipient(),
+        }
+    }
+}
+
+/// The agents' tokens and the budget of refusal log lines.
+struct Gate {
+    tokens: HashMap<AgentId, ControlToken>,
+    refusals: LogBudget,
+}
+
+impl Gate {
+    /// The agent, if the token is its own; else the refusal (logged, rate-limited).
+    fn check(
+        &mut self,
+        agent: &Result<AgentId, String>,
+        token: &str,
+        id: Option<&ClientIntentId>,
+        peer: Option<&str>,
+        kind: &str,
+    ) -> Result<AgentId, Box<IntentAnswer>> {
+        let known = agent.as_ref().ok().and_then(|a| self.tokens.get(a).map(|t| (*a, t)));
+        let code = match known {
+            None => FrameRefusal::UnknownAgent,
+            Some((_, expected)) if !expected.matches(token.as_bytes()) => FrameRefusal::BadToken,
+            Some((agent, _)) => return Ok(agent),
+        };
+        if let Some(suppressed) = self.refusals.take(Instant::now()) {
+            warn!(target: "agents", peer, reason = code.code(), request = kind, intent_id = id.map(ClientIntentId::as_str), suppressed, "AGENT_UNAUTHORIZED: request refused");
+        }
+        Err(Box::new(IntentAnswer::refused(id, Reason::Frame(code), code.code())))
+    }
+}
+
+/// Answers one frame: read as a JSON object, dispatched on `type`.
+fn dispatch(gate: &mut Gate, incoming: &Incoming, routes: &EndpointRoutes) -> Vec<u8> {
     let Some(body) = &incoming.body else {
-        return IntentAnswer::refused(None, Reason::Frame(FrameRefusal::Malformed), "expected one JSON frame");
+        return IntentAnswer::refused(None, Reason::Frame(FrameRefusal::Malformed), "expected one JSON frame").encode();
     };
-    let envelope = match envelope(body) {
+    let object = match parse_object(body) {
+        Ok(object) => object,
+        Err(answer) => return answer.encode(),
+    };
+    let peer = incoming.peer.as_deref();
+    match object.get("type").and_then(serde_json::Value::as_str) {
+        Some(SUBMIT_INTENT) => submit(gate, object, peer, &routes.intents).encode(),
+        Some(heartbeat::HEARTBEAT) => heartbeat(gate, object, peer, &routes.heartbeats),
+        Some(cancel::CANCEL_INTENT) => cancel(gate, object, peer, &routes.cancels),
+        other => {
+            let id = intent_id_of(&object);
+            let named: Option<String> = other.map(|t| t.chars().take(64).collect());
+            let why = match named {
+                Some(t) => format!("type: unknown request type {t:?} (submit_intent, heartbeat, cancel_intent)"),
+                None => "type: a string is required".to_string(),
+            };
+            IntentAnswer::refused(id.as_ref(), Reason::Frame(FrameRefusal::Malformed), why).encode()
+        }
+    }
+}
+
+/// Hands a request to the router and waits (bounded) for its answer; `busy` otherwise.
+fn ask<M, A>(route: &Recipient<M>, message: impl FnOnce(crossbeam_channel::Sender<A>) -> M) -> Option<A>
+where
+    M: Message<Result = ()> + Send + 'static,
+    A: Send,
+{
+    let (reply, answer) = crossbeam_channel::bounded(1);
+    route.try_send(message(reply)).ok()?;
+    answer.recv_timeout(ANSWER_WITHIN).ok()
+}
+
+fn busy(id: Option<&ClientIntentId>) -> IntentAnswer {
+    IntentAnswer::refused(id, Reason::Frame(FrameRefusal::Busy), "the engine is busy; retry the same request")
+}
+
+/// `heartbeat`: authenticated, then a sign of life at the router.
+fn heartbeat(
+    gate: &mut Gate,
+    mut object: serde_json::Map<String, serde_json::Value>,
+    peer: Option<&str>,
+    route: &Recipient<HeartbeatFromEndpoint>,
+) -> Vec<u8> {
+    let (agent, token) = match credentials(&mut object, None) {
+        Ok(c) => c,
+        Err(answer) => return answer.encode(),
+    };
+    let agent = match gate.check(&agent, &token, None, peer, heartbeat::HEARTBEAT) {
+        Ok(agent) => agent,
+        Err(answer) => return answer.encode(),
+    };
+    if let Some(field) = heartbeat::unknown_field(&object) {
+        let mut answer = IntentAnswer::refused(None, Reason::Frame(FrameRefusal::InvalidField), "unknown field");
+        answer.field = Some(field);
+        return answer.encode();
+    }
+    ask(route, |reply| HeartbeatFromEndpoint { agent, reply })
+        .map_or_else(|| busy(None).encode(), |a: HeartbeatAnswer| a.encode())
+}
+
+/// `cancel_intent`: an `intent_id` is required; authenticated, then the router decides.
+fn cancel(
+    gate: &mut Gate,
+    mut object: serde_json::Map<String, serde_json::Value>,
+    peer: Option<&str>,
+    route: &Recipient<CancelFromEndpoint>,
+) -> Vec<u8> {
+    let Some(intent_id) = intent_id_of(&object) else {
+        let why = "intent_id: a string of 1..=64 printable ASCII characters is required";
+        return IntentAnswer::refused(None, Reason::Frame(FrameRefusal::Malformed), why).encode();
+    };
+    let (agent, token) = match credentials(&mut object, Some(&intent_id)) {
+        Ok(c) => c,
+        Err(answer) => return answer.encode(),
+    };
+    let agent = match gate.check(&agent, &token, Some(&intent_id), peer, cancel::CANCEL_INTENT) {
+        Ok(agent) => agent,
+        Err(answer) => return answer.encode(),
+    };
+    if let Some(field) = cancel::unknown_field(&object) {
+        let mut answer =
+            IntentAnswer::refused(Some(&intent_id), Reason::Frame(FrameRefusal::InvalidField), "unknown field");
+        answer.field = Some(field);
+        return answer.encode();
+    }
+    let id = intent_id.clone();
+    ask(route, |reply| CancelFromEndpoint { agent, intent_id, reply })
+        .map_or_else(|| busy(Some(&id)).encode(), |a: CancelAnswer| a.encode())
+}
+
+/// `submit_intent`: its envelope read, the agent's token checked, the intent handed to the
+/// router actor (bounded wait).
+fn submit(
+    gate: &mut Gate,
+    object: serde_json::Map<String, serde_json::Value>,
+    peer: Option<&str>,
+    route: &Recipient<IntentFromEndpoint>,
+) -> IntentAnswer {
+    let envelope = match envelope_of(object) {
         Ok(e) => e,
         Err(answer) => return *answer,
     };
     let id = envelope.intent_id.clone();
-    let refused = |code: FrameRefusal, refusals: &mut LogBudget| {
-        if let Some(suppressed) = refusals.take(Instant::now()) {
-            warn!(target: "agents", peer = incoming.peer.as_deref(), reason = code.code(), intent_id = id.as_str(), suppressed, "AGENT_UNAUTHORIZED: intent refused");
-        }
-        IntentAnswer::refused(Some(&id), Reason::Frame(code), code.code())
+    let agent = match gate.check(&envelope.agent, &envelope.token, Some(&id), peer, SUBMIT_INTENT) {
+        Ok(agent) => agent,
+        Err(answer) => return *answer,
     };
-    let Some((agent, token)) = envelope.agent.as_ref().ok().and_then(|a| tokens.get(a).map(|t| (*a, t))) else {
-        return refused(FrameRefusal::UnknownAgent, refusals);
-    };
-    if !token.matches(envelope.token.as_bytes()) {
-        return refused(FrameRefusal::BadToken, refusals);
-    }
     let (reply, answer) = crossbeam_channel::bounded(1);
-    if handler.try_send(IntentFromEndpoint { agent, envelope, reply }).is_err() {
+    if route.try_send(IntentFromEndpoint { agent, envelope, reply }).is_err() {
         return IntentAnswer::refused(
             Some(&id),
             Reason::Frame(FrameRefusal::Busy),

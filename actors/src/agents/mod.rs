@@ -6,14 +6,23 @@
 //! - [`idempotency`]: each agent's recent `intent_id`s and their answers (bounded).
 //! - [`router`]: `AgentRouter`, the actor that checks and forwards an intent to its
 //!   symbol's actor and answers.
-//! - [`endpoint`]: the ZeroMQ ROUTER thread that authenticates each request.
+//! - [`endpoint`]: the ZeroMQ ROUTER thread that authenticates each request and dispatches
+//!   it on its `type`.
+//! - [`liveness`]: alive / silent per agent, and the board `engine ctl status` shows.
+//! - [`heartbeat`]: the `heartbeat` request.
+//! - [`cancel`]: the `cancel_intent` request (tombstones).
 
+pub mod cancel;
 pub mod endpoint;
+pub mod heartbeat;
 pub mod idempotency;
+pub mod liveness;
 pub mod router;
 pub mod wire;
 
-use engine::agent::AgentId;
+use std::time::Duration;
+
+use engine::agent::{AgentId, OnSilence};
 use protocol::Symbol;
 
 use crate::control::ControlToken;
@@ -30,6 +39,10 @@ pub struct AgentSpec {
     /// The symbols this agent is the decision authority for.
     pub symbols: Vec<Symbol>,
     pub max_intents_per_sec: u32,
+    /// No authenticated request for this long: the agent is silent.
+    pub heartbeat_timeout: Duration,
+    /// What its symbols do while it is silent.
+    pub on_silence: OnSilence,
 }
 
 /// The agents of a run and where their endpoint listens (`None`: "off"; their symbols
