@@ -283,6 +283,7 @@ pub fn start(
         specs.first().map(|s| (config.core)(s.model.symbol).intent_limits).unwrap_or_default(),
     )
     .with_liveness(liveness_routes, liveness_board)
+    .with_answer_log(config.agents.answers.clone(), config.agents.restored.clone())
     .start();
     let agent_endpoint = match agent_socket.map(|s| s.serve(EndpointRoutes::to(&router))).transpose() {
         Ok(endpoint) => endpoint,

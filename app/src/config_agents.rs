@@ -185,6 +185,6 @@ impl AgentsConfig {
                 on_silence: a.on_silence,
             });
         }
-        Ok(AgentSettings { bind: self.endpoint.clone(), agents })
+        Ok(AgentSettings { bind: self.endpoint.clone(), agents, ..AgentSettings::default() })
     }
 }

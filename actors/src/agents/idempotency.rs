@@ -114,6 +114,11 @@ impl<W> IntentLog<W> {
         self.entries.insert(id.clone(), entry);
     }
 
+    /// The body of a known id (not of a tombstone).
+    pub fn body(&self, id: &ClientIntentId) -> Option<&Body> {
+        self.entries.get(id).and_then(Entry::body)
+    }
+
     /// What the log holds for `id`.
     pub fn lookup(&self, id: &ClientIntentId) -> Lookup<'_> {
         match self.entries.get(id) {

@@ -11,7 +11,9 @@
 //! - [`liveness`]: alive / silent per agent, and the board `engine ctl status` shows.
 //! - [`heartbeat`]: the `heartbeat` request.
 //! - [`cancel`]: the `cancel_intent` request (tombstones).
+//! - [`answer_log`]: the durable log of final answers, reloaded at start.
 
+pub mod answer_log;
 pub mod cancel;
 pub mod endpoint;
 pub mod heartbeat;
@@ -51,6 +53,10 @@ pub struct AgentSpec {
 pub struct AgentSettings {
     pub bind: Option<String>,
     pub agents: Vec<AgentSpec>,
+    /// The durable answer log (`None`: no state dir, answers kept in memory only) and what
+    /// it held at start.
+    pub answers: Option<answer_log::AnswerLog>,
+    pub restored: answer_log::RestoredAnswers,
 }
 
 impl AgentSettings {

@@ -18,8 +18,9 @@ use engine::intent::IntentLimits;
 use engine::risk::limits::RateLimit;
 use engine::risk::Refusal;
 use protocol::Symbol;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
+use super::answer_log::{AnswerLog, Restored, RestoredAnswers};
 use super::cancel::{cancel, cancelled_answer, CancelOutcome};
 use super::idempotency::{Begin, IntentLog, REMEMBERED_PER_AGENT};
 use super::liveness::{AgentLivenessView, LivenessBoard, Tracker, Transition};
@@ -82,6 +83,8 @@ pub struct AgentRouter {
     liveness_events: Option<Recipient<AgentLivenessChanged>>,
     /// How often the timer looks for silent agents.
     check_every: Duration,
+    /// Where final answers are made durable before they are sent (`None`: memory only).
+    answers: Option<AnswerLog>,
 }
 
 impl AgentRouter {
@@ -121,7 +124,24 @@ impl AgentRouter {
             board: LivenessBoard::default(),
             liveness_events: None,
             check_every,
+            answers: None,
         }
+    }
+
+    /// Makes every final answer (and tombstone) durable before it is sent, and takes the
+    /// answers reloaded at start into each agent's log.
+    pub fn with_answer_log(mut self, log: Option<AnswerLog>, restored: RestoredAnswers) -> AgentRouter {
+        for (agent, entries) in restored {
+            let Some(state) = self.agents.get_mut(&agent) else { continue };
+            for entry in entries {
+                match entry {
+                    Restored::Answer { id, body, answer } => state.log.restore(&id, body, answer),
+                    Restored::Tombstone { id } => state.log.restore_tombstone(&id),
+                }
+            }
+        }
+        self.answers = log;
+        self
     }
 
     /// Wires liveness: each agent-driven symbol's actor (told when its agent goes silent or
@@ -184,16 +204,29 @@ impl AgentRouter {
         }
     }
 
-    /// A cancel of `id` by `agent` (`None`: no such agent).
+    /// A cancel of `id` by `agent` (`None`: no such agent); a new tombstone is made durable.
     pub(super) fn cancel(&mut self, agent: AgentId, id: &ClientIntentId) -> Option<CancelOutcome> {
         let state = self.agents.get_mut(&agent)?;
-        Some(cancel(&mut state.log, id))
+        let outcome = cancel(&mut state.log, id);
+        if let (CancelOutcome::Tombstoned, Some(log)) = (outcome, &self.answers) {
+            if let Err(e) = log.tombstone(agent, id) {
+                error!(target: "agents", agent = %agent, intent_id = id.as_str(), error = %e, "AGENT_ANSWER_LOG_FAILED: the tombstone is kept in memory only; it is lost on a restart");
+            }
+        }
+        Some(outcome)
     }
 
     /// Records `answer` for a pending id and gives it to everyone waiting.
     fn finish(&mut self, agent: AgentId, id: &ClientIntentId, answer: IntentAnswer, reply: Sender<IntentAnswer>) {
         let code = answer.reason.map_or("accepted", |r| r.code());
         info!(target: "agents", agent = %agent, intent_id = id.as_str(), answer = code, field = answer.field.as_deref(), order_intent_id = answer.order_intent_id, "AGENT_INTENT_ANSWER");
+        // Durable before the agent hears it: a retry after a restart gets this answer.
+        let body = self.agents.get(&agent).and_then(|s| s.log.body(id));
+        if let (Some(log), Some(body)) = (&self.answers, body) {
+            if let Err(e) = log.answer(agent, id, body, &answer) {
+                error!(target: "agents", agent = %agent, intent_id = id.as_str(), error = %e, "AGENT_ANSWER_LOG_FAILED: the answer is kept in memory only; a retry after a restart would be decided afresh");
+            }
+        }
         let waiters = self.agents.get_mut(&agent).map(|s| s.log.finish(id, &answer)).unwrap_or_default();
         for waiter in waiters.into_iter().chain(std::iter::once(reply)) {
             let _ = waiter.send(answer.clone());
