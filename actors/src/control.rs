@@ -403,6 +403,9 @@ pub struct ControlResponse {
     /// What an operator command did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// In `status`, with agents configured: each agent's liveness and last-seen age.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agents: Option<Vec<serde_json::Value>>,
 }
 
 impl ControlResponse {
@@ -464,6 +467,8 @@ pub struct ControlActor {
     /// The shard that runs each symbol (shown in `status`).
     shard_of: HashMap<Symbol, usize>,
     recent: std::collections::VecDeque<ControlChange>,
+    /// Each decision agent's liveness (shown in `status`).
+    agents: Option<crate::agents::liveness::LivenessBoard>,
 }
 
 impl ControlActor {
@@ -481,7 +486,14 @@ impl ControlActor {
             operator: None,
             shard_of: HashMap::new(),
             recent: std::collections::VecDeque::new(),
+            agents: None,
         }
+    }
+
+    /// Each decision agent's liveness and last-seen age, for `status`.
+    pub fn with_agents(mut self, board: crate::agents::liveness::LivenessBoard) -> ControlActor {
+        self.agents = Some(board);
+        self
     }
 
     /// The shard of each symbol, for `status`.
@@ -712,7 +724,8 @@ impl ControlActor {
                     })
                     .collect();
                 let portfolio = Some(self.portfolio());
-                ControlResponse { ok: true, status: Some(status), portfolio, ..Default::default() }
+                let agents = self.agents.as_ref().map(|b| b.to_json(crate::time::wall_ns())).filter(|a| !a.is_empty());
+                ControlResponse { ok: true, status: Some(status), portfolio, agents, ..Default::default() }
             }
         }
     }

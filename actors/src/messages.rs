@@ -127,6 +127,15 @@ pub struct AgentIntent {
     pub client_id: Option<crate::agents::wire::ClientIntentId>,
 }
 
+/// agent router → symbol: this symbol's agent went silent or came back (docs/AGENTS.md,
+/// "Liveness"). Silent: the core refuses the agent's entries (`agent_silent`); with
+/// `flatten` it also closes the open position.
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "()")]
+pub struct SetAgentLiveness {
+    pub liveness: engine::agent::Liveness,
+}
+
 /// control → symbol: this symbol's control flags changed.
 #[derive(Message, Clone, Copy, Debug)]
 #[rtype(result = "()")]

@@ -534,6 +534,17 @@ impl Handler<AgentIntent> for SymbolActor {
     }
 }
 
+/// The agent router's word on this symbol's agent: silent (entries refused; with flatten
+/// the open position is closed) or alive again.
+impl Handler<SetAgentLiveness> for SymbolActor {
+    type Result = ();
+    fn handle(&mut self, msg: SetAgentLiveness, _: &mut Context<Self>) {
+        let now = self.now();
+        self.step("agent_liveness", |core, risk| core.set_liveness(msg.liveness, now, risk));
+        self.publish();
+    }
+}
+
 /// Control flags for this symbol changed.
 impl Handler<SetSymbolFlags> for SymbolActor {
     type Result = ();

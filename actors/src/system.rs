@@ -19,7 +19,8 @@ use engine::strategy::Strategy;
 use engine::symbol_core::{CoreConfig, SymbolCore};
 use protocol::{SessionId, Symbol};
 
-use crate::agents::endpoint::{self as agent_endpoint, AgentEndpoint, AgentEndpointError};
+use crate::agents::endpoint::{self as agent_endpoint, AgentEndpoint, AgentEndpointError, EndpointRoutes};
+use crate::agents::liveness::LivenessBoard;
 use crate::agents::requests::StreamRequests;
 use crate::agents::router::AgentRouter;
 use crate::agents::stream::{self as agent_stream, StreamError, StreamPublisher};
@@ -297,11 +298,14 @@ pub fn start(
         symbols: symbols.iter().map(|(s, a)| (*s, a.clone().recipient())).collect(),
         board: board.clone(),
     };
+    let liveness_board = LivenessBoard::default();
     let control = ControlActor::new(Arc::clone(&risk), flag_routes, board.clone())
         .with_operator(operator_routes)
         .with_shards(shard_of_symbol.clone())
+        .with_agents(liveness_board.clone())
         .start();
     let agent_routes = symbols.iter().map(|(s, a)| (*s, a.clone().recipient())).collect();
+    let liveness_routes = symbols.iter().map(|(s, a)| (*s, a.clone().recipient())).collect();
     let router = AgentRouter::new(
         &config.agents.agents,
         config.symbol_names.clone(),
@@ -309,6 +313,8 @@ pub fn start(
         specs.first().map(|s| (config.core)(s.model.symbol).intent_limits).unwrap_or_default(),
     )
     .with_stream(stream_tx)
+    .with_liveness(liveness_routes, liveness_board)
+    .with_answer_log(config.agents.answers.clone(), config.agents.restored.clone())
     .start();
     let requests = StreamRequests {
         stream_id,
@@ -317,7 +323,7 @@ pub fn start(
         owner: config.agents.agents.iter().flat_map(|a| a.symbols.iter().map(move |s| (*s, a.id))).collect(),
         router: router.clone().recipient(),
     };
-    let agent_endpoint = match agent_socket.map(|s| s.serve(router.recipient(), requests)).transpose() {
+    let agent_endpoint = match agent_socket.map(|s| s.serve(EndpointRoutes::to(&router, requests))).transpose() {
         Ok(endpoint) => endpoint,
         Err(e) => {
             for arbiter in arbiters.iter().chain(&shard_arbiters) {

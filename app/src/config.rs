@@ -1061,6 +1061,9 @@ mod tests {
                 "agents.agent[0].symbols",
             ),
             (format!("{AGENT}max_intents_per_sec = 0"), "agents.agent[0].max_intents_per_sec"),
+            (format!("{AGENT}heartbeat_timeout_ms = 99"), "agents.agent[0].heartbeat_timeout_ms"),
+            (format!("{AGENT}heartbeat_timeout_ms = 3600001"), "agents.agent[0].heartbeat_timeout_ms"),
+            (format!("{AGENT}on_silence = \"close\""), "agents.agent[0].on_silence"),
             (second("symbols = [\"ETHUSD.s\"]"), "agents.agent[1].symbols"),
             (
                 format!("{AGENT}[[agents.agent]]\nid = \"a1\"\ntoken_file = \"/u\"\nsymbols = [\"X\"]"),

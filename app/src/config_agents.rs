@@ -1,17 +1,20 @@
-//! `[agents]` of `engine.toml`: the intent endpoint, the execution stream and the decision agents, each with its
-//! id, token file, the symbols it is the decision authority for and its intent rate. Every
+//! `[agents]` of `engine.toml`: the intent endpoint, the execution stream and the decision
+//! agents, each with its id, token file, the symbols it is the decision authority for, its
+//! intent rate, its heartbeat timeout and what its symbols do when it falls silent. Every
 //! key is validated and an error names it (`agents.agent[1].symbols: ...`); a symbol listed
 //! by two agents is an error. Token files are read, and symbols checked against the traded
 //! ones, once every layer is applied ([`AgentsConfig::settings`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::time::Duration;
 
+use actors::agents::liveness::{DEFAULT_HEARTBEAT_TIMEOUT, MAX_HEARTBEAT_TIMEOUT_MS, MIN_HEARTBEAT_TIMEOUT_MS};
 use actors::agents::stream::DEFAULT_STREAM;
 use actors::agents::stream_ring::{DEFAULT_BUFFER, MAX_BUFFER, MIN_BUFFER};
 use actors::agents::{AgentSettings, AgentSpec, DEFAULT_ENDPOINT};
 use actors::control::ControlToken;
-use engine::agent::AgentId;
+use engine::agent::{AgentId, OnSilence};
 use protocol::Symbol;
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +46,10 @@ pub struct AgentEntry {
     pub token_file: Option<String>,
     pub symbols: Option<Vec<String>>,
     pub max_intents_per_sec: Option<u32>,
+    /// No authenticated request for this long: the agent is silent. Default 5000.
+    pub heartbeat_timeout_ms: Option<u64>,
+    /// "stop_entries" (default) or "flatten".
+    pub on_silence: Option<String>,
 }
 
 /// One validated agent. The token is read from `token_file` by [`AgentsConfig::settings`]
@@ -54,6 +61,23 @@ pub struct AgentConfig {
     pub token: Option<ControlToken>,
     pub symbols: Vec<Symbol>,
     pub max_intents_per_sec: u32,
+    pub heartbeat_timeout: Duration,
+    pub on_silence: OnSilence,
+}
+
+impl AgentConfig {
+    /// An agent with the default rate, heartbeat timeout and silence policy (tests).
+    pub fn new(id: AgentId, token_file: Option<PathBuf>, symbols: Vec<Symbol>) -> AgentConfig {
+        AgentConfig {
+            id,
+            token_file,
+            token: None,
+            symbols,
+            max_intents_per_sec: 10,
+            heartbeat_timeout: DEFAULT_HEARTBEAT_TIMEOUT,
+            on_silence: OnSilence::StopEntries,
+        }
+    }
 }
 
 /// The validated `[agents]`.
@@ -128,12 +152,23 @@ impl AgentsConfig {
             if rate == 0 || rate > MAX_INTENTS_PER_SEC {
                 return Err(bad(&key("max_intents_per_sec"), format!("{rate} is outside 1..={MAX_INTENTS_PER_SEC}")));
             }
+            let timeout_ms = entry.heartbeat_timeout_ms.unwrap_or(5_000);
+            if !(MIN_HEARTBEAT_TIMEOUT_MS..=MAX_HEARTBEAT_TIMEOUT_MS).contains(&timeout_ms) {
+                let why = format!("{timeout_ms} is outside {MIN_HEARTBEAT_TIMEOUT_MS}..={MAX_HEARTBEAT_TIMEOUT_MS}");
+                return Err(bad(&key("heartbeat_timeout_ms"), why));
+            }
+            let on_silence = match entry.on_silence.as_deref() {
+                None => OnSilence::StopEntries,
+                Some(text) => text.parse().map_err(|e: String| bad(&key("on_silence"), e))?,
+            };
             agents.push(AgentConfig {
                 id,
                 token_file: Some(token_file),
                 token: None,
                 symbols,
                 max_intents_per_sec: rate,
+                heartbeat_timeout: Duration::from_millis(timeout_ms),
+                on_silence,
             });
         }
         self.agents = agents;
@@ -164,13 +199,21 @@ impl AgentsConfig {
                 }
                 symbols.push(traded);
             }
-            agents.push(AgentSpec { id: a.id, token, symbols, max_intents_per_sec: a.max_intents_per_sec });
+            agents.push(AgentSpec {
+                id: a.id,
+                token,
+                symbols,
+                max_intents_per_sec: a.max_intents_per_sec,
+                heartbeat_timeout: a.heartbeat_timeout,
+                on_silence: a.on_silence,
+            });
         }
         Ok(AgentSettings {
             bind: self.endpoint.clone(),
             agents,
             stream: self.stream.clone(),
             stream_buffer: self.stream_buffer,
+            ..AgentSettings::default()
         })
     }
 }

@@ -241,6 +241,27 @@ pub fn embedded_gateway_config(
     }
 }
 
+/// Opens the agents' durable answer log beside the state file and takes what it holds
+/// (docs/AGENTS.md, "Idempotency").
+fn open_answer_log(
+    agents: &mut ::actors::agents::AgentSettings,
+    state_path: &std::path::Path,
+    fsync: bool,
+) -> anyhow::Result<()> {
+    use ::actors::agents::answer_log::{path_for, AnswerLog};
+    let path = path_for(state_path);
+    let ids: Vec<engine::agent::AgentId> = agents.agents.iter().map(|a| a.id).collect();
+    let (log, loaded) = AnswerLog::open(&path, &ids, fsync).map_err(|e| anyhow!("agents' answer log: {e}"))?;
+    if loaded.torn_tail {
+        warn!(target: "engine", path = %path.display(), "agents' answer log: a torn last record (the process died mid-write) was skipped");
+    }
+    let kept: usize = loaded.answers.values().map(Vec::len).sum();
+    info!(target: "engine", path = %path.display(), records = loaded.records, kept, fsync, "agents' answer log loaded; a retry of a kept intent_id gets its original answer");
+    agents.answers = Some(log);
+    agents.restored = loaded.answers;
+    Ok(())
+}
+
 /// Every symbol's durable state as loaded at start.
 type RestoredState = std::collections::BTreeMap<Symbol, engine::symbol_core::DurableSymbol>;
 
@@ -349,7 +370,10 @@ async fn run_actors(
             symbol_names.insert(alias.clone(), symbol);
         }
     }
-    let agents = config.agents.settings(&symbol_names).map_err(|e| anyhow!("{e}"))?;
+    let mut agents = config.agents.settings(&symbol_names).map_err(|e| anyhow!("{e}"))?;
+    if let (Some(path), false) = (&state_path, agents.agents.is_empty()) {
+        open_answer_log(&mut agents, path, config.state_fsync)?;
+    }
     let zmq = zmq::Context::new();
     let first_intent = crate::run_id::wall_ns() / 1_000; // µs since epoch: never repeats across runs
     let risk = Arc::new(PortfolioRisk::new(config.risk, first_intent));

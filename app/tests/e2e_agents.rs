@@ -60,11 +60,8 @@ fn an_agent_drives_one_symbol_beside_a_strategy() {
     config.agents.endpoint = Some(endpoint.clone());
     config.agents.stream = Some(format!("tcp://127.0.0.1:{}", common::free_port()));
     config.agents.agents = vec![AgentConfig {
-        id: AgentId::new(AGENT).unwrap(),
-        token_file: Some(token_file),
-        token: None,
-        symbols: vec![eth],
         max_intents_per_sec: 50,
+        ..AgentConfig::new(AgentId::new(AGENT).unwrap(), Some(token_file), vec![eth])
     }];
     let engine = std::thread::spawn(move || {
         main_job::run(JobOptions::new(config, Some(Duration::from_secs(9)))).expect("job runs")

@@ -90,6 +90,56 @@ pub struct AgentDecision {
     pub valid_until: Option<TimeNs>,
 }
 
+/// What a silent agent's symbols do (`on_silence` in `[[agents.agent]]`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OnSilence {
+    /// No entries; open positions keep their protective exits.
+    #[default]
+    StopEntries,
+    /// No entries, and every open position is closed (exit reason `flatten`).
+    Flatten,
+}
+
+impl OnSilence {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OnSilence::StopEntries => "stop_entries",
+            OnSilence::Flatten => "flatten",
+        }
+    }
+}
+
+impl std::str::FromStr for OnSilence {
+    type Err = String;
+    fn from_str(text: &str) -> Result<OnSilence, String> {
+        match text {
+            "stop_entries" => Ok(OnSilence::StopEntries),
+            "flatten" => Ok(OnSilence::Flatten),
+            other => Err(format!("{other:?} is not \"stop_entries\" or \"flatten\"")),
+        }
+    }
+}
+
+/// Whether an agent-driven symbol's agent is heard from, as the symbol's core knows it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Liveness {
+    /// Heard from within its heartbeat timeout (also a strategy symbol's fixed state).
+    #[default]
+    Alive,
+    /// Silent: entries refused (`agent_silent`), and with `Flatten` every open position is
+    /// closed.
+    Silent(OnSilence),
+}
+
+impl Liveness {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Liveness::Alive => "alive",
+            Liveness::Silent(_) => "silent",
+        }
+    }
+}
+
 /// Why the core refused an agent's decision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AgentRefusal {
@@ -111,6 +161,9 @@ pub enum AgentRefusal {
     NoPosition,
     /// The symbol is halted or reconciling with the venue.
     NotTrading,
+    /// The agent is silent (no authenticated request within its heartbeat timeout, or
+    /// never seen): its symbols take no entries; protective exits keep running.
+    AgentSilent,
 }
 
 impl AgentRefusal {
@@ -127,6 +180,7 @@ impl AgentRefusal {
             AgentRefusal::ExitInFlight => "exit_in_flight",
             AgentRefusal::NoPosition => "no_position",
             AgentRefusal::NotTrading => "symbol_not_trading",
+            AgentRefusal::AgentSilent => "agent_silent",
         }
     }
 }
@@ -142,5 +196,14 @@ mod tests {
             assert!(AgentId::new(bad).is_err(), "{bad:?}");
         }
         assert!(AgentId::new(&"x".repeat(32)).is_ok());
+    }
+
+    #[test]
+    fn on_silence_is_one_of_two_policies() {
+        assert_eq!("stop_entries".parse(), Ok(OnSilence::StopEntries));
+        assert_eq!("flatten".parse(), Ok(OnSilence::Flatten));
+        assert!("close".parse::<OnSilence>().is_err());
+        assert_eq!(OnSilence::Flatten.as_str(), "flatten");
+        assert_eq!(AgentRefusal::AgentSilent.code(), "agent_silent");
     }
 }

@@ -10,7 +10,7 @@
 
 use protocol::{ExecReport, ExecType, IntentId, Money, OrdStatus, OrdType, Price, Qty, RejectCode, Side, Symbol, Tick};
 
-use crate::agent::{AgentCommand, AgentDecision, AgentRefusal, Authority};
+use crate::agent::{AgentCommand, AgentDecision, AgentRefusal, Authority, Liveness, OnSilence};
 use crate::book::{FillEffect, FillOutcome, Position, PositionBook};
 use crate::clock::TimeNs;
 use crate::discrepancy::{
@@ -281,6 +281,9 @@ pub struct SymbolCore {
     reconcile_owed: bool,
     /// The trades of this symbol as records (fills, closes, adjustments).
     trades: TradeTracker,
+    /// An agent-driven symbol's agent, as the agent router last said (always `Alive` for
+    /// a strategy's symbol).
+    liveness: Liveness,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -322,6 +325,7 @@ impl SymbolCore {
             venue_agrees: None,
             reconcile_owed: false,
             trades: TradeTracker::default(),
+            liveness: Liveness::Alive,
         }
     }
 
@@ -408,6 +412,27 @@ impl SymbolCore {
         actions.push(Action::Transition { from: "restored", to: "unknown", event: "restore_pending_order" });
         actions.push(Action::QueryStatus { intent_id: order.intent });
         actions
+    }
+
+    /// The agent router's word on this symbol's agent. Silent: entries are refused
+    /// (`agent_silent`) while protective exits keep running; silent with `Flatten`: an open
+    /// position is closed now (exit reason `flatten`; one exit in flight as always), and a
+    /// position that opens later (an entry already on the wire) on its next tick or beat.
+    pub fn set_liveness(&mut self, liveness: Liveness, now: TimeNs, risk: &PortfolioRisk) -> Vec<Action> {
+        let mut actions = Vec::new();
+        if matches!(self.config.authority, Authority::Strategy) {
+            return actions;
+        }
+        self.liveness = liveness;
+        if let (Some(reason), ExecState::Open { .. }) = (self.protective_exit(now), self.efsm.state()) {
+            let _ = self.try_exit(reason, now, risk, &mut actions);
+        }
+        self.sync_exposure(risk);
+        actions
+    }
+
+    pub fn liveness(&self) -> Liveness {
+        self.liveness
     }
 
     /// Sets this symbol's control flags (combined with the global flags at every decision).
@@ -539,6 +564,9 @@ impl SymbolCore {
         }
         if decision.valid_until.is_some_and(|until| now >= until) {
             return Err(AgentRefusal::Expired);
+        }
+        if matches!(self.liveness, Liveness::Silent(_)) && matches!(decision.command, AgentCommand::Enter(_)) {
+            return Err(AgentRefusal::AgentSilent);
         }
         let guard = |r: Option<Refusal>| r.map_or(AgentRefusal::NotTrading, AgentRefusal::Guard);
         match (*self.efsm.state(), decision.command) {
@@ -1080,11 +1108,16 @@ impl SymbolCore {
         actions.push(Action::PlaceOrder(order));
     }
 
+    /// The exit the engine itself owes an open position: its exit rules (stop-loss,
+    /// trailing stop, take-profit, time limit), else a flatten while its agent is silent
+    /// with `on_silence = "flatten"`.
     fn protective_exit(&self, now: TimeNs) -> Option<ExitReason> {
         let ExecState::Open { trade } = self.efsm.state() else { return None };
         let position = self.book.position()?;
-        let tick = self.last_tick?;
-        exit_due(trade, &position, mark_for(trade.direction, &tick), &self.trail, now)
+        let due = self
+            .last_tick
+            .and_then(|tick| exit_due(trade, &position, mark_for(trade.direction, &tick), &self.trail, now));
+        due.or_else(|| (self.liveness == Liveness::Silent(OnSilence::Flatten)).then_some(ExitReason::Flatten))
     }
 
     // ----- bookkeeping --------------------------------------------------------------

@@ -186,3 +186,64 @@ fn the_intents_exit_rules_run_on_their_own() {
     let limit = only_order(&actions).expect("time limit");
     assert_eq!(limit.purpose, OrderPurpose::Exit(ExitReason::TimeLimit));
 }
+
+#[test]
+fn a_silent_agents_symbol_refuses_entries_but_its_protective_exits_still_fire() {
+    use engine::agent::{Liveness, OnSilence};
+    let mut h = ready();
+    open_long(&mut h);
+    let now = h.now;
+    let actions = h.core.set_liveness(Liveness::Silent(OnSilence::StopEntries), now, &h.risk);
+    assert!(orders(&actions).is_empty(), "stop_entries sends nothing");
+    // The stop-loss still fires on a tick.
+    let stop = only_order(&h.tick_at("98000")).expect("the stop-loss exit");
+    assert_eq!(stop.purpose, OrderPurpose::Exit(ExitReason::StopLoss));
+    let fill = h.fill_report(&stop, "98000", "0.1");
+    h.report(&fill);
+    assert_eq!(h.core.state().name(), "flat");
+    // An entry while silent is refused, and sends nothing.
+    let (verdict, actions) = decide(&mut h, enter(Direction::Long));
+    assert_eq!(verdict, Err(AgentRefusal::AgentSilent));
+    assert!(orders(&actions).is_empty());
+    // Back alive: entries are taken again.
+    let now = h.now;
+    assert!(h.core.set_liveness(Liveness::Alive, now, &h.risk).is_empty());
+    for _ in 0..3 {
+        h.tick_at("98000");
+    }
+    // (Short: the stop-loss started the long side's cooldown.)
+    assert!(decide(&mut h, enter(Direction::Short)).0.is_ok());
+}
+
+#[test]
+fn a_silent_agent_with_flatten_gets_one_flatten_exit() {
+    use engine::agent::{Liveness, OnSilence};
+    let mut h = ready();
+    open_long(&mut h);
+    let now = h.now;
+    let actions = h.core.set_liveness(Liveness::Silent(OnSilence::Flatten), now, &h.risk);
+    let flatten = only_order(&actions).expect("the flatten exit");
+    assert_eq!(flatten.purpose, OrderPurpose::Exit(ExitReason::Flatten));
+    // One exit in flight: neither a tick, a beat nor a repeat sends a second.
+    assert!(orders(&h.tick_at("98000")).is_empty(), "the stop-loss is due but an exit is on the wire");
+    h.now += SEC;
+    assert!(orders(&h.core.on_timer(h.now, &h.risk)).is_empty());
+    let now = h.now;
+    assert!(orders(&h.core.set_liveness(Liveness::Silent(OnSilence::Flatten), now, &h.risk)).is_empty());
+    let fill = h.fill_report(&flatten, "98000", "0.1");
+    let closed = h.report(&fill).into_iter().find_map(|a| if let Action::TradeClosed(t) = a { Some(t) } else { None });
+    assert_eq!(closed.expect("closed").reason, CloseReason::Exit(ExitReason::Flatten));
+    assert_eq!(h.core.counters().orders, 2, "one entry, one exit");
+    // An entry already on the wire when the agent went silent is flattened once it fills.
+    let mut h = ready();
+    let (verdict, actions) = decide(&mut h, enter(Direction::Long));
+    let entry = only_order(&actions).expect("entry");
+    assert!(verdict.is_ok());
+    let now = h.now;
+    assert!(orders(&h.core.set_liveness(Liveness::Silent(OnSilence::Flatten), now, &h.risk)).is_empty());
+    let fill = h.fill_report(&entry, "100000.5", "0.1");
+    h.report(&fill);
+    h.now += SEC;
+    let late = only_order(&h.core.on_timer(h.now, &h.risk)).expect("flattened on the next beat");
+    assert_eq!(late.purpose, OrderPurpose::Exit(ExitReason::Flatten));
+}

@@ -1,6 +1,8 @@
 //! One agent's recent intents by `intent_id`: a repeat with the same body gets the original
 //! answer (waiting for it if it is still being decided), a repeat with another body is a
-//! mismatch. Bounded: the oldest ids are forgotten first (docs/AGENTS.md, "Idempotency").
+//! mismatch. An id cancelled before it was seen is a tombstone: its first submit is answered
+//! `cancelled` (and kept). Bounded: the oldest ids are forgotten first (docs/AGENTS.md,
+//! "Idempotency").
 
 use std::collections::{HashMap, VecDeque};
 
@@ -23,14 +25,26 @@ enum Entry<W> {
         body: Body,
         answer: IntentAnswer,
     },
+    /// Cancelled before any submit: the first submit (any body) is answered `cancelled`.
+    Tombstone,
 }
 
 impl<W> Entry<W> {
-    fn body(&self) -> &Body {
+    fn body(&self) -> Option<&Body> {
         match self {
-            Entry::Pending { body, .. } | Entry::Done { body, .. } => body,
+            Entry::Pending { body, .. } | Entry::Done { body, .. } => Some(body),
+            Entry::Tombstone => None,
         }
     }
+}
+
+/// What the log holds for an id (for `cancel_intent`).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Lookup<'a> {
+    Unknown,
+    Tombstone,
+    Pending,
+    Done(&'a IntentAnswer),
 }
 
 /// What a new request for an id finds.
@@ -44,6 +58,8 @@ pub enum Begin {
     Waiting,
     /// Seen with another body.
     Mismatch,
+    /// Cancelled before it was seen: refuse it `cancelled` and [`IntentLog::finish`] it.
+    Cancelled,
 }
 
 /// The intents of one agent, newest last.
@@ -70,20 +86,18 @@ impl<W> IntentLog<W> {
     /// one keeps `waiter` for its answer.
     pub fn begin(&mut self, id: &ClientIntentId, body: &Body, waiter: W) -> Begin {
         match self.entries.get_mut(id) {
-            Some(entry) if entry.body() != body => Begin::Mismatch,
+            Some(entry @ Entry::Tombstone) => {
+                *entry = Entry::Pending { body: body.clone(), waiters: Vec::new() };
+                Begin::Cancelled
+            }
+            Some(entry) if entry.body() != Some(body) => Begin::Mismatch,
             Some(Entry::Done { answer, .. }) => Begin::Answered(answer.clone()),
             Some(Entry::Pending { waiters, .. }) => {
                 waiters.push(waiter);
                 Begin::Waiting
             }
             None => {
-                while self.order.len() >= self.capacity {
-                    if let Some(old) = self.order.pop_front() {
-                        self.entries.remove(&old);
-                    }
-                }
-                self.order.push_back(id.clone());
-                self.entries.insert(id.clone(), Entry::Pending { body: body.clone(), waiters: Vec::new() });
+                self.remember(id, Entry::Pending { body: body.clone(), waiters: Vec::new() });
                 Begin::New
             }
         }
@@ -97,6 +111,51 @@ impl<W> IntentLog<W> {
         }
     }
 
+    /// Adds a new id, forgetting the oldest beyond the bound.
+    fn remember(&mut self, id: &ClientIntentId, entry: Entry<W>) {
+        while self.order.len() >= self.capacity {
+            if let Some(old) = self.order.pop_front() {
+                self.entries.remove(&old);
+            }
+        }
+        self.order.push_back(id.clone());
+        self.entries.insert(id.clone(), entry);
+    }
+
+    /// The body of a known id (not of a tombstone).
+    pub fn body(&self, id: &ClientIntentId) -> Option<&Body> {
+        self.entries.get(id).and_then(Entry::body)
+    }
+
+    /// What the log holds for `id`.
+    pub fn lookup(&self, id: &ClientIntentId) -> Lookup<'_> {
+        match self.entries.get(id) {
+            None => Lookup::Unknown,
+            Some(Entry::Tombstone) => Lookup::Tombstone,
+            Some(Entry::Pending { .. }) => Lookup::Pending,
+            Some(Entry::Done { answer, .. }) => Lookup::Done(answer),
+        }
+    }
+
+    /// Records a tombstone for an id never seen (no-op for a known id).
+    pub fn tombstone(&mut self, id: &ClientIntentId) {
+        if !self.entries.contains_key(id) {
+            self.remember(id, Entry::Tombstone);
+        }
+    }
+
+    /// Restores a decided answer (reloaded from the durable answer log at start).
+    pub fn restore(&mut self, id: &ClientIntentId, body: Body, answer: IntentAnswer) {
+        self.order.retain(|o| o != id);
+        self.remember(id, Entry::Done { body, answer });
+    }
+
+    /// Restores a tombstone (reloaded from the durable answer log at start).
+    pub fn restore_tombstone(&mut self, id: &ClientIntentId) {
+        self.order.retain(|o| o != id);
+        self.remember(id, Entry::Tombstone);
+    }
+
     /// Records the answer of a pending id; returns the waiters to give it to.
     pub fn finish(&mut self, id: &ClientIntentId, answer: &IntentAnswer) -> Vec<W> {
         match self.entries.remove(id) {
@@ -104,8 +163,8 @@ impl<W> IntentLog<W> {
                 self.entries.insert(id.clone(), Entry::Done { body, answer: answer.clone() });
                 waiters
             }
-            Some(done) => {
-                self.entries.insert(id.clone(), done);
+            Some(other) => {
+                self.entries.insert(id.clone(), other);
                 Vec::new()
             }
             None => Vec::new(),
@@ -164,6 +223,40 @@ mod tests {
         assert_eq!(log.len(), 3);
         assert_eq!(log.begin(&id("i0"), &body("1"), ()), Begin::New, "forgotten");
         assert!(matches!(log.begin(&id("i4"), &body("1"), ()), Begin::Answered(_)));
+    }
+
+    #[test]
+    fn a_tombstone_answers_the_first_submit_cancelled_and_keeps_it() {
+        let mut log: IntentLog<u8> = IntentLog::new(4);
+        log.tombstone(&id("t"));
+        assert_eq!(log.lookup(&id("t")), Lookup::Tombstone);
+        assert_eq!(log.begin(&id("t"), &body("1"), 0), Begin::Cancelled);
+        let cancelled = IntentAnswer::refused(Some(&id("t")), Reason::Frame(FrameRefusal::Cancelled), "");
+        log.finish(&id("t"), &cancelled);
+        assert_eq!(log.begin(&id("t"), &body("1"), 0), Begin::Answered(cancelled.clone()));
+        assert_eq!(log.begin(&id("t"), &body("2"), 0), Begin::Mismatch);
+        // A tombstone on a known id changes nothing.
+        log.tombstone(&id("t"));
+        assert_eq!(log.lookup(&id("t")), Lookup::Done(&cancelled));
+        assert_eq!(log.lookup(&id("nope")), Lookup::Unknown);
+        assert_eq!(log.begin(&id("p"), &body("1"), 0), Begin::New);
+        assert_eq!(log.lookup(&id("p")), Lookup::Pending);
+        // Tombstones count against the bound like any id.
+        for n in 0..4 {
+            log.tombstone(&id(&format!("x{n}")));
+        }
+        assert_eq!(log.len(), 4);
+        assert_eq!(log.lookup(&id("t")), Lookup::Unknown, "forgotten, oldest first");
+    }
+
+    #[test]
+    fn restored_answers_are_answered_like_decided_ones() {
+        let mut log: IntentLog<u8> = IntentLog::new(2);
+        let answer = IntentAnswer::accepted(&id("r"), protocol::IntentId(9));
+        log.restore(&id("r"), body("1"), answer.clone());
+        log.restore_tombstone(&id("c"));
+        assert_eq!(log.begin(&id("r"), &body("1"), 0), Begin::Answered(answer));
+        assert_eq!(log.begin(&id("c"), &body("1"), 0), Begin::Cancelled);
     }
 
     #[test]

@@ -6,7 +6,12 @@
 //! - [`idempotency`]: each agent's recent `intent_id`s and their answers (bounded).
 //! - [`router`]: `AgentRouter`, the actor that checks and forwards an intent to its
 //!   symbol's actor and answers.
-//! - [`endpoint`]: the ZeroMQ ROUTER thread that authenticates each request.
+//! - [`endpoint`]: the ZeroMQ ROUTER thread that authenticates each request and dispatches
+//!   it on its `type`.
+//! - [`liveness`]: alive / silent per agent, and the board `engine ctl status` shows.
+//! - [`heartbeat`]: the `heartbeat` request.
+//! - [`cancel`]: the `cancel_intent` request (tombstones).
+//! - [`answer_log`]: the durable log of final answers, reloaded at start.
 //! - [`binary`]: the binary codec of the link, chosen per frame: a binary request is read into
 //!   the JSON object [`wire`] validates, and answered in binary.
 //! - [`stream`]: the execution stream's PUB thread, fed by a bounded channel.
@@ -14,9 +19,13 @@
 //! - [`stream_symbol`]: an agent-driven symbol's actions turned into stream events.
 //! - [`requests`]: the `replay`, `snapshot` and `query_intent` requests.
 
+pub mod answer_log;
 pub mod binary;
+pub mod cancel;
 pub mod endpoint;
+pub mod heartbeat;
 pub mod idempotency;
+pub mod liveness;
 pub mod requests;
 pub mod router;
 pub mod stream;
@@ -24,7 +33,9 @@ pub mod stream_ring;
 pub mod stream_symbol;
 pub mod wire;
 
-use engine::agent::AgentId;
+use std::time::Duration;
+
+use engine::agent::{AgentId, OnSilence};
 use protocol::Symbol;
 
 use crate::control::ControlToken;
@@ -41,6 +52,10 @@ pub struct AgentSpec {
     /// The symbols this agent is the decision authority for.
     pub symbols: Vec<Symbol>,
     pub max_intents_per_sec: u32,
+    /// No authenticated request for this long: the agent is silent.
+    pub heartbeat_timeout: Duration,
+    /// What its symbols do while it is silent.
+    pub on_silence: OnSilence,
 }
 
 /// The agents of a run and where their endpoint listens (`None`: "off"; their symbols
@@ -53,11 +68,22 @@ pub struct AgentSettings {
     pub stream: Option<String>,
     /// Events kept for `replay` (`agents.stream_buffer`).
     pub stream_buffer: usize,
+    /// The durable answer log (`None`: no state dir, answers kept in memory only) and what
+    /// it held at start.
+    pub answers: Option<answer_log::AnswerLog>,
+    pub restored: answer_log::RestoredAnswers,
 }
 
 impl Default for AgentSettings {
     fn default() -> Self {
-        AgentSettings { bind: None, agents: Vec::new(), stream: None, stream_buffer: stream_ring::DEFAULT_BUFFER }
+        AgentSettings {
+            bind: None,
+            agents: Vec::new(),
+            stream: None,
+            stream_buffer: stream_ring::DEFAULT_BUFFER,
+            answers: None,
+            restored: answer_log::RestoredAnswers::default(),
+        }
     }
 }
 

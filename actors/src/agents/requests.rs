@@ -10,7 +10,7 @@ use actix::prelude::*;
 use crossbeam_channel::Sender;
 use engine::agent::AgentId;
 use protocol::Symbol;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -30,18 +30,12 @@ pub enum StreamRequest {
 }
 
 impl StreamRequest {
-    /// The request type of `frame` when it is one of these (reads only `type`).
-    pub fn of(frame: &[u8]) -> Option<StreamRequest> {
-        #[derive(Deserialize)]
-        struct TypeOnly<'a> {
-            #[serde(rename = "type", borrow)]
-            kind: Option<std::borrow::Cow<'a, str>>,
-        }
-        let typed: TypeOnly<'_> = serde_json::from_slice(frame).ok()?;
-        match typed.kind.as_deref() {
-            Some("replay") => Some(StreamRequest::Replay),
-            Some("snapshot") => Some(StreamRequest::Snapshot),
-            Some("query_intent") => Some(StreamRequest::QueryIntent),
+    /// The request of this `type`, when it is one of these.
+    pub fn named(kind: &str) -> Option<StreamRequest> {
+        match kind {
+            "replay" => Some(StreamRequest::Replay),
+            "snapshot" => Some(StreamRequest::Snapshot),
+            "query_intent" => Some(StreamRequest::QueryIntent),
             _ => None,
         }
     }
@@ -304,12 +298,11 @@ mod tests {
 
     #[test]
     fn the_request_type_is_read_alone() {
-        assert_eq!(StreamRequest::of(br#"{"type":"replay","after_seq":0}"#), Some(StreamRequest::Replay));
-        assert_eq!(StreamRequest::of(br#"{"token":"x","type":"snapshot"}"#), Some(StreamRequest::Snapshot));
-        assert_eq!(StreamRequest::of(br#"{"type":"query_intent"}"#), Some(StreamRequest::QueryIntent));
-        assert_eq!(StreamRequest::of(br#"{"type":"submit_intent"}"#), None);
-        assert_eq!(StreamRequest::of(b"not json"), None);
-        assert_eq!(StreamRequest::of(br#"{"type":7}"#), None);
+        assert_eq!(StreamRequest::named("replay"), Some(StreamRequest::Replay));
+        assert_eq!(StreamRequest::named("snapshot"), Some(StreamRequest::Snapshot));
+        assert_eq!(StreamRequest::named("query_intent"), Some(StreamRequest::QueryIntent));
+        assert_eq!(StreamRequest::named("submit_intent"), None);
+        assert_eq!(StreamRequest::named("Replay"), None);
     }
 
     /// Each replay field is checked and a wrong one is named.

@@ -68,6 +68,8 @@ pub enum FrameRefusal {
     SymbolUnknown,
     /// The engine did not answer in time (nothing is known; retry with the same id).
     Busy,
+    /// The agent cancelled this `intent_id` before it was submitted (`cancel_intent`).
+    Cancelled,
 }
 
 impl FrameRefusal {
@@ -82,6 +84,7 @@ impl FrameRefusal {
             FrameRefusal::DuplicateMismatch => "duplicate_mismatch",
             FrameRefusal::SymbolUnknown => "symbol_unknown",
             FrameRefusal::Busy => "busy",
+            FrameRefusal::Cancelled => "cancelled",
         }
     }
 }
@@ -187,31 +190,56 @@ pub struct Envelope {
     pub body: Map<String, Value>,
 }
 
+/// Reads one frame as a JSON object. `Err` is the answer (`malformed`).
+pub fn parse_object(frame: &[u8]) -> Result<Map<String, Value>, Box<IntentAnswer>> {
+    let value: Value = serde_json::from_slice(frame).map_err(|e| malformed(None, &format!("not JSON: {e}")))?;
+    let Value::Object(body) = value else { return Err(malformed(None, "expected a JSON object")) };
+    Ok(body)
+}
+
+fn malformed(id: Option<&ClientIntentId>, why: &str) -> Box<IntentAnswer> {
+    Box::new(IntentAnswer::refused(id, Reason::Frame(FrameRefusal::Malformed), why.to_string()))
+}
+
+/// The request's `intent_id`, if it has a valid one.
+pub fn intent_id_of(body: &Map<String, Value>) -> Option<ClientIntentId> {
+    match body.get("intent_id") {
+        Some(Value::String(text)) => ClientIntentId::new(text),
+        _ => None,
+    }
+}
+
+/// Takes `token` out of a request and reads `agent_id` (every request type carries both).
+/// `Err` is the answer (`malformed`, with `id` when known).
+pub fn credentials(
+    body: &mut Map<String, Value>,
+    id: Option<&ClientIntentId>,
+) -> Result<(Result<AgentId, String>, String), Box<IntentAnswer>> {
+    let Some(Value::String(token)) = body.remove("token") else {
+        return Err(malformed(id, "token: a string is required"));
+    };
+    let agent = match body.get("agent_id") {
+        Some(Value::String(text)) => AgentId::new(text).map_err(|e| e.to_string()),
+        _ => return Err(malformed(id, "agent_id: a string is required")),
+    };
+    Ok((agent, token))
+}
+
 /// Reads the envelope: a JSON object of type `submit_intent` with a valid `intent_id`, an
 /// `agent_id` string and a `token` string. `Err` is the answer (`malformed`).
 pub fn envelope(frame: &[u8]) -> Result<Envelope, Box<IntentAnswer>> {
-    let malformed = |id: Option<&ClientIntentId>, why: &str| {
-        Box::new(IntentAnswer::refused(id, Reason::Frame(FrameRefusal::Malformed), why.to_string()))
-    };
-    let value: Value = serde_json::from_slice(frame).map_err(|e| malformed(None, &format!("not JSON: {e}")))?;
-    let Value::Object(mut body) = value else { return Err(malformed(None, "expected a JSON object")) };
-    let intent_id = match body.get("intent_id") {
-        Some(Value::String(text)) => ClientIntentId::new(text),
-        _ => None,
-    };
-    let Some(intent_id) = intent_id else {
+    envelope_of(parse_object(frame)?)
+}
+
+/// [`envelope`] of an object already read.
+pub fn envelope_of(mut body: Map<String, Value>) -> Result<Envelope, Box<IntentAnswer>> {
+    let Some(intent_id) = intent_id_of(&body) else {
         return Err(malformed(None, "intent_id: a string of 1..=64 printable ASCII characters is required"));
     };
     if body.get("type").and_then(Value::as_str) != Some(SUBMIT_INTENT) {
         return Err(malformed(Some(&intent_id), "type: must be \"submit_intent\""));
     }
-    let Some(Value::String(token)) = body.remove("token") else {
-        return Err(malformed(Some(&intent_id), "token: a string is required"));
-    };
-    let agent = match body.get("agent_id") {
-        Some(Value::String(text)) => AgentId::new(text).map_err(|e| e.to_string()),
-        _ => return Err(malformed(Some(&intent_id), "agent_id: a string is required")),
-    };
+    let (agent, token) = credentials(&mut body, Some(&intent_id))?;
     Ok(Envelope { intent_id, agent, token, body })
 }
 
