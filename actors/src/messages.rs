@@ -125,6 +125,9 @@ pub struct AgentIntent {
     pub decision: AgentDecision,
     /// The agent's client id of this intent (carried on its execution-stream events).
     pub client_id: Option<crate::agents::wire::ClientIntentId>,
+    /// When the intent endpoint read the intent's frame (wall clock, ns; 0: not from the
+    /// endpoint): the start of the symbol's intent → order latency.
+    pub received_ns: u64,
 }
 
 /// agent router → symbol: this symbol's agent went silent or came back (docs/AGENTS.md,

@@ -59,6 +59,8 @@ pub struct SymbolActor {
     feed_session: Option<SessionId>,
     /// Tick received → order decided, µs; allocated on the first decision.
     tick_to_intent: Option<hdrhistogram::Histogram<u64>>,
+    /// An agent's accepted intents: the endpoint's read to the order handed on (µs).
+    intent_to_order: Option<hdrhistogram::Histogram<u64>>,
     /// The durable state last appended to the journal.
     journaled: DurableSymbol,
     /// A step longer than this halts the symbol (its shard-mates waited that long).
@@ -98,6 +100,19 @@ impl Handler<GetTickToIntent> for SymbolActor {
     }
 }
 
+/// Ask a symbol actor for its intent → order latencies (an agent's accepted intents, from
+/// the endpoint reading the frame to the order handed to the bridge).
+#[derive(Message)]
+#[rtype(result = "Option<hdrhistogram::Histogram<u64>>")]
+pub struct GetIntentToOrder;
+
+impl Handler<GetIntentToOrder> for SymbolActor {
+    type Result = MessageResult<GetIntentToOrder>;
+    fn handle(&mut self, _: GetIntentToOrder, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.intent_to_order.clone())
+    }
+}
+
 impl SymbolActor {
     pub fn new(core: SymbolCore, risk: Arc<PortfolioRisk>, outputs: SymbolOutputs, board: StatusBoard) -> SymbolActor {
         let core_durable = core.durable();
@@ -110,6 +125,7 @@ impl SymbolActor {
             panics: 0,
             feed_session: None,
             tick_to_intent: None,
+            intent_to_order: None,
             journaled: core_durable,
             step_budget: DEFAULT_STEP_BUDGET,
             overran: false,
@@ -529,6 +545,11 @@ impl Handler<AgentIntent> for SymbolActor {
             stream.intent_decided(msg.client_id.as_ref(), &msg.decision, &verdict, now);
         }
         self.carry_out(actions);
+        if verdict.is_ok() && msg.received_ns > 0 {
+            let micros = wall_ns().saturating_sub(msg.received_ns) / 1_000;
+            let h = self.intent_to_order.get_or_insert_with(crate::bridge::symbol_histogram);
+            let _ = h.record(micros.max(1));
+        }
         self.publish();
         MessageResult(verdict)
     }

@@ -75,9 +75,15 @@ impl Client {
 fn the_same_intent_in_binary_and_in_json_gets_the_same_answer() {
     let eth = Symbol::new("ETHUSD.s").unwrap();
     let agent = AgentId::new("a1").unwrap();
-    let spec =
-        AgentSpec { id: agent, token: ControlToken::new(TOKEN).unwrap(), symbols: vec![eth], max_intents_per_sec: 100 };
-    let settings = AgentSettings { bind: None, agents: vec![spec.clone()] };
+    let spec = AgentSpec {
+        id: agent,
+        token: ControlToken::new(TOKEN).unwrap(),
+        symbols: vec![eth],
+        max_intents_per_sec: 100,
+        heartbeat_timeout: Duration::from_secs(60),
+        on_silence: engine::agent::OnSilence::StopEntries,
+    };
+    let settings = AgentSettings { bind: None, agents: vec![spec.clone()], ..AgentSettings::default() };
     let ctx = zmq::Context::new();
     let bound = endpoint::bind(&ctx, "tcp://127.0.0.1:*", &settings).unwrap();
     let address = bound.endpoint().to_string();
@@ -96,7 +102,14 @@ fn the_same_intent_in_binary_and_in_json_gets_the_same_answer() {
         let _ = system.run();
     });
     let (router, system) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
-    let mut served = bound.serve(router.recipient()).unwrap();
+    let stream = ::actors::agents::requests::StreamRequests {
+        stream_id: "0000000000000001".into(),
+        ring: None,
+        board: ::actors::status::StatusBoard::default(),
+        owner: HashMap::from([(eth, agent)]),
+        router: router.clone().recipient(),
+    };
+    let mut served = bound.serve(::actors::agents::endpoint::EndpointRoutes::to(&router, stream)).unwrap();
     let client_ctx = zmq::Context::new();
     let dealer = client_ctx.socket(zmq::DEALER).unwrap();
     dealer.set_linger(0).unwrap();

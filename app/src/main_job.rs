@@ -144,6 +144,9 @@ pub struct JobSummary {
     /// Tick received → order decided, µs: p50, p90, p99, p999, max, count.
     pub tick_to_intent_us: Percentiles,
     pub tick_to_intent_by_symbol: Vec<(Symbol, Percentiles)>,
+    /// An agent's accepted intent, from the intent endpoint reading its frame to the order
+    /// handed to the bridge (µs): the agent path's counterpart of tick → intent.
+    pub intent_to_order_us: Percentiles,
     /// From the first status tick to the stop signal (the trading window).
     pub trading: Duration,
     pub elapsed: Duration,
@@ -308,8 +311,7 @@ pub fn run(mut options: JobOptions) -> anyhow::Result<JobSummary> {
                 order_observer: options.order_observer.clone(),
                 ..embedded_gateway_config(&config, models, replay)
             };
-            let handle = server::start(gateway_config)
-                .context("starting the embedded paper gateway")?;
+            let handle = server::start(gateway_config).context("starting the embedded paper gateway")?;
             let (o, m) = (handle.orders_endpoint.clone(), handle.market_data_endpoint.clone());
             info!(target: "engine", orders = %o, market_data = %m, "embedded paper gateway started");
             (Some(handle), o, m)
@@ -520,6 +522,12 @@ async fn run_actors(
         }
     }
     tick_to_intent_by_symbol.sort_by_key(|a| a.0);
+    let mut intent_to_order = ::actors::bridge::small_histogram();
+    for addr in engine.symbols.values() {
+        if let Ok(Some(h)) = addr.send(::actors::symbol_actor::GetIntentToOrder).await {
+            let _ = intent_to_order.add(&h);
+        }
+    }
     if let Some(server) = http {
         server.stop();
     }
@@ -584,6 +592,7 @@ async fn run_actors(
         },
         feed,
         tick_to_intent_us: ::actors::bridge::summarize(&tick_to_intent),
+        intent_to_order_us: ::actors::bridge::summarize(&intent_to_order),
         tick_to_intent_by_symbol,
         trading,
         elapsed: Duration::ZERO,

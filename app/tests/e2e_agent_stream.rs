@@ -184,6 +184,8 @@ fn the_stream_tells_every_intent_and_trade_and_replays_without_a_gap() {
         token: None,
         symbols: vec![Symbol::new(ETH).unwrap(), Symbol::new(XAU).unwrap()],
         max_intents_per_sec: 10_000,
+        heartbeat_timeout: Duration::from_secs(60),
+        on_silence: engine::agent::OnSilence::StopEntries,
     }];
     let engine = std::thread::spawn(move || {
         main_job::run(JobOptions::new(config, Some(Duration::from_secs(14)))).expect("job runs")

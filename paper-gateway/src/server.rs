@@ -13,7 +13,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use engine::feed::{InstrumentModel, IntervalMs};
-use protocol::{Codec, DecodeError, Envelope, Heartbeat, IntentId, Message, RejectCode, SessionId, SessionReject, Symbol};
+use protocol::{
+    Codec, DecodeError, Envelope, Heartbeat, IntentId, Message, RejectCode, SessionId, SessionReject, Symbol,
+};
 use tracing::{info, warn};
 
 use crate::faults::{FaultConfig, FaultPlan};

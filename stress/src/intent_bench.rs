@@ -114,7 +114,8 @@ pub fn judge(intent: &Figure, tick: &Figure, hop: &Figure, min: u64) -> Verdict 
         why.push("no hop measured".to_string());
     }
     let over = |what: &str, got: f64, tick: f64, hop: f64| {
-        (got > tick + hop).then(|| format!("intent → order {what} {got} µs > tick → order {tick} µs + one hop {hop} µs"))
+        (got > tick + hop)
+            .then(|| format!("intent → order {what} {got} µs > tick → order {tick} µs + one hop {hop} µs"))
     };
     why.extend(over("p50", intent.p50_us, tick.p50_us, hop.p50_us));
     why.extend(over("p99", intent.p99_us, tick.p99_us, hop.p99_us));
@@ -141,13 +142,11 @@ fn run_config(options: &BenchOptions, dir: &Path) -> anyhow::Result<RunConfig> {
     config.risk.max_total_exposure = protocol::Ppm(100_000_000);
     config.agents.endpoint = Some(options.endpoint.clone());
     let symbols = AGENT_SYMBOLS.iter().map(|s| Symbol::new(s)).collect::<Result<Vec<_>, _>>()?;
-    config.agents.agents = vec![AgentConfig {
-        id: AgentId::new(AGENT)?,
-        token_file: Some(token_file),
-        token: None,
-        symbols,
-        max_intents_per_sec: 10_000,
-    }];
+    let mut agent = AgentConfig::new(AgentId::new(AGENT)?, Some(token_file), symbols);
+    agent.max_intents_per_sec = 10_000;
+    agent.heartbeat_timeout = Duration::from_secs(60);
+    config.agents.agents = vec![agent];
+    config.agents.stream = None;
     Ok(config)
 }
 

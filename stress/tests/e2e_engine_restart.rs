@@ -74,6 +74,7 @@ fn positions_survive_an_engine_restart_and_a_mismatch_halts() {
         wait_for_subscribers: false,
         publish_for: None,
         replay: None,
+        order_observer: None,
     })
     .expect("gateway");
     let state = dir.join("engine-state.json");

@@ -51,6 +51,7 @@ fn fifteen_hundred_symbols_all_get_their_ticks() {
         wait_for_subscribers: true,
         publish_for: None,
         replay: None,
+        order_observer: None,
     })
     .expect("gateway");
     let md = gateway.market_data_endpoint.clone();

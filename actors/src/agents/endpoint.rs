@@ -153,6 +153,7 @@ impl Gate {
 
 /// Answers one frame: read as a JSON object, dispatched on `type`.
 fn dispatch(gate: &mut Gate, incoming: &Incoming, routes: &EndpointRoutes) -> Vec<u8> {
+    let received_ns = crate::time::wall_ns();
     let Some(body) = &incoming.body else {
         return IntentAnswer::refused(None, Reason::Frame(FrameRefusal::Malformed), "expected one JSON frame").encode();
     };
@@ -162,7 +163,7 @@ fn dispatch(gate: &mut Gate, incoming: &Incoming, routes: &EndpointRoutes) -> Ve
     };
     let peer = incoming.peer.as_deref();
     match object.get("type").and_then(serde_json::Value::as_str) {
-        Some(SUBMIT_INTENT) => submit(gate, object, peer, &routes.intents).encode(),
+        Some(SUBMIT_INTENT) => submit(gate, object, peer, &routes.intents, received_ns).encode(),
         Some(heartbeat::HEARTBEAT) => heartbeat(gate, object, peer, &routes.heartbeats),
         Some(cancel::CANCEL_INTENT) => cancel(gate, object, peer, &routes.cancels),
         Some(kind) if StreamRequest::named(kind).is_some() => {
@@ -230,7 +231,8 @@ fn stream_request(
     routes: &EndpointRoutes,
 ) -> Vec<u8> {
     let Some(request) = StreamRequest::named(kind) else {
-        return IntentAnswer::refused(None, Reason::Frame(FrameRefusal::Malformed), "type: not a stream request").encode();
+        return IntentAnswer::refused(None, Reason::Frame(FrameRefusal::Malformed), "type: not a stream request")
+            .encode();
     };
     let id = intent_id_of(&object);
     let (agent, token) = match credentials(&mut object, id.as_ref()) {
@@ -284,6 +286,7 @@ fn submit(
     object: serde_json::Map<String, serde_json::Value>,
     peer: Option<&str>,
     route: &Recipient<IntentFromEndpoint>,
+    received_ns: u64,
 ) -> IntentAnswer {
     let envelope = match envelope_of(object) {
         Ok(e) => e,
@@ -295,7 +298,7 @@ fn submit(
         Err(answer) => return *answer,
     };
     let (reply, answer) = crossbeam_channel::bounded(1);
-    if route.try_send(IntentFromEndpoint { agent, envelope, reply }).is_err() {
+    if route.try_send(IntentFromEndpoint { agent, envelope, reply, received_ns }).is_err() {
         return IntentAnswer::refused(
             Some(&id),
             Reason::Frame(FrameRefusal::Busy),

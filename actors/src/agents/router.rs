@@ -23,8 +23,8 @@ use tracing::{error, info, warn};
 use super::answer_log::{AnswerLog, Restored, RestoredAnswers};
 use super::cancel::{cancel, cancelled_answer, CancelOutcome};
 use super::idempotency::{Begin, IntentLog, REMEMBERED_PER_AGENT};
-use super::stream::{EventKind, StreamEvent, StreamSender, Topic};
 use super::liveness::{AgentLivenessView, LivenessBoard, Tracker, Transition};
+use super::stream::{EventKind, StreamEvent, StreamSender, Topic};
 use super::wire::{parse_body, wire_field, ClientIntentId, Envelope, FrameRefusal, IntentAnswer, Reason};
 use super::AgentSpec;
 use crate::messages::{AgentIntent, SetAgentLiveness};
@@ -37,6 +37,8 @@ pub struct IntentFromEndpoint {
     pub agent: AgentId,
     pub envelope: Envelope,
     pub reply: Sender<IntentAnswer>,
+    /// When the endpoint read the frame (wall clock, ns): the start of intent → order.
+    pub received_ns: u64,
 }
 
 /// An agent's liveness changed (the hook the execution stream's `agent_liveness` event
@@ -320,7 +322,7 @@ impl Actor for AgentRouter {
 impl Handler<IntentFromEndpoint> for AgentRouter {
     type Result = ();
     fn handle(&mut self, msg: IntentFromEndpoint, ctx: &mut Context<Self>) {
-        let IntentFromEndpoint { agent, envelope, reply } = msg;
+        let IntentFromEndpoint { agent, envelope, reply, received_ns } = msg;
         let id = envelope.intent_id.clone();
         self.seen(agent, wall_ns());
         let Some(state) = self.agents.get_mut(&agent) else {
@@ -391,7 +393,7 @@ impl Handler<IntentFromEndpoint> for AgentRouter {
         };
         info!(target: "agents", agent = %agent, intent_id = id.as_str(), symbol = %symbol, command = ?parsed.command, valid_until_ns = parsed.valid_until_ns, thesis = parsed.thesis.as_deref(), "AGENT_INTENT");
         let decision = AgentDecision { agent, command: parsed.command, valid_until: parsed.valid_until_ns };
-        let asked = route.send(AgentIntent { decision, client_id: Some(id.clone()) });
+        let asked = route.send(AgentIntent { decision, client_id: Some(id.clone()), received_ns });
         ctx.spawn(asked.into_actor(self).map(move |result, act, _| match result {
             Ok(Ok(order)) => act.finish(agent, &id, IntentAnswer::accepted(&id, order), reply),
             Ok(Err(refusal)) => {
@@ -422,7 +424,7 @@ mod tests {
         });
         let envelope = envelope(frame.to_string().as_bytes()).unwrap();
         let (reply, answer) = crossbeam_channel::bounded(1);
-        router.do_send(IntentFromEndpoint { agent, envelope, reply });
+        router.do_send(IntentFromEndpoint { agent, envelope, reply, received_ns: wall_ns() });
         answer.recv_timeout(Duration::from_secs(2)).unwrap()
     }
 

@@ -7,7 +7,10 @@ use clap::Parser;
 use stress::intent_bench::{self, BenchOptions};
 
 #[derive(Parser, Debug)]
-#[command(name = "intent-bench", about = "Intent → order on the wire vs the engine's tick → order time (one JSON line)")]
+#[command(
+    name = "intent-bench",
+    about = "Intent → order on the wire vs the engine's tick → order time (one JSON line)"
+)]
 struct Cli {
     /// Measured intents (after 50 unmeasured ones).
     #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
@@ -36,7 +39,8 @@ fn main() {
         min_intents: cli.min_intents,
         endpoint: format!("tcp://127.0.0.1:{port}"),
     };
-    let result = std::fs::create_dir_all(&dir).map_err(anyhow::Error::from).and_then(|_| intent_bench::run(&options, &dir));
+    let result =
+        std::fs::create_dir_all(&dir).map_err(anyhow::Error::from).and_then(|_| intent_bench::run(&options, &dir));
     let _ = std::fs::remove_dir_all(&dir);
     match result {
         Ok(report) => {
