@@ -25,7 +25,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -532,7 +532,7 @@ class StreamReader:
                 return
             events = answer.get("events") or []
             for event in events:
-                topic = event.get("symbol") or self._topic_of(event)
+                topic = self._topic_of(event)
                 if topic in self._wanted and isinstance(event.get("seq"), int):
                     before = self.delivered
                     self._deliver(topic, event)
@@ -547,8 +547,12 @@ class StreamReader:
         self._report(Resync("replay", self.state.stream_id, start, count))
 
     def _topic_of(self, event: dict) -> str | None:
-        agent = event.get("agent_id")
-        return f"agent.{agent}" if agent and "symbol" not in event else None
+        """A replayed event's topic (replay sends bodies only): its symbol when that is one
+        of ours, else its agent's topic (an agent-level event)."""
+        for topic in (event.get("symbol"), f"agent.{event.get('agent_id')}"):
+            if topic in self._wanted:
+                return topic
+        return None
 
     def _too_old(self, after_seq: int) -> None:
         snap = self.client.snapshot()
