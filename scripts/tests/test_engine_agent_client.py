@@ -53,6 +53,8 @@ class FakeEngine:
         self.answers: dict[str, tuple[dict, dict]] = {}  # intent_id -> (body, answer)
         self.drop_answers: dict[str, int] = {}  # intent_id -> answers still to drop
         self.busy_first: set[str] = set()
+        self.delay: dict[str, float] = {}  # intent_id -> seconds its answers are held back
+        self._held: list[tuple[float, bytes, bytes]] = []
         self.drop_first_of_each = False   # ids not known in advance: each one's first answer is lost
         self._dropped: set[str] = set()
         self.orders = 0
@@ -107,15 +109,25 @@ class FakeEngine:
 
     def _serve(self) -> None:
         while not self._halt.is_set():
-            if not self.router.poll(20):
+            now = time.monotonic()
+            for held in [h for h in self._held if h[0] <= now]:
+                self._held.remove(held)
+                self.router.send_multipart([held[1], held[2]])
+            if not self.router.poll(10):
                 continue
             frames = self.router.recv_multipart()
             request = json.loads(frames[-1])
             with self.lock:
                 self.received.append(request)
                 answer = self._answer(request)
-            if answer is not None:
-                self.router.send_multipart([frames[0], json.dumps(answer).encode()])
+                hold = self.delay.get(str(request.get("intent_id")))
+            if answer is None:
+                continue
+            payload = json.dumps(answer).encode()
+            if hold:
+                self._held.append((time.monotonic() + hold, frames[0], payload))
+            else:
+                self.router.send_multipart([frames[0], payload])
 
     def _answer(self, r: dict) -> dict | None:
         refusal = {"type": "intent_answer", "status": "refused"}
@@ -248,6 +260,24 @@ class ClientTest(unittest.TestCase):
             self.client.submit("ETHUSD.s", "enter_long", intent_id="i-4", **self.entry())
         self.assertLess(time.monotonic() - started, 2.5)
         self.assertEqual([s["intent_id"] for s in self.submits()], ["i-4"] * 3)
+
+    def test_a_late_answer_is_not_taken_for_the_next_requests(self):
+        late = eac.AgentClient(AGENT, TOKEN, self.engine.endpoint, timeout=0.2, retries=0)
+        try:
+            # A refusal that comes too late is not the refusal of the next request...
+            self.engine.delay["late-1"] = 0.3
+            with self.assertRaises(eac.NoAnswer):
+                late.submit("DOGEUSD.s", "exit", intent_id="late-1")
+            time.sleep(0.2)  # the answer to late-1 is now waiting in the socket
+            self.assertEqual(late.heartbeat()["type"], "heartbeat_answer")
+            # ... nor an acceptance the answer to another intent.
+            self.engine.delay["late-2"] = 0.3
+            with self.assertRaises(eac.NoAnswer):
+                late.submit("ETHUSD.s", "exit", intent_id="late-2")
+            time.sleep(0.2)
+            self.assertEqual(late.submit("ETHUSD.s", "exit", intent_id="late-3")["intent_id"], "late-3")
+        finally:
+            late.close()
 
     def test_a_refusal_raises_with_its_code_and_field(self):
         with self.assertRaises(eac.Refused) as caught:
