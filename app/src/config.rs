@@ -139,6 +139,8 @@ pub struct GatewaySection {
     pub replay: Option<Vec<String>>,
     /// Replay speed: "1" (real time), "N" (N times faster) or "max".
     pub speed: Option<String>,
+    /// Where the embedded gateway binds its tick PUB (an agent reads the same ticks there).
+    pub market_data_bind: Option<String>,
 }
 
 /// Which built-in strategy, with its parameters.
@@ -216,6 +218,8 @@ pub struct RunConfig {
     pub replay: Vec<PathBuf>,
     /// `gateway.speed`.
     pub speed: Speed,
+    /// `gateway.market_data_bind`: the embedded gateway's tick PUB bind address.
+    pub embedded_market_data_bind: String,
     /// `[agents]`: the intent endpoint and the agents that drive symbols.
     pub agents: AgentsConfig,
 }
@@ -296,6 +300,7 @@ impl Default for RunConfig {
             reject_rate: 0.0,
             drop_reply_rate: 0.0,
             latency: Duration::ZERO,
+            embedded_market_data_bind: "tcp://127.0.0.1:*".into(),
             shards: 0,
             step_budget: ::actors::symbol_actor::DEFAULT_STEP_BUDGET,
             lossless_ticks: false,
@@ -782,6 +787,9 @@ impl RunConfig {
         if let Some(speed) = g.speed {
             self.speed = speed.parse().map_err(|e: paper_gateway::replay::ReplayError| bad("gateway.speed", e))?;
         }
+        if let Some(bind) = g.market_data_bind {
+            self.embedded_market_data_bind = endpoint("gateway.market_data_bind", &bind)?;
+        }
         Ok(())
     }
 }
@@ -820,6 +828,21 @@ mod tests {
         let mut short = example["engine"].as_table().unwrap().clone();
         short.remove("http");
         assert!(engine_keys.keys().any(|k| !short.contains_key(k)));
+    }
+
+    /// `deploy/agents.example.toml` (the README's run with a decision agent) is accepted:
+    /// one agent driving two of the default symbols, the embedded gateway's ticks on the
+    /// port the example agent reads by default.
+    #[test]
+    fn the_agents_example_config_is_accepted() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/agents.example.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let c = apply(&text).unwrap_or_else(|e| panic!("the agents example is refused: {e}"));
+        assert_eq!(c.embedded_market_data_bind, "tcp://127.0.0.1:5556");
+        assert_eq!(c.agents.agents.len(), 1);
+        let driven: Vec<String> = c.agents.agents[0].symbols.iter().map(|s| s.to_string()).collect();
+        assert_eq!(driven, ["ETHUSD.s", "XAUUSD.s"]);
+        assert!(driven.iter().all(|s| c.symbols.contains(s)), "the agent's symbols are traded");
     }
 
     use super::*;
@@ -893,10 +916,20 @@ mod tests {
             ("[gateway]\nspeed = \"0\"", "gateway.speed"),
             ("[gateway]\nspeed = \"fast\"", "gateway.speed"),
             ("[gateway]\nreplay = [\"\"]", "gateway.replay"),
+            ("[gateway]\nmarket_data_bind = \"5556\"", "gateway.market_data_bind"),
+            ("[gateway]\nmarket_data_bind = \"tcp://127.0.0.1:port\"", "gateway.market_data_bind"),
         ];
         for (text, key) in cases {
             assert_eq!(apply(text).unwrap_err().key, key, "{text}");
         }
+    }
+
+    /// The embedded gateway's tick PUB: a free loopback port unless given.
+    #[test]
+    fn the_embedded_ticks_bind_where_told() {
+        assert_eq!(RunConfig::default().embedded_market_data_bind, "tcp://127.0.0.1:*");
+        let c = apply("[gateway]\nmarket_data_bind = \"tcp://127.0.0.1:5556\"").unwrap();
+        assert_eq!(c.embedded_market_data_bind, "tcp://127.0.0.1:5556");
     }
 
     #[test]

@@ -212,7 +212,8 @@ pub fn registry(config: &RunConfig) -> anyhow::Result<SymbolRegistry> {
     Ok(registry)
 }
 
-/// The embedded paper gateway for these symbols, on free loopback ports.
+/// The embedded paper gateway for these symbols: orders on a free loopback port, ticks on
+/// `gateway.market_data_bind` (a free loopback port by default).
 pub fn embedded_gateway_config(
     config: &RunConfig,
     models: Vec<InstrumentModel>,
@@ -220,7 +221,7 @@ pub fn embedded_gateway_config(
 ) -> GatewayConfig {
     GatewayConfig {
         orders_bind: "tcp://127.0.0.1:*".into(),
-        market_data_bind: "tcp://127.0.0.1:*".into(),
+        market_data_bind: config.embedded_market_data_bind.clone(),
         models,
         seed: config.seed,
         interval: config.interval,

@@ -1,5 +1,5 @@
-//! Runs the Python test suites of scripts/ (the lock auditor and the interop gateway), so
-//! that the README's one test command covers them too.
+//! Runs the Python test suites of scripts/ (the lock auditor, the interop gateway, the agent
+//! client and the example agent), so that the README's one test command covers them too.
 
 use std::process::Command;
 
