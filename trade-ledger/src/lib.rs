@@ -22,7 +22,7 @@ pub mod schema;
 pub mod time;
 pub mod writer;
 
-pub use rows::{LedgerRow, SymbolTotalsRow};
+pub use rows::{AgentIntentRow, LedgerRow, SymbolTotalsRow};
 pub use writer::{LedgerReport, LedgerSender, LedgerWriter};
 
 /// Why the ledger could not be opened, written or read.
