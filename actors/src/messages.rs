@@ -111,7 +111,7 @@ pub struct FoldPnl {
 
 /// symbol → its shard's outbox: a row for the trade ledger (an order sent, a fill booked,
 /// a trade closed, an adjustment), handed to the ledger's writer in the shard's next batch.
-#[derive(Message, Clone, Copy, Debug)]
+#[derive(Message, Clone, Debug)]
 #[rtype(result = "()")]
 pub struct RecordLedger {
     pub row: trade_ledger::LedgerRow,

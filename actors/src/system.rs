@@ -315,6 +315,7 @@ pub fn start(
     .with_stream(stream_tx)
     .with_liveness(liveness_routes, liveness_board)
     .with_answer_log(config.agents.answers.clone(), config.agents.restored.clone())
+    .with_ledger(config.ledger.clone())
     .start();
     let requests = StreamRequests {
         stream_id,

@@ -2,7 +2,8 @@
 //! gateway: an agent drives ETHUSD.s through the intent endpoint while the built-in z-score
 //! strategy drives BTCUSD.s in the same run. An accepted entry is exactly one order and a
 //! fill; a retry of its id gets the same answer and no second order; the agent's exit
-//! closes the trade (reason `agent`, decided by the agent) in the trade ledger; a wrong
+//! closes the trade (reason `agent`, decided by the agent) in the trade ledger, which keeps
+//! the entry's thesis exactly as sent (and `engine trades` shows it); a wrong
 //! token, an unknown agent, a strategy's symbol, an out-of-range field, an expired intent,
 //! an opposite entry and an id reused with another body are each refused with their code;
 //! and the books balance.
@@ -23,6 +24,8 @@ use serde_json::{json, Value};
 
 const TOKEN: &str = "e2e-agent-token-7c1d9e0b55";
 const AGENT: &str = "e2e-agent";
+/// Quotes, a comma, a newline and non-ASCII: stored and shown exactly as sent.
+const THESIS: &str = "e2e: buy the dip, sell the \"rip\"\nsecond line ✓";
 
 fn intent(id: &str, symbol: &str, action: &str) -> Value {
     json!({
@@ -34,7 +37,7 @@ fn intent(id: &str, symbol: &str, action: &str) -> Value {
 fn entry(id: &str, symbol: &str, action: &str) -> Value {
     let mut frame = intent(id, symbol, action);
     let extra = json!({"qty": "0.03", "tp_pct": "5", "sl_pct": "5", "time_in_trade_limit_sec": 30,
-                       "cooldown_sec": 0, "thesis": "e2e: buy the dip, sell the rip"});
+                       "cooldown_sec": 0, "thesis": THESIS});
     frame.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
     frame
 }
@@ -126,6 +129,8 @@ fn an_agent_drives_one_symbol_beside_a_strategy() {
 
     let summary = engine.join().expect("engine thread");
     common::assert_books_balance(&summary);
+    let ledger = summary.ledger.as_ref().expect("a trade ledger");
+    assert!(ledger.complete(), "every row (the agent's intents too) written: {ledger:?}");
     assert_eq!(summary.efsm_errors, 0);
     let status = |s: Symbol| summary.symbols.iter().find(|r| r.status.symbol == s).unwrap().status;
     let (eth_status, btc_status) = (status(eth), status(btc));
@@ -154,6 +159,51 @@ fn an_agent_drives_one_symbol_beside_a_strategy() {
     assert!(
         rows.iter().filter(|r| r.0 == "BTCUSD.s").all(|r| r.1 == "strategy" && r.2.as_deref() == Some("zscore")),
         "{rows:?}"
+    );
+
+    // The accepted intents with their thesis (the exit had none), and the trade's thesis.
+    let intents: Vec<(i64, String, String, String, Option<String>)> = conn
+        .prepare("SELECT order_intent_id, agent_id, client_intent_id, action, thesis FROM agent_intents ORDER BY accepted_ns")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(intents.len(), 2, "the accepted entry and exit, once each (retries add none): {intents:?}");
+    assert_eq!(intents[0], (order as i64, AGENT.into(), entry_id.clone(), "enter_long".into(), Some(THESIS.into())));
+    let exit_order = exit["order_intent_id"].as_u64().unwrap() as i64;
+    assert_eq!(intents[1], (exit_order, AGENT.into(), "exit-1".into(), "exit".into(), None));
+    let thesis: Option<String> = conn
+        .query_row(
+            "SELECT a.thesis FROM trades t JOIN agent_intents a ON a.run = t.run AND a.order_intent_id = t.entry_intent
+             WHERE t.symbol = 'ETHUSD.s'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(thesis.as_deref(), Some(THESIS));
+    drop(conn);
+
+    // `engine trades --db <file> --format json`: the trade carries the thesis.
+    let request = engine_app::trades::TradesRequest {
+        db: Some(db.clone()),
+        run: None,
+        from: None,
+        to: None,
+        format: trade_ledger::export::Format::Json,
+        log_dir: dir.clone(),
+        ledger: TradeLedger::Off,
+    };
+    let out = engine_app::trades::trades(&request).unwrap();
+    assert!(!out.differs, "{}", out.text);
+    let json: Value = serde_json::from_str(&out.text).unwrap();
+    let trades = json["trades"].as_array().unwrap();
+    let eth_trade = trades.iter().find(|t| t["symbol"] == "ETHUSD.s").unwrap();
+    assert_eq!(eth_trade["thesis"], THESIS, "{eth_trade}");
+    assert!(eth_trade["exit_thesis"].is_null(), "{eth_trade}");
+    assert!(
+        trades.iter().filter(|t| t["symbol"] == "BTCUSD.s").all(|t| t["thesis"].is_null()),
+        "a strategy's trade has none"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

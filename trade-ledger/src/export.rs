@@ -85,6 +85,14 @@ fn table(report: &TradeReport) -> String {
             t.net.to_fixed_string(),
             t.exit_reason
         );
+        // The theses on lines of their own (control characters as spaces; CSV and JSON
+        // carry the text exactly).
+        for (label, thesis) in [("thesis", &t.thesis), ("exit thesis", &t.exit_thesis)] {
+            if let Some(thesis) = thesis {
+                let line: String = thesis.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+                let _ = writeln!(out, "    {label}: {line}");
+            }
+        }
     }
     let _ = writeln!(out, "\nper symbol (closed trades; the book adds the open trade and adjustments)");
     let _ = writeln!(
@@ -133,7 +141,7 @@ fn csv_field(text: &str) -> String {
 
 /// The CSV columns, in order: one header for both kinds of row; `record` is `trade` or
 /// `total` (a symbol's closed trades), and a row leaves the columns it has no value for empty.
-const CSV_COLUMNS: [&str; 22] = [
+const CSV_COLUMNS: [&str; 24] = [
     "record",
     "run_id",
     "symbol",
@@ -156,6 +164,8 @@ const CSV_COLUMNS: [&str; 22] = [
     "decided_by_name",
     "fills",
     "trades",
+    "thesis",
+    "exit_thesis",
 ];
 
 fn csv(report: &TradeReport) -> String {
@@ -200,6 +210,8 @@ fn trade_csv_field(t: &TradeOut, column: &str) -> Option<String> {
         "decided_by" => t.decided_by.clone(),
         "decided_by_name" => t.decided_by_name.clone()?,
         "fills" => t.fills.to_string(),
+        "thesis" => t.thesis.clone()?,
+        "exit_thesis" => t.exit_thesis.clone()?,
         _ => return None,
     })
 }
@@ -242,6 +254,8 @@ fn trade_json(t: &TradeOut) -> Value {
         "decided_by": t.decided_by,
         "decided_by_name": t.decided_by_name,
         "fills": t.fills,
+        "thesis": t.thesis,
+        "exit_thesis": t.exit_thesis,
     })
 }
 
@@ -303,6 +317,8 @@ mod tests {
             decided_by: "strategy".into(),
             decided_by_name: Some("z, \"score\"".into()),
             fills: 2,
+            thesis: Some("mean \"reverts\", fast\nsecond line".into()),
+            exit_thesis: None,
         };
         let totals = SymbolTotals {
             symbol: "BTCUSD.s".into(),
@@ -319,9 +335,9 @@ mod tests {
         };
         assert_eq!(
             csv(&report),
-            "record,run_id,symbol,trade_seq,direction,qty,entry_time,exit_time,entry_ns,exit_ns,entry_price,exit_price,realized,fees,net,exit_reason,entry_intent,exit_intent,decided_by,decided_by_name,fills,trades\n\
-             trade,run-a,BTCUSD.s,1,long,0.01,2026-01-01T00:00:00.000000000Z,2026-01-01T00:01:00.500000000Z,1767225600000000000,1767225660500000000,100,101.5,0.015,0.002,0.013,take_profit,7,,strategy,\"z, \"\"score\"\"\",2,\n\
-             total,,BTCUSD.s,,,,,,,,,,0.015,0.002,0.013,,,,,,,1\n"
+            "record,run_id,symbol,trade_seq,direction,qty,entry_time,exit_time,entry_ns,exit_ns,entry_price,exit_price,realized,fees,net,exit_reason,entry_intent,exit_intent,decided_by,decided_by_name,fills,trades,thesis,exit_thesis\n\
+             trade,run-a,BTCUSD.s,1,long,0.01,2026-01-01T00:00:00.000000000Z,2026-01-01T00:01:00.500000000Z,1767225600000000000,1767225660500000000,100,101.5,0.015,0.002,0.013,take_profit,7,,strategy,\"z, \"\"score\"\"\",2,,\"mean \"\"reverts\"\", fast\nsecond line\",\n\
+             total,,BTCUSD.s,,,,,,,,,,0.015,0.002,0.013,,,,,,,1,,\n"
         );
     }
 }

@@ -1,6 +1,7 @@
 //! The trade ledger: every order the engine sends, every fill it books, every trade that
-//! closes (and every adjustment an operator's `adopt` makes) as rows of an embedded SQLite
-//! database, written off the hot path; and the queries behind `engine trades`.
+//! closes (and every adjustment an operator's `adopt` makes), and every decision agent's
+//! accepted intent with its thesis, as rows of an embedded SQLite database, written off the
+//! hot path; and the queries behind `engine trades`.
 //!
 //! Money is stored as the exact fixed-point integer (`*_raw`, value × 10^8) beside a text
 //! rendering; never as a float. The schema is documented in docs/TRADE_LEDGER.md.
@@ -22,7 +23,7 @@ pub mod schema;
 pub mod time;
 pub mod writer;
 
-pub use rows::{LedgerRow, SymbolTotalsRow};
+pub use rows::{AgentIntentRow, LedgerRow, SymbolTotalsRow};
 pub use writer::{LedgerReport, LedgerSender, LedgerWriter};
 
 /// Why the ledger could not be opened, written or read.

@@ -69,6 +69,11 @@ pub struct TradeOut {
     pub decided_by: String,
     pub decided_by_name: Option<String>,
     pub fills: i64,
+    /// The `thesis` of the agent intent that opened it (`agent_intents`, joined on
+    /// `entry_intent`); `None` when no agent's intent with a thesis opened it.
+    pub thesis: Option<String>,
+    /// The `thesis` of the agent's `exit` intent that closed it (joined on `exit_intent`).
+    pub exit_thesis: Option<String>,
 }
 
 /// A symbol's totals in the ledger, and in the run's summary when it was recorded.
@@ -189,12 +194,25 @@ pub fn report(conn: &Connection, query: &TradeQuery) -> Result<TradeReport, Ledg
 }
 
 fn run_trades(conn: &Connection, run: &RunInfo, query: &TradeQuery) -> Result<Vec<TradeOut>, LedgerError> {
-    let mut stmt = conn.prepare_cached(
+    // A version 1 file has no `agent_intents`: no thesis.
+    let sql = if crate::schema::has_table(conn, "agent_intents")? {
+        "SELECT t.symbol, t.trade_seq, t.direction, t.qty_raw, t.entry_ns, t.exit_ns, t.entry_price_raw,
+                t.exit_price_raw, t.realized_raw, t.fees_raw, t.exit_reason, t.entry_intent, t.exit_intent,
+                t.decided_by, t.decided_by_name, t.fills,
+                (SELECT a.thesis FROM agent_intents a WHERE a.run = t.run AND a.order_intent_id = t.entry_intent
+                 ORDER BY a.accepted_ns DESC LIMIT 1),
+                (SELECT a.thesis FROM agent_intents a WHERE a.run = t.run AND a.order_intent_id = t.exit_intent
+                 ORDER BY a.accepted_ns DESC LIMIT 1)
+         FROM trades t WHERE t.run = ?1 AND t.exit_ns >= ?2 AND t.exit_ns < ?3
+         ORDER BY t.exit_ns, t.symbol, t.trade_seq"
+    } else {
         "SELECT symbol, trade_seq, direction, qty_raw, entry_ns, exit_ns, entry_price_raw, exit_price_raw,
-                realized_raw, fees_raw, exit_reason, entry_intent, exit_intent, decided_by, decided_by_name, fills
+                realized_raw, fees_raw, exit_reason, entry_intent, exit_intent, decided_by, decided_by_name, fills,
+                NULL, NULL
          FROM trades WHERE run = ?1 AND exit_ns >= ?2 AND exit_ns < ?3
-         ORDER BY exit_ns, symbol, trade_seq",
-    )?;
+         ORDER BY exit_ns, symbol, trade_seq"
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
     let rows = stmt.query_map(params![run.id, query.from.unwrap_or(i64::MIN), query.to.unwrap_or(i64::MAX)], |r| {
         Ok((
             (r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?),
@@ -202,6 +220,7 @@ fn run_trades(conn: &Connection, run: &RunInfo, query: &TradeQuery) -> Result<Ve
             (r.get::<_, i64>(8)?, r.get::<_, i64>(9)?, r.get::<_, String>(10)?),
             (r.get::<_, Option<i64>>(11)?, r.get::<_, Option<i64>>(12)?),
             (r.get::<_, String>(13)?, r.get::<_, Option<String>>(14)?, r.get::<_, i64>(15)?),
+            (r.get::<_, Option<String>>(16)?, r.get::<_, Option<String>>(17)?),
         ))
     })?;
     let mut out = Vec::new();
@@ -212,6 +231,7 @@ fn run_trades(conn: &Connection, run: &RunInfo, query: &TradeQuery) -> Result<Ve
             (realized, fees, reason),
             (ei, xi),
             (by, by_name, fills),
+            (thesis, exit_thesis),
         ) = row?;
         let what = format!("trade {symbol} #{trade_seq}");
         let (realized, fees) = (money(realized), money(fees));
@@ -235,6 +255,8 @@ fn run_trades(conn: &Connection, run: &RunInfo, query: &TradeQuery) -> Result<Ve
             decided_by: by,
             decided_by_name: by_name,
             fills,
+            thesis,
+            exit_thesis,
         });
     }
     Ok(out)

@@ -7,7 +7,7 @@ use engine::trade::{BookAdjustment, BookedFill, ClosedTrade};
 use protocol::{Money, Symbol};
 
 /// One row of the ledger.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LedgerRow {
     /// An order the engine put on the wire.
     Order(OrderRequest),
@@ -16,6 +16,26 @@ pub enum LedgerRow {
     Adjustment(BookAdjustment),
     /// The run's final figures for one symbol (from its summary).
     Totals(SymbolTotalsRow),
+    /// A decision agent's intent the engine accepted, with its thesis (boxed: the other
+    /// rows stay small and cheap to move).
+    AgentIntent(Box<AgentIntentRow>),
+}
+
+/// A decision agent's intent the engine accepted (docs/AGENTS.md §3, §7): who sent it, its
+/// client id, what it asked, and its `thesis` stored exactly as given (never interpreted).
+/// `order_intent_id` is the engine's order for it, the `entry_intent`/`exit_intent` of the
+/// trade it opened or closed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentIntentRow {
+    pub order_intent_id: u64,
+    pub agent_id: String,
+    pub client_intent_id: String,
+    /// `enter_long`, `enter_short` or `exit`.
+    pub action: &'static str,
+    pub symbol: Symbol,
+    pub thesis: Option<String>,
+    /// When the engine accepted it (ns since the Unix epoch, wall clock).
+    pub accepted_ns: u64,
 }
 
 /// A symbol's final figures as the run's summary printed them.

@@ -9,8 +9,12 @@ use rusqlite::Connection;
 
 use crate::LedgerError;
 
-/// `PRAGMA user_version` of the schema this code writes and reads.
-pub const SCHEMA_VERSION: i64 = 1;
+/// `PRAGMA user_version` of the schema this code writes and reads. Version 2 added the
+/// `agent_intents` table; a version 1 file is read as it is (no thesis) and, opened for
+/// writing, gets the table (`CREATE TABLE IF NOT EXISTS`) and version 2.
+pub const SCHEMA_VERSION: i64 = 2;
+/// The oldest version this code still reads (and upgrades when writing).
+pub const OLDEST_READABLE: i64 = 1;
 
 /// Every table. Money, prices and quantities: `*_raw` is the exact fixed-point integer
 /// (value × 10^8), the column without the suffix its decimal text. Times: ns since the
@@ -98,6 +102,17 @@ CREATE TABLE IF NOT EXISTS run_totals (
     gateway_net      TEXT,
     UNIQUE (run, symbol)
 );
+CREATE TABLE IF NOT EXISTS agent_intents (
+    run              INTEGER NOT NULL REFERENCES runs(id),
+    order_intent_id  INTEGER NOT NULL,
+    agent_id         TEXT NOT NULL,
+    client_intent_id TEXT NOT NULL,
+    symbol           TEXT NOT NULL,
+    action           TEXT NOT NULL CHECK (action IN ('enter_long', 'enter_short', 'exit')),
+    thesis           TEXT,
+    accepted_ns      INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS agent_intents_by_order ON agent_intents (run, order_intent_id);
 CREATE INDEX IF NOT EXISTS trades_by_exit ON trades (exit_ns);
 CREATE INDEX IF NOT EXISTS trades_by_symbol ON trades (run, symbol);
 CREATE INDEX IF NOT EXISTS fills_by_trade ON fills (run, symbol, trade_seq);
@@ -124,7 +139,10 @@ pub fn open_for_writing(path: &Path) -> Result<Connection, LedgerError> {
     }
     conn.execute_batch("PRAGMA synchronous = NORMAL;").map_err(at)?;
     check_version(&conn, path, true)?;
+    // Creates what is absent: every table of a new file, the tables a version added to an
+    // older one; then the file is of this version.
     conn.execute_batch(SCHEMA).map_err(at)?;
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(at)?;
     Ok(conn)
 }
 
@@ -138,14 +156,22 @@ pub fn open_for_reading(path: &Path) -> Result<Connection, LedgerError> {
     Ok(conn)
 }
 
-/// A fresh file gets our version; any other version is refused.
+/// Our version or an older one we read (a writer upgrades it); a fresh file (0) only for
+/// a writer; any other version is refused.
 fn check_version(conn: &Connection, path: &Path, writing: bool) -> Result<(), LedgerError> {
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     match found {
-        SCHEMA_VERSION => Ok(()),
-        0 if writing => Ok(conn.pragma_update(None, "user_version", SCHEMA_VERSION)?),
+        OLDEST_READABLE..=SCHEMA_VERSION => Ok(()),
+        0 if writing => Ok(()),
         _ => Err(LedgerError::SchemaVersion { path: path.display().to_string(), found, expected: SCHEMA_VERSION }),
     }
+}
+
+/// Whether the file has a table (a version 1 file has no `agent_intents`).
+pub fn has_table(conn: &Connection, table: &str) -> Result<bool, LedgerError> {
+    let n: i64 =
+        conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1", [table], |r| r.get(0))?;
+    Ok(n > 0)
 }
 
 #[cfg(test)]
@@ -163,7 +189,7 @@ mod tests {
         let conn = open_for_writing(&path).unwrap();
         let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
         assert_eq!(mode, "wal");
-        for table in ["runs", "orders", "fills", "trades", "adjustments", "run_totals"] {
+        for table in ["runs", "orders", "fills", "trades", "adjustments", "run_totals", "agent_intents"] {
             let n: i64 = conn
                 .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1", [table], |r| {
                     r.get(0)
@@ -185,6 +211,23 @@ mod tests {
         let err = open_for_reading(&path).unwrap_err();
         assert!(matches!(err, LedgerError::SchemaVersion { found: 99, .. }), "{err}");
         assert!(open_for_writing(&path).is_err());
+    }
+
+    /// A version 1 file (no `agent_intents`) is read as it is, and a writer adds the table
+    /// and makes it version 2.
+    #[test]
+    fn a_version_1_file_is_read_and_upgraded_by_a_writer() {
+        let path = temp("v1");
+        let conn = open_for_writing(&path).unwrap();
+        conn.execute_batch("DROP TABLE agent_intents; PRAGMA user_version = 1;").unwrap();
+        drop(conn);
+        let reader = open_for_reading(&path).unwrap();
+        assert!(!has_table(&reader, "agent_intents").unwrap());
+        drop(reader);
+        let conn = open_for_writing(&path).unwrap();
+        assert!(has_table(&conn, "agent_intents").unwrap());
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
     }
 
     #[test]

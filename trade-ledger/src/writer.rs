@@ -220,6 +220,10 @@ const INSERT_TOTALS: &str =
                                                     gateway_net_raw, gateway_net)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
+const INSERT_AGENT_INTENT: &str =
+    "INSERT INTO agent_intents (run, order_intent_id, agent_id, client_intent_id, symbol, action, thesis, accepted_ns)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
 /// One transaction for the whole batch.
 pub(crate) fn write_rows(conn: &mut Connection, run: i64, rows: &[LedgerRow]) -> Result<(), rusqlite::Error> {
     let tx = conn.transaction()?;
@@ -247,13 +251,14 @@ fn money(m: Option<Money>) -> (Option<i64>, Option<String>) {
     (m.map(Money::raw), m.map(|m| m.to_string()))
 }
 
-/// The five inserts, prepared once per transaction.
+/// The inserts, prepared once per transaction.
 struct Statements<'a> {
     order: Statement<'a>,
     fill: Statement<'a>,
     trade: Statement<'a>,
     adjustment: Statement<'a>,
     totals: Statement<'a>,
+    agent_intent: Statement<'a>,
 }
 
 impl<'a> Statements<'a> {
@@ -264,6 +269,7 @@ impl<'a> Statements<'a> {
             trade: tx.prepare(INSERT_TRADE)?,
             adjustment: tx.prepare(INSERT_ADJUSTMENT)?,
             totals: tx.prepare(INSERT_TOTALS)?,
+            agent_intent: tx.prepare(INSERT_AGENT_INTENT)?,
         })
     }
 }
@@ -359,6 +365,19 @@ fn insert(st: &mut Statements<'_>, run: i64, row: &LedgerRow) -> Result<(), rusq
                 as_i64(s.trades),
                 gw_raw,
                 gw_text
+            ])?;
+        }
+        LedgerRow::AgentIntent(a) => {
+            // The thesis as given: a bound parameter, never interpreted.
+            st.agent_intent.execute(params![
+                run,
+                as_i64(a.order_intent_id),
+                a.agent_id,
+                a.client_intent_id,
+                a.symbol.as_str(),
+                a.action,
+                a.thesis,
+                as_i64(a.accepted_ns)
             ])?;
         }
     }

@@ -13,7 +13,7 @@ use protocol::*;
 use trade_ledger::export::{render, Format};
 use trade_ledger::query::{report, RunSelect, TradeQuery, Verdict};
 use trade_ledger::schema::open_for_reading;
-use trade_ledger::{LedgerRow, LedgerWriter, SymbolTotalsRow};
+use trade_ledger::{AgentIntentRow, LedgerRow, LedgerWriter, SymbolTotalsRow};
 
 const SEC: u64 = 1_000_000_000;
 const T0: u64 = 1_767_225_600 * SEC; // 2026-01-01T00:00:00Z
@@ -203,7 +203,7 @@ fn runs_share_a_database_and_a_time_span_selects_by_exit_time() {
 fn a_failed_write_is_counted_and_an_unfinished_writer_is_reported() {
     let path = temp("fail");
     let mut rows = a_run();
-    rows.push(rows[4]); // the same trade twice: UNIQUE (run, symbol, trade_seq) fails the transaction
+    rows.push(rows[4].clone()); // the same trade twice: UNIQUE (run, symbol, trade_seq) fails the transaction
     let writer = LedgerWriter::start(&path, "run-f", T0).unwrap();
     let sender = writer.sender();
     sender.send(rows);
@@ -214,10 +214,86 @@ fn a_failed_write_is_counted_and_an_unfinished_writer_is_reported() {
     drop(late);
     let path2 = temp("fail2");
     let mut rows = a_run();
-    rows.push(rows[4]);
+    rows.push(rows[4].clone());
     let writer = LedgerWriter::start(&path2, "run-f", T0).unwrap();
     writer.sender().send(rows);
     let report = writer.finish(Duration::from_secs(10));
     assert_eq!((report.rows_failed, report.rows_written), (13, 0));
     assert!(!report.complete() && report.last_error.is_some(), "{report:?}");
+}
+
+fn agent_intent(order_intent_id: u64, action: &'static str, thesis: Option<&str>) -> LedgerRow {
+    LedgerRow::AgentIntent(Box::new(AgentIntentRow {
+        order_intent_id,
+        agent_id: "a1".into(),
+        client_intent_id: format!("c-{order_intent_id}"),
+        action,
+        symbol: sym("BTCUSD.s"),
+        thesis: thesis.map(str::to_string),
+        accepted_ns: T0 + order_intent_id,
+    }))
+}
+
+/// An agent's accepted intents are stored with their thesis exactly as given, and each
+/// trade shows the thesis of the intent that opened it (and of the one that closed it);
+/// CSV quotes a thesis with quotes, commas and newlines; JSON carries it as is.
+#[test]
+fn an_agent_intents_thesis_is_stored_and_shown_with_its_trade() {
+    let path = temp("thesis");
+    let thesis = "z = -2.4, \"reverts\" to the mean\nsecond line; 'quoted' — ünïcode ✓";
+    let mut rows = a_run();
+    rows.push(agent_intent(1, "enter_long", Some(thesis)));
+    rows.push(agent_intent(2, "exit", Some("done")));
+    rows.push(agent_intent(99, "enter_short", None));
+    let written = write(&path, "run-t", rows);
+    assert!(written.complete(), "{written:?}");
+    let conn = open_for_reading(&path).unwrap();
+    let stored: (String, String, String, String, Option<String>) = conn
+        .query_row(
+            "SELECT agent_id, client_intent_id, symbol, action, thesis FROM agent_intents WHERE order_intent_id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .unwrap();
+    assert_eq!(stored, ("a1".into(), "c-1".into(), "BTCUSD.s".into(), "enter_long".into(), Some(thesis.to_string())));
+    let none: Option<String> =
+        conn.query_row("SELECT thesis FROM agent_intents WHERE order_intent_id = 99", [], |r| r.get(0)).unwrap();
+    assert_eq!(none, None, "no thesis: NULL");
+
+    let r = report(&conn, &whole_run()).unwrap();
+    assert_eq!(r.verdict, Verdict::Matches, "the agent's rows change no totals");
+    // Both trades were opened by intent 1 and closed by intent 2 (the fixture's ids).
+    assert_eq!(r.trades[0].thesis.as_deref(), Some(thesis));
+    assert_eq!(r.trades[0].exit_thesis.as_deref(), Some("done"));
+
+    let csv = render(&r, Format::Csv);
+    assert!(csv.starts_with("record,") && csv.lines().next().unwrap().ends_with(",thesis,exit_thesis"), "{csv}");
+    let quoted = "\"z = -2.4, \"\"reverts\"\" to the mean\nsecond line; 'quoted' — ünïcode ✓\",done\n";
+    assert!(csv.contains(quoted), "{csv}");
+    let json: serde_json::Value = serde_json::from_str(&render(&r, Format::Json)).unwrap();
+    assert_eq!(json["trades"][0]["thesis"], thesis);
+    assert_eq!(json["trades"][0]["exit_thesis"], "done");
+    let table = render(&r, Format::Table);
+    assert!(table.contains("    thesis: z = -2.4, \"reverts\" to the mean second line;"), "{table}");
+
+    // A trade no agent opened has no thesis.
+    let plain = temp("no-thesis");
+    assert!(write(&plain, "run-p", a_run()).complete());
+    let r = report(&open_for_reading(&plain).unwrap(), &whole_run()).unwrap();
+    assert!(r.trades.iter().all(|t| t.thesis.is_none() && t.exit_thesis.is_none()));
+    let json: serde_json::Value = serde_json::from_str(&render(&r, Format::Json)).unwrap();
+    assert!(json["trades"][0]["thesis"].is_null());
+}
+
+/// A version 1 file (written before `agent_intents` existed) is still read: no thesis.
+#[test]
+fn a_version_1_ledger_reads_without_thesis() {
+    let path = temp("v1");
+    assert!(write(&path, "run-old", a_run()).complete());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("DROP TABLE agent_intents; PRAGMA user_version = 1;").unwrap();
+    drop(conn);
+    let r = report(&open_for_reading(&path).unwrap(), &whole_run()).unwrap();
+    assert_eq!(r.verdict, Verdict::Matches);
+    assert!(r.trades.iter().all(|t| t.thesis.is_none()));
 }

@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use crossbeam_channel::Sender;
-use engine::agent::{AgentDecision, AgentId, AgentRefusal, Liveness, OnSilence};
+use engine::agent::{AgentCommand, AgentDecision, AgentId, AgentRefusal, Liveness, OnSilence};
+use engine::efsm::Direction;
 use engine::intent::IntentLimits;
 use engine::risk::limits::RateLimit;
 use engine::risk::Refusal;
@@ -90,6 +91,15 @@ pub struct AgentRouter {
     check_every: Duration,
     /// Where final answers are made durable before they are sent (`None`: memory only).
     answers: Option<AnswerLog>,
+    /// The trade ledger's writer (`None`: no ledger): each accepted intent and its thesis.
+    ledger: Option<trade_ledger::LedgerSender>,
+}
+
+/// An accepted intent's fields the trade ledger keeps (`agent_intents`).
+struct Accepted {
+    action: &'static str,
+    symbol: Symbol,
+    thesis: Option<String>,
 }
 
 impl AgentRouter {
@@ -131,7 +141,29 @@ impl AgentRouter {
             check_every,
             answers: None,
             stream: None,
+            ledger: None,
         }
+    }
+
+    /// Records each accepted intent (its agent, client id, action and thesis, as given)
+    /// in the trade ledger, beside the order it became (`agent_intents`).
+    pub fn with_ledger(mut self, ledger: Option<trade_ledger::LedgerSender>) -> AgentRouter {
+        self.ledger = ledger;
+        self
+    }
+
+    /// An accepted intent to the trade ledger: one row, handed over without waiting.
+    fn record_accepted(&self, agent: AgentId, id: &ClientIntentId, order: u64, accepted: Accepted) {
+        let Some(ledger) = &self.ledger else { return };
+        ledger.send(vec![trade_ledger::LedgerRow::AgentIntent(Box::new(trade_ledger::AgentIntentRow {
+            order_intent_id: order,
+            agent_id: agent.to_string(),
+            client_intent_id: id.as_str().to_string(),
+            action: accepted.action,
+            symbol: accepted.symbol,
+            thesis: accepted.thesis,
+            accepted_ns: wall_ns(),
+        }))]);
     }
 
     /// Publishes the refusals this router decides on the execution stream.
@@ -392,10 +424,19 @@ impl Handler<IntentFromEndpoint> for AgentRouter {
             }
         };
         info!(target: "agents", agent = %agent, intent_id = id.as_str(), symbol = %symbol, command = ?parsed.command, valid_until_ns = parsed.valid_until_ns, thesis = parsed.thesis.as_deref(), "AGENT_INTENT");
+        let action = match parsed.command {
+            AgentCommand::Enter(intent) if intent.direction == Direction::Long => "enter_long",
+            AgentCommand::Enter(_) => "enter_short",
+            AgentCommand::Exit => "exit",
+        };
+        let accepted = Accepted { action, symbol, thesis: parsed.thesis };
         let decision = AgentDecision { agent, command: parsed.command, valid_until: parsed.valid_until_ns };
         let asked = route.send(AgentIntent { decision, client_id: Some(id.clone()), received_ns });
         ctx.spawn(asked.into_actor(self).map(move |result, act, _| match result {
-            Ok(Ok(order)) => act.finish(agent, &id, IntentAnswer::accepted(&id, order), reply),
+            Ok(Ok(order)) => {
+                act.record_accepted(agent, &id, order.0, accepted);
+                act.finish(agent, &id, IntentAnswer::accepted(&id, order), reply);
+            }
             Ok(Err(refusal)) => {
                 let mut answer = IntentAnswer::refused(Some(&id), Reason::Core(refusal), refusal.code());
                 if let AgentRefusal::Guard(Refusal::InvalidIntent(field)) = refusal {
