@@ -18,7 +18,9 @@
 //! - **one hop**: half a ZeroMQ DEALER↔ROUTER round trip on loopback, just before the run.
 //!
 //! The gate ([`judge`]): intent → order may cost at most one hop more than tick → order, at
-//! p50 and at p99; and it fails with fewer than `min_intents` measured intents or ticks.
+//! p50 and at p99; and it fails with fewer than `min_intents` intents or ticks → orders
+//! inside the engine (its intent → order counts every accepted intent, the bench's 50
+//! unmeasured warm-up ones included).
 
 use std::collections::HashMap;
 use std::path::Path;
