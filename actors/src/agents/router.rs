@@ -395,7 +395,11 @@ impl Handler<IntentFromEndpoint> for AgentRouter {
         let decision = AgentDecision { agent, command: parsed.command, valid_until: parsed.valid_until_ns };
         let asked = route.send(AgentIntent { decision, client_id: Some(id.clone()), received_ns });
         ctx.spawn(asked.into_actor(self).map(move |result, act, _| match result {
-            Ok(Ok(order)) => act.finish(agent, &id, IntentAnswer::accepted(&id, order), reply),
+            Ok(Ok(placed)) => {
+                let mut answer = IntentAnswer::accepted(&id, placed.order);
+                answer.qty = placed.qty.map(|q| q.to_string());
+                act.finish(agent, &id, answer, reply)
+            }
             Ok(Err(refusal)) => {
                 let mut answer = IntentAnswer::refused(Some(&id), Reason::Core(refusal), refusal.code());
                 if let AgentRefusal::Guard(Refusal::InvalidIntent(field)) = refusal {
