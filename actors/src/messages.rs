@@ -117,10 +117,10 @@ pub struct RecordLedger {
     pub row: trade_ledger::LedgerRow,
 }
 
-/// agent router → symbol: an agent's decision for this symbol. The answer is the intent id
-/// of the order it put on the wire, or why the core refused it.
+/// agent router → symbol: an agent's decision for this symbol. The answer is the order it
+/// put on the wire, or why the core refused it.
 #[derive(Message, Clone, Debug)]
-#[rtype(result = "Result<IntentId, AgentRefusal>")]
+#[rtype(result = "Result<IntentPlaced, AgentRefusal>")]
 pub struct AgentIntent {
     pub decision: AgentDecision,
     /// The agent's client id of this intent (carried on its execution-stream events).
@@ -128,6 +128,15 @@ pub struct AgentIntent {
     /// When the intent endpoint read the intent's frame (wall clock, ns; 0: not from the
     /// endpoint): the start of the symbol's intent → order latency.
     pub received_ns: u64,
+}
+
+/// The order an accepted agent intent put on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IntentPlaced {
+    pub order: IntentId,
+    /// An entry order's qty (the one given, or computed from `equity_fraction`); `None`
+    /// for an exit.
+    pub qty: Option<protocol::Qty>,
 }
 
 /// agent router → symbol: this symbol's agent went silent or came back (docs/AGENTS.md,

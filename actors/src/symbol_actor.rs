@@ -540,9 +540,17 @@ impl Handler<AgentIntent> for SymbolActor {
             verdict = answer;
             actions
         });
+        // An entry's qty is its order's (an `equity_fraction` is sized by the core).
+        let qty = match (&verdict, msg.decision.command.entry_direction()) {
+            (Ok(order), Some(_)) => actions.iter().find_map(|a| match a {
+                engine::symbol_core::Action::PlaceOrder(o) if o.intent_id == *order => Some(o.qty),
+                _ => None,
+            }),
+            _ => None,
+        };
         // The answer's event before the order's (`intent_accepted`, then `order_sent`).
         if let Some(stream) = self.stream.as_mut() {
-            stream.intent_decided(msg.client_id.as_ref(), &msg.decision, &verdict, now);
+            stream.intent_decided(msg.client_id.as_ref(), &msg.decision, &verdict, qty, now);
         }
         self.carry_out(actions);
         if verdict.is_ok() && msg.received_ns > 0 {
@@ -551,7 +559,7 @@ impl Handler<AgentIntent> for SymbolActor {
             let _ = h.record(micros.max(1));
         }
         self.publish();
-        MessageResult(verdict)
+        MessageResult(verdict.map(|order| crate::messages::IntentPlaced { order, qty }))
     }
 }
 

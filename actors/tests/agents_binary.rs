@@ -15,7 +15,7 @@ use ::actors::agents::endpoint;
 use ::actors::agents::router::AgentRouter;
 use ::actors::agents::{AgentSettings, AgentSpec};
 use ::actors::control::ControlToken;
-use ::actors::messages::AgentIntent;
+use ::actors::messages::{AgentIntent, IntentPlaced};
 use actix::prelude::*;
 use engine::agent::{AgentId, AgentRefusal};
 use engine::intent::IntentLimits;
@@ -30,9 +30,9 @@ impl Actor for Symbol1 {
     type Context = Context<Self>;
 }
 impl Handler<AgentIntent> for Symbol1 {
-    type Result = Result<IntentId, AgentRefusal>;
+    type Result = Result<IntentPlaced, AgentRefusal>;
     fn handle(&mut self, _: AgentIntent, _: &mut Context<Self>) -> Self::Result {
-        Ok(IntentId(self.0.fetch_add(1, Ordering::SeqCst) + 1))
+        Ok(IntentPlaced { order: IntentId(self.0.fetch_add(1, Ordering::SeqCst) + 1), qty: None })
     }
 }
 

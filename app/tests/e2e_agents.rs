@@ -127,6 +127,21 @@ fn an_agent_drives_one_symbol_beside_a_strategy() {
     std::thread::sleep(Duration::from_millis(500));
     refused_with(&client.ask(&intent("exit-2", "ETHUSD.s", "exit")), "no_position");
 
+    // An entry sized as a fraction of equity: the answer shows the qty the core computed,
+    // which is the order's (checked in the ledger below); then its exit.
+    let mut sized = entry("sized-1", "ETHUSD.s", "enter_long");
+    let body = sized.as_object_mut().unwrap();
+    body.remove("qty");
+    body.insert("equity_fraction".into(), json!("0.0001"));
+    let sized = client.ask(&sized);
+    assert_eq!(sized["status"], "accepted", "{sized}");
+    let sized_order = sized["order_intent_id"].as_u64().unwrap();
+    let sized_qty: protocol::Qty = sized["qty"].as_str().expect("the computed qty").parse().unwrap();
+    assert!(!sized_qty.is_zero());
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(client.ask(&intent("exit-3", "ETHUSD.s", "exit"))["status"], "accepted");
+    std::thread::sleep(Duration::from_millis(500));
+
     let summary = engine.join().expect("engine thread");
     common::assert_books_balance(&summary);
     let ledger = summary.ledger.as_ref().expect("a trade ledger");
@@ -134,28 +149,44 @@ fn an_agent_drives_one_symbol_beside_a_strategy() {
     assert_eq!(summary.efsm_errors, 0);
     let status = |s: Symbol| summary.symbols.iter().find(|r| r.status.symbol == s).unwrap().status;
     let (eth_status, btc_status) = (status(eth), status(btc));
-    assert_eq!(eth_status.counters.orders, 2, "exactly the agent's entry and its exit");
-    assert_eq!(eth_status.counters.trades, 1);
+    assert_eq!(eth_status.counters.orders, 4, "exactly the agent's two entries and their exits");
+    assert_eq!(eth_status.counters.trades, 2);
     assert_eq!(eth_status.position, None);
     assert!(btc_status.counters.orders > 0, "the strategy drove BTCUSD.s in the same run");
 
     // The trade ledger: who decided and why it closed.
     let conn = Connection::open(&db).unwrap();
     let rows: Vec<(String, String, Option<String>, String, i64)> = conn
-        .prepare("SELECT symbol, decided_by, decided_by_name, exit_reason, entry_intent FROM trades ORDER BY symbol")
+        .prepare(
+            "SELECT symbol, decided_by, decided_by_name, exit_reason, entry_intent FROM trades ORDER BY symbol, entry_ns",
+        )
         .unwrap()
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
     let agent_rows: Vec<_> = rows.iter().filter(|r| r.0 == "ETHUSD.s").collect();
-    assert_eq!(agent_rows.len(), 1, "{rows:?}");
+    assert_eq!(agent_rows.len(), 2, "{rows:?}");
     let (_, by, name, reason, entry_intent) = agent_rows[0];
     assert_eq!((by.as_str(), name.as_deref(), reason.as_str()), ("agent", Some(AGENT), "agent"));
     assert_eq!(*entry_intent as u64, order, "the trade's entry is the accepted intent's order");
     let eth_orders: i64 =
         conn.query_row("SELECT count(*) FROM orders WHERE symbol = 'ETHUSD.s'", [], |r| r.get(0)).unwrap();
-    assert_eq!(eth_orders, 2, "one row per order: the entry and the exit");
+    assert_eq!(eth_orders, 4, "one row per order: the entries and the exits");
+    // The fraction entry's order has the computed qty; at its fill price it is about 0.01 %
+    // of the equity (1,000,000 give or take the run's realized PnL).
+    let (qty_raw, price_raw): (i64, i64) = conn
+        .query_row(
+            "SELECT o.qty_raw, f.price_raw FROM orders o JOIN fills f ON f.intent_id = o.intent_id \
+             WHERE o.intent_id = ?1",
+            [sized_order as i64],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(qty_raw, sized_qty.raw(), "the order's qty is the answer's");
+    let notional = i128::from(qty_raw) * i128::from(price_raw) / i128::from(protocol::fixed::SCALE);
+    let wanted = 100 * i128::from(protocol::fixed::SCALE);
+    assert!((notional - wanted).abs() * 100 < wanted, "notional {notional} vs {wanted}");
     assert!(
         rows.iter().filter(|r| r.0 == "BTCUSD.s").all(|r| r.1 == "strategy" && r.2.as_deref() == Some("zscore")),
         "{rows:?}"

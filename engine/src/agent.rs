@@ -7,8 +7,11 @@
 
 use std::fmt;
 
+use protocol::{Money, Ppm, Price, Qty};
+
 use crate::clock::TimeNs;
-use crate::intent::Intent;
+use crate::efsm::Direction;
+use crate::intent::{ExitRules, Intent};
 use crate::risk::Refusal;
 
 /// Longest agent id, in bytes.
@@ -77,8 +80,52 @@ pub enum Authority {
 pub enum AgentCommand {
     /// Open a position (only when flat), with the intent's exit rules.
     Enter(Intent),
+    /// Open a position sized as a fraction of the account equity: the core computes the qty
+    /// from the last quote ([`qty_for_fraction`]), then takes it as an [`AgentCommand::Enter`].
+    EnterFraction(FractionEntry),
     /// Close the open position.
     Exit,
+}
+
+impl AgentCommand {
+    /// The entry's direction (`None`: an exit).
+    pub const fn entry_direction(&self) -> Option<Direction> {
+        match self {
+            AgentCommand::Enter(intent) => Some(intent.direction),
+            AgentCommand::EnterFraction(entry) => Some(entry.direction),
+            AgentCommand::Exit => None,
+        }
+    }
+}
+
+/// An entry sized as `fraction` of the account equity (`equity_fraction`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FractionEntry {
+    pub direction: Direction,
+    /// The fraction of equity, in parts per million: `1..=1_000_000` (0 < f <= 1, 6 decimals).
+    pub fraction: Ppm,
+    pub exits: ExitRules,
+}
+
+impl FractionEntry {
+    /// The entry with this qty.
+    pub const fn with_qty(&self, qty: Qty) -> Intent {
+        Intent { direction: self.direction, qty, exits: self.exits }
+    }
+}
+
+/// `fraction × equity / price`, rounded down to the qty's precision (8 decimals), in exact
+/// integer arithmetic: qty_raw = ⌊ppm × equity_raw × 100 / price_raw⌋ (equity and price raw
+/// are ×10^8, ppm ×10^6). `None`: no usable price (<= 0). A negative equity gives 0; a
+/// result beyond the `Qty` range saturates (`i64::MAX` raw), which every size guard refuses.
+pub fn qty_for_fraction(fraction: Ppm, equity: Money, price: Price) -> Option<Qty> {
+    let price = i128::from(price.raw());
+    if price <= 0 {
+        return None;
+    }
+    let numerator = i128::from(fraction.0) * i128::from(equity.raw().max(0)) * 100;
+    let raw = i64::try_from(numerator / price).unwrap_or(i64::MAX);
+    Qty::from_raw(raw).ok()
 }
 
 /// An agent's decision as the core takes it.
@@ -196,6 +243,41 @@ mod tests {
             assert!(AgentId::new(bad).is_err(), "{bad:?}");
         }
         assert!(AgentId::new(&"x".repeat(32)).is_ok());
+    }
+
+    fn fraction_qty(ppm: u32, equity: &str, price: &str) -> Option<Qty> {
+        qty_for_fraction(Ppm(ppm), equity.parse().unwrap(), price.parse().unwrap())
+    }
+
+    #[test]
+    fn a_fraction_of_equity_is_rounded_down_to_8_decimals() {
+        // 10 % of 1,000,000 at 3,000 = 33.333333333... → 33.33333333 (never rounded up).
+        assert_eq!(fraction_qty(100_000, "1000000", "3000"), Some("33.33333333".parse().unwrap()));
+        // Exact results stay exact.
+        assert_eq!(fraction_qty(250_000, "1000", "50"), Some("5".parse().unwrap()));
+        assert_eq!(fraction_qty(1_000_000, "100000", "100000.5"), Some("0.99999500".parse().unwrap()));
+        // 0.000001 of 1 at 100,000: 1e-11 → 0.
+        assert_eq!(fraction_qty(1, "1", "100000"), Some(Qty::ZERO));
+        // A negative equity sizes nothing; no price, no size.
+        assert_eq!(fraction_qty(500_000, "-10", "100"), Some(Qty::ZERO));
+        assert_eq!(fraction_qty(500_000, "10", "0"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_fraction_qty_is_the_exact_floor(
+            ppm in 1u32..=1_000_000,
+            equity in 0i64..1_000_000_000_000_000,
+            price in 100_000i64..10_000_000_000_000,
+        ) {
+            let qty = qty_for_fraction(Ppm(ppm), Money::from_raw_signed(equity), Price::from_raw(price).unwrap())
+                .unwrap();
+            // qty × price <= fraction × equity < (qty + 1e-8) × price, all ×10^16 (×10^6 ppm).
+            let wanted = i128::from(ppm) * i128::from(equity) * 100;
+            let q = i128::from(qty.raw());
+            proptest::prop_assert!(q * i128::from(price) <= wanted);
+            proptest::prop_assert!((q + 1) * i128::from(price) > wanted);
+        }
     }
 
     #[test]

@@ -85,6 +85,16 @@ impl Intent {
         if self.qty.is_zero() || self.qty > limits.max_qty {
             return fail("qty", self.qty.to_string(), format!("> 0 and <= {}", limits.max_qty));
         }
+        self.exits.validate(limits)
+    }
+}
+
+impl ExitRules {
+    /// Accepts the exit rules as given, or names the first field that is out of range.
+    pub fn validate(&self, limits: &IntentLimits) -> Result<(), IntentError> {
+        fn fail(field: &'static str, value: String, allowed: String) -> Result<(), IntentError> {
+            Err(IntentError { field, value, allowed })
+        }
         let check_pct = |field: &'static str, v: Ppm, allow_zero: bool| {
             if (v.0 == 0 && !allow_zero) || v > limits.max_pct {
                 let allowed = format!("> 0% and <= {}%", limits.max_pct.to_percent_string());
@@ -92,27 +102,23 @@ impl Intent {
             }
             Ok(())
         };
-        if let Some(tp) = self.exits.take_profit {
+        if let Some(tp) = self.take_profit {
             check_pct("tp_pct", tp, false)?;
         }
-        if let Some(sl) = self.exits.stop_loss {
+        if let Some(sl) = self.stop_loss {
             check_pct("sl_pct", sl, false)?;
         }
-        if let Some(t) = self.exits.trailing {
+        if let Some(t) = self.trailing {
             check_pct("trailing_activation_pct", t.activation, true)?;
             check_pct("trailing_distance_pct", t.distance, false)?;
         }
-        if let Some(secs) = self.exits.max_hold_secs {
+        if let Some(secs) = self.max_hold_secs {
             if secs == 0 || secs > limits.max_hold_secs {
                 return fail("max_hold_secs", secs.to_string(), format!("1..={}", limits.max_hold_secs));
             }
         }
-        if self.exits.cooldown_secs > limits.max_cooldown_secs {
-            return fail(
-                "cooldown_sec",
-                self.exits.cooldown_secs.to_string(),
-                format!("0..={}", limits.max_cooldown_secs),
-            );
+        if self.cooldown_secs > limits.max_cooldown_secs {
+            return fail("cooldown_sec", self.cooldown_secs.to_string(), format!("0..={}", limits.max_cooldown_secs));
         }
         Ok(())
     }

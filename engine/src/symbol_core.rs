@@ -10,7 +10,9 @@
 
 use protocol::{ExecReport, ExecType, IntentId, Money, OrdStatus, OrdType, Price, Qty, RejectCode, Side, Symbol, Tick};
 
-use crate::agent::{AgentCommand, AgentDecision, AgentRefusal, Authority, Liveness, OnSilence};
+use crate::agent::{
+    qty_for_fraction, AgentCommand, AgentDecision, AgentRefusal, Authority, FractionEntry, Liveness, OnSilence,
+};
 use crate::book::{FillEffect, FillOutcome, Position, PositionBook};
 use crate::clock::TimeNs;
 use crate::discrepancy::{
@@ -565,7 +567,8 @@ impl SymbolCore {
         if decision.valid_until.is_some_and(|until| now >= until) {
             return Err(AgentRefusal::Expired);
         }
-        if matches!(self.liveness, Liveness::Silent(_)) && matches!(decision.command, AgentCommand::Enter(_)) {
+        let entry = decision.command.entry_direction();
+        if matches!(self.liveness, Liveness::Silent(_)) && entry.is_some() {
             return Err(AgentRefusal::AgentSilent);
         }
         let guard = |r: Option<Refusal>| r.map_or(AgentRefusal::NotTrading, AgentRefusal::Guard);
@@ -573,10 +576,18 @@ impl SymbolCore {
             (ExecState::Flat, AgentCommand::Enter(intent)) => {
                 self.try_entry(intent, DecidedBy::Agent(decision.agent), now, risk, actions).map_err(guard)
             }
-            (ExecState::Open { trade }, AgentCommand::Enter(intent)) if intent.direction != trade.direction => {
+            (ExecState::Flat, AgentCommand::EnterFraction(sized)) => {
+                let intent = self.size_by_equity(&sized, risk, actions).map_err(AgentRefusal::Guard)?;
+                self.try_entry(intent, DecidedBy::Agent(decision.agent), now, risk, actions).map_err(guard)
+            }
+            (ExecState::Open { trade }, AgentCommand::Enter(_) | AgentCommand::EnterFraction(_))
+                if entry != Some(trade.direction) =>
+            {
                 Err(AgentRefusal::PositionOpenOpposite)
             }
-            (ExecState::Open { .. }, AgentCommand::Enter(_)) => Err(AgentRefusal::PositionOpen),
+            (ExecState::Open { .. }, AgentCommand::Enter(_) | AgentCommand::EnterFraction(_)) => {
+                Err(AgentRefusal::PositionOpen)
+            }
             (ExecState::Open { .. }, AgentCommand::Exit) => {
                 // A stop-loss (or any protective exit) that is due right now is the exit;
                 // the agent's exit then finds it in flight.
@@ -596,6 +607,34 @@ impl SymbolCore {
             (ExecState::EntryPending { .. } | ExecState::Unknown { .. }, _) => Err(AgentRefusal::OrderInFlight),
             (ExecState::Halted { .. } | ExecState::Reconciling { .. }, _) => Err(AgentRefusal::NotTrading),
         }
+    }
+
+    /// An entry sized as a fraction of the account equity (the equity the exposure limits
+    /// use), at the last quote's ask (long) or bid (short), rounded down to the qty's
+    /// precision. No quote yet: `feed_stale`; a qty of 0: `invalid_field` (`equity_fraction`).
+    /// The qty then goes through every guard like a given one.
+    fn size_by_equity(
+        &mut self,
+        sized: &FractionEntry,
+        risk: &PortfolioRisk,
+        actions: &mut Vec<Action>,
+    ) -> Result<Intent, Refusal> {
+        let price = self.last_tick.map(|tick| match sized.direction {
+            Direction::Long => tick.ask,
+            Direction::Short => tick.bid,
+        });
+        let qty = match price.map(|p| qty_for_fraction(sized.fraction, risk.equity(), p)) {
+            Some(Some(qty)) if !qty.is_zero() => qty,
+            Some(Some(_)) => {
+                self.refuse(Refusal::InvalidIntent("equity_fraction"), actions);
+                return Err(Refusal::InvalidIntent("equity_fraction"));
+            }
+            None | Some(None) => {
+                self.refuse(Refusal::FeedStale, actions);
+                return Err(Refusal::FeedStale);
+            }
+        };
+        Ok(sized.with_qty(qty))
     }
 
     /// The market-data source restarted (a new gateway session): its sequence numbers start

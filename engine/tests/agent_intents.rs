@@ -7,10 +7,10 @@
 mod common;
 
 use common::*;
-use engine::agent::{AgentCommand, AgentDecision, AgentId, AgentRefusal};
+use engine::agent::{AgentCommand, AgentDecision, AgentId, AgentRefusal, FractionEntry};
 use engine::efsm::{Direction, ExitReason};
 use engine::intent::Intent;
-use engine::risk::{ControlFlags, Refusal};
+use engine::risk::{ControlFlags, Refusal, RiskConfig};
 use engine::symbol_core::{Action, OrderPurpose};
 use engine::trade::{CloseReason, DecidedBy};
 use protocol::*;
@@ -22,6 +22,11 @@ fn agent() -> AgentId {
 fn enter(direction: Direction) -> AgentDecision {
     let intent = Intent { direction, qty: qty("0.01"), exits: rules() };
     AgentDecision { agent: agent(), command: AgentCommand::Enter(intent), valid_until: None }
+}
+
+fn enter_fraction(direction: Direction, fraction: u32) -> AgentDecision {
+    let sized = FractionEntry { direction, fraction: Ppm(fraction), exits: rules() };
+    AgentDecision { agent: agent(), command: AgentCommand::EnterFraction(sized), valid_until: None }
 }
 
 fn exit() -> AgentDecision {
@@ -246,4 +251,64 @@ fn a_silent_agent_with_flatten_gets_one_flatten_exit() {
     h.now += SEC;
     let late = only_order(&h.core.on_timer(h.now, &h.risk)).expect("flattened on the next beat");
     assert_eq!(late.purpose, OrderPurpose::Exit(ExitReason::Flatten));
+}
+
+#[test]
+fn a_fraction_of_equity_is_sized_at_the_ask_for_long_and_the_bid_for_short() {
+    // Equity 1,000,000; 3 % of it = 30,000 at ask 100,000.5 (long) or bid 99,999.5 (short),
+    // rounded down to 8 decimals.
+    for (direction, expected) in [(Direction::Long, "0.29999850"), (Direction::Short, "0.30000150")] {
+        let mut h = ready();
+        let (verdict, actions) = decide(&mut h, enter_fraction(direction, 30_000));
+        let order = only_order(&actions).expect("one entry order");
+        assert_eq!(verdict, Ok(order.intent_id));
+        assert_eq!(order.qty, qty(expected), "{direction:?}");
+        assert_eq!(order.purpose, OrderPurpose::Entry(direction));
+    }
+}
+
+#[test]
+fn a_computed_qty_goes_through_every_guard() {
+    // 50 % of equity is over the 10 % symbol exposure limit.
+    let mut h = ready();
+    let (verdict, actions) = decide(&mut h, enter_fraction(Direction::Long, 500_000));
+    assert_eq!(verdict, Err(AgentRefusal::Guard(Refusal::SymbolExposure)));
+    assert!(orders(&actions).is_empty());
+    // Over max_position_qty (0.1) too.
+    let config = RiskConfig { max_position_qty: qty("0.1"), ..RiskConfig::default() };
+    let mut h = Harness::agent_driven_with(agent(), config);
+    for _ in 0..3 {
+        h.tick_at("100000");
+    }
+    assert_eq!(
+        decide(&mut h, enter_fraction(Direction::Long, 30_000)).0,
+        Err(AgentRefusal::Guard(Refusal::MaxPosition))
+    );
+}
+
+#[test]
+fn a_fraction_with_no_quote_or_a_zero_qty_is_refused() {
+    // No tick yet: the feed code.
+    let mut h = Harness::agent_driven(agent());
+    let (verdict, actions) = decide(&mut h, enter_fraction(Direction::Long, 30_000));
+    assert_eq!(verdict, Err(AgentRefusal::Guard(Refusal::FeedStale)));
+    assert_eq!(refusals(&actions), ["feed_stale"]);
+    // 0.000001 of an equity of 0.001 at 100,000 is below 1e-8: invalid_field, equity_fraction.
+    let config = RiskConfig { initial_equity: "0.001".parse().unwrap(), ..RiskConfig::default() };
+    let mut h = Harness::agent_driven_with(agent(), config);
+    for _ in 0..3 {
+        h.tick_at("100000");
+    }
+    let (verdict, actions) = decide(&mut h, enter_fraction(Direction::Short, 1));
+    assert_eq!(verdict, Err(AgentRefusal::Guard(Refusal::InvalidIntent("equity_fraction"))));
+    assert_eq!(verdict.unwrap_err().code(), "invalid_field");
+    assert!(orders(&actions).is_empty());
+}
+
+#[test]
+fn a_fraction_entry_with_a_position_open_is_refused_like_any_entry() {
+    let mut h = ready();
+    open_long(&mut h);
+    assert_eq!(decide(&mut h, enter_fraction(Direction::Long, 1_000)).0, Err(AgentRefusal::PositionOpen));
+    assert_eq!(decide(&mut h, enter_fraction(Direction::Short, 1_000)).0, Err(AgentRefusal::PositionOpenOpposite));
 }

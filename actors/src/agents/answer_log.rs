@@ -89,6 +89,8 @@ struct StoredAnswer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     order_intent_id: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    qty: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     field: Option<String>,
@@ -105,6 +107,7 @@ impl StoredAnswer {
                 Status::Refused => "refused".into(),
             },
             order_intent_id: a.order_intent_id,
+            qty: a.qty.clone(),
             reason: a.reason.map(|r| r.code().to_string()),
             field: a.field.clone(),
             detail: a.detail.clone(),
@@ -126,6 +129,7 @@ impl StoredAnswer {
             intent_id: self.intent_id,
             status,
             order_intent_id: self.order_intent_id,
+            qty: self.qty,
             reason,
             field: self.field,
             detail: self.detail,

@@ -686,7 +686,9 @@ mod tests {
     fn a_submit_intent_decodes_into_the_object_the_json_path_reads() {
         let mut full = entry();
         full.remove("equity_fraction");
-        for request in [full, exit()] {
+        let mut sized = entry();
+        sized.remove("qty");
+        for request in [full, sized, exit()] {
             let frame = encode_request(&request).unwrap();
             assert!(is_binary(&frame));
             let decoded = decode_request(&frame).unwrap();
@@ -867,17 +869,22 @@ mod tests {
         let extra = json!({"type": "intent_answer", "intent_id": "i", "status": "refused", "reason": "agent_silent",
                            "liveness": "silent"});
         let odd = json!({"type": "intent_answer", "intent_id": "i", "status": "pending"});
+        let sized = json!({"type": "intent_answer", "intent_id": "f", "status": "accepted", "order_intent_id": 7,
+                           "qty": "0.2999985"});
         let heartbeat = json!({"type": "heartbeat_answer", "status": "ok", "liveness": "alive",
                                "server_time_ns": 1_763_700_000_000_000_000u64});
         let replay = json!({"type": "replay_answer", "status": "ok", "stream_id": "s", "next_seq": 3, "more": false,
                             "events": [{"seq": 1, "event": "fill", "qty": "0.5", "partial": true}, {"seq": 2}]});
         let future = json!({"type": "frobnicate_answer", "n": -3, "x": 1.5});
-        for answer in [refused, no_id, extra.clone(), odd.clone(), heartbeat.clone(), replay, future.clone()] {
+        for answer in
+            [refused, no_id, extra.clone(), odd.clone(), sized.clone(), heartbeat.clone(), replay, future.clone()]
+        {
             let frame = encode_answer(&answer);
             assert_eq!(decode_answer(&frame).unwrap(), answer);
         }
         let code = |v: &Value| u16::from_le_bytes([encode_answer(v)[4], encode_answer(v)[5]]);
         assert_eq!(code(&extra), 0x81, "an added field rides in `extra`");
+        assert_eq!(code(&sized), 0x81, "an entry's qty rides in `extra`");
         assert_eq!(code(&odd), OTHER_ANSWER, "a status the layout cannot hold");
         assert_eq!(code(&heartbeat), 0x82);
         assert_eq!(code(&future), OTHER_ANSWER);

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use crossbeam_channel::Sender;
-use engine::agent::{AgentCommand, AgentDecision, AgentId, AgentRefusal, Liveness, OnSilence};
+use engine::agent::{AgentDecision, AgentId, AgentRefusal, Liveness, OnSilence};
 use engine::efsm::Direction;
 use engine::intent::IntentLimits;
 use engine::risk::limits::RateLimit;
@@ -424,18 +424,20 @@ impl Handler<IntentFromEndpoint> for AgentRouter {
             }
         };
         info!(target: "agents", agent = %agent, intent_id = id.as_str(), symbol = %symbol, command = ?parsed.command, valid_until_ns = parsed.valid_until_ns, thesis = parsed.thesis.as_deref(), "AGENT_INTENT");
-        let action = match parsed.command {
-            AgentCommand::Enter(intent) if intent.direction == Direction::Long => "enter_long",
-            AgentCommand::Enter(_) => "enter_short",
-            AgentCommand::Exit => "exit",
+        let action = match parsed.command.entry_direction() {
+            Some(Direction::Long) => "enter_long",
+            Some(Direction::Short) => "enter_short",
+            None => "exit",
         };
         let accepted = Accepted { action, symbol, thesis: parsed.thesis };
         let decision = AgentDecision { agent, command: parsed.command, valid_until: parsed.valid_until_ns };
         let asked = route.send(AgentIntent { decision, client_id: Some(id.clone()), received_ns });
         ctx.spawn(asked.into_actor(self).map(move |result, act, _| match result {
-            Ok(Ok(order)) => {
-                act.record_accepted(agent, &id, order.0, accepted);
-                act.finish(agent, &id, IntentAnswer::accepted(&id, order), reply);
+            Ok(Ok(placed)) => {
+                act.record_accepted(agent, &id, placed.order.0, accepted);
+                let mut answer = IntentAnswer::accepted(&id, placed.order);
+                answer.qty = placed.qty.map(|q| q.to_string());
+                act.finish(agent, &id, answer, reply);
             }
             Ok(Err(refusal)) => {
                 let mut answer = IntentAnswer::refused(Some(&id), Reason::Core(refusal), refusal.code());

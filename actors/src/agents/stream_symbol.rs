@@ -70,17 +70,20 @@ impl SymbolStream {
         client: Option<&ClientIntentId>,
         decision: &AgentDecision,
         verdict: &Result<IntentId, AgentRefusal>,
+        qty: Option<Qty>,
         now: u64,
     ) {
         let client = client.cloned();
         match verdict {
             Ok(order) => {
-                let (action, qty) = match decision.command {
-                    AgentCommand::Enter(intent) => match intent.direction {
-                        Direction::Long => ("enter_long", Some(intent.qty)),
-                        Direction::Short => ("enter_short", Some(intent.qty)),
-                    },
-                    AgentCommand::Exit => ("exit", None),
+                let given = match decision.command {
+                    AgentCommand::Enter(intent) => Some(intent.qty),
+                    AgentCommand::EnterFraction(_) | AgentCommand::Exit => None,
+                };
+                let (action, qty) = match decision.command.entry_direction() {
+                    Some(Direction::Long) => ("enter_long", qty.or(given)),
+                    Some(Direction::Short) => ("enter_short", qty.or(given)),
+                    None => ("exit", None),
                 };
                 if let Some(id) = &client {
                     self.accepted = Some((*order, id.clone()));
@@ -288,7 +291,14 @@ mod tests {
             let decision = AgentDecision { agent: agent(), command, valid_until: None };
             let (verdict, actions) = self.core.on_agent_intent(&decision, self.now, &self.risk);
             let client = ClientIntentId::new(client).unwrap();
-            self.stream.intent_decided(Some(&client), &decision, &verdict, self.now);
+            let qty = match (&verdict, decision.command.entry_direction()) {
+                (Ok(order), Some(_)) => actions.iter().find_map(|a| match a {
+                    Action::PlaceOrder(o) if o.intent_id == *order => Some(o.qty),
+                    _ => None,
+                }),
+                _ => None,
+            };
+            self.stream.intent_decided(Some(&client), &decision, &verdict, qty, self.now);
             (verdict, self.carry_out(&actions))
         }
 
@@ -352,6 +362,25 @@ mod tests {
                 _ => "other",
             })
             .collect()
+    }
+
+    /// An entry sized by `equity_fraction`: `intent_accepted` shows the qty the core computed
+    /// (the order's).
+    #[test]
+    fn a_fraction_entrys_intent_accepted_shows_the_computed_qty() {
+        let mut rig = Rig::new();
+        let sized = engine::agent::FractionEntry {
+            direction: Direction::Long,
+            fraction: Ppm(30_000),
+            exits: ExitRules::default(),
+        };
+        let (verdict, orders) = rig.decide("f-1", AgentCommand::EnterFraction(sized));
+        assert_eq!(verdict, Ok(orders[0].intent_id));
+        let expected: Qty = "0.2999985".parse().unwrap(); // 3 % of 1,000,000 at ask 100,000.5
+        assert_eq!(orders[0].qty, expected);
+        let events = rig.events();
+        let EventKind::IntentAccepted { action, qty } = &events[0].kind else { panic!("not intent_accepted") };
+        assert_eq!((*action, *qty), ("enter_long", Some(expected)));
     }
 
     /// An entry's story, in order, each event carrying the client id; the agent's exit's

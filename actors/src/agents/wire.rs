@@ -2,7 +2,7 @@
 //! field by field into typed values (an error names the field; nothing is clamped), and the
 //! answer, `accepted` or `refused` with a reason code.
 
-use engine::agent::{AgentCommand, AgentId, AgentRefusal};
+use engine::agent::{AgentCommand, AgentId, AgentRefusal, FractionEntry};
 use engine::efsm::Direction;
 use engine::intent::{ExitRules, Intent, IntentLimits, Trailing};
 use protocol::{IntentId, Ppm, Qty};
@@ -60,7 +60,8 @@ pub enum FrameRefusal {
     RateLimited,
     /// A field is missing, of the wrong type, out of range or not allowed (named).
     InvalidField,
-    /// A size given as a fraction of equity (not supported in this slice).
+    /// No longer sent (`equity_fraction` is supported): kept to read answers logged by
+    /// earlier versions.
     SizeNotSupported,
     /// The same `intent_id` came earlier with a different body.
     DuplicateMismatch,
@@ -131,9 +132,13 @@ pub struct IntentAnswer {
     /// link and in the trade ledger).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order_intent_id: Option<u64>,
+    /// An accepted entry's order qty, a decimal string (the qty given, or the one computed
+    /// from `equity_fraction`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qty: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<Reason>,
-    /// The request field at fault (`invalid_field`, `size_not_supported`).
+    /// The request field at fault (`invalid_field`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     /// Human-readable; never needed to act on the answer.
@@ -148,6 +153,7 @@ impl IntentAnswer {
             intent_id: Some(intent_id.as_str().to_string()),
             status: Status::Accepted,
             order_intent_id: Some(order.0),
+            qty: None,
             reason: None,
             field: None,
             detail: None,
@@ -160,6 +166,7 @@ impl IntentAnswer {
             intent_id: intent_id.map(|i| i.as_str().to_string()),
             status: Status::Refused,
             order_intent_id: None,
+            qty: None,
             reason: Some(reason),
             field: None,
             detail: Some(detail.into()),
@@ -281,6 +288,20 @@ fn integer(body: &Map<String, Value>, field: &'static str) -> Result<Option<u64>
     }
 }
 
+/// Largest `equity_fraction`, in parts per million (1: all of the equity).
+const WHOLE_EQUITY_PPM: i64 = 1_000_000;
+
+/// `equity_fraction`: a decimal string, > 0 and <= 1, at most 6 decimals, as ppm.
+fn equity_fraction(text: &str) -> Result<Ppm, FieldError> {
+    const FIELD: &str = "equity_fraction";
+    let raw = protocol::fixed::parse_scaled(text, 6)
+        .map_err(|e| invalid(FIELD, format!("{e}: a decimal string > 0 and <= 1, at most 6 decimals")))?;
+    if raw <= 0 || raw > WHOLE_EQUITY_PPM {
+        return Err(invalid(FIELD, format!("{text} is out of range (> 0 and <= 1)")));
+    }
+    u32::try_from(raw).map(Ppm).map_err(|_| invalid(FIELD, "is out of range (> 0 and <= 1)"))
+}
+
 fn percent(body: &Map<String, Value>, field: &'static str) -> Result<Option<Ppm>, FieldError> {
     text(body, field)?
         .map(|s| Ppm::from_percent_str(s).map_err(|e| invalid(field, format!("{e}: a percent as a decimal string"))))
@@ -333,17 +354,11 @@ pub fn parse_body(body: &Map<String, Value>, limits: &IntentLimits) -> Result<Su
         }
         return Ok(SubmitIntent { symbol, command: AgentCommand::Exit, valid_until_ns, thesis });
     };
-    let qty = match (text(body, "qty")?, body.get("equity_fraction").is_some_and(|v| !v.is_null())) {
-        (Some(_), true) => return Err(invalid("equity_fraction", "give qty or equity_fraction, not both")),
-        (None, true) => {
-            return Err(FieldError {
-                field: "equity_fraction".into(),
-                refusal: FrameRefusal::SizeNotSupported,
-                detail: "a size as a fraction of equity is not supported yet; give qty".into(),
-            })
-        }
-        (None, false) => return Err(invalid("qty", "is required for an entry")),
-        (Some(q), false) => q.parse::<Qty>().map_err(|e| invalid("qty", format!("{e}: a decimal string > 0")))?,
+    let size = match (text(body, "qty")?, text(body, "equity_fraction")?) {
+        (Some(_), Some(_)) => return Err(invalid("equity_fraction", "give qty or equity_fraction, not both")),
+        (None, Some(f)) => Err(equity_fraction(f)?),
+        (None, None) => return Err(invalid("qty", "is required for an entry (or equity_fraction)")),
+        (Some(q), None) => Ok(q.parse::<Qty>().map_err(|e| invalid("qty", format!("{e}: a decimal string > 0")))?),
     };
     let trailing = match (percent(body, "trailing_activation_pct")?, percent(body, "trailing_distance_pct")?) {
         (Some(activation), Some(distance)) => Some(Trailing { activation, distance }),
@@ -361,10 +376,20 @@ pub fn parse_body(body: &Map<String, Value>, limits: &IntentLimits) -> Result<Su
         max_hold_secs: seconds("time_in_trade_limit_sec")?,
         cooldown_secs: seconds("cooldown_sec")?.unwrap_or(0),
     };
-    let intent = Intent { direction, qty, exits };
-    // The core's own validation (the same function checks every strategy's intent).
-    intent.validate(limits).map_err(|e| invalid(wire_field(e.field), e.to_string()))?;
-    Ok(SubmitIntent { symbol, command: AgentCommand::Enter(intent), valid_until_ns, thesis })
+    // The core's own validation (the same functions check every strategy's intent); a size
+    // as a fraction of equity becomes a qty in the core, at the last quote.
+    let command = match size {
+        Ok(qty) => {
+            let intent = Intent { direction, qty, exits };
+            intent.validate(limits).map_err(|e| invalid(wire_field(e.field), e.to_string()))?;
+            AgentCommand::Enter(intent)
+        }
+        Err(fraction) => {
+            exits.validate(limits).map_err(|e| invalid(wire_field(e.field), e.to_string()))?;
+            AgentCommand::EnterFraction(FractionEntry { direction, fraction, exits })
+        }
+    };
+    Ok(SubmitIntent { symbol, command, valid_until_ns, thesis })
 }
 
 #[cfg(test)]
@@ -436,12 +461,11 @@ mod tests {
             let err = parse(&frame).unwrap_err();
             assert_eq!((err.field.as_str(), err.refusal.code()), (field, code), "{key} = {value}: {}", err.detail);
         }
-        // A size as a fraction of equity alone has its own code.
+        // Neither qty nor equity_fraction: qty is named.
         let mut frame = entry();
         frame.as_object_mut().unwrap().remove("qty");
-        frame["equity_fraction"] = json!("0.1");
         let err = parse(&frame).unwrap_err();
-        assert_eq!((err.field.as_str(), err.refusal.code()), ("equity_fraction", "size_not_supported"));
+        assert_eq!((err.field.as_str(), err.refusal.code()), ("qty", "invalid_field"));
         // An exit takes no entry fields.
         let mut exit = entry();
         exit["action"] = json!("exit");
@@ -449,6 +473,62 @@ mod tests {
         let exit = json!({"type": "submit_intent", "intent_id": "x", "agent_id": "a", "token": "t",
                           "symbol": "ETHUSD.s", "action": "exit"});
         assert_eq!(parse(&exit).unwrap().command, AgentCommand::Exit);
+    }
+
+    fn by_fraction(fraction: Value) -> Result<SubmitIntent, FieldError> {
+        let mut frame = entry();
+        frame.as_object_mut().unwrap().remove("qty");
+        frame["equity_fraction"] = fraction;
+        parse(&frame)
+    }
+
+    #[test]
+    fn an_entry_sized_as_a_fraction_of_equity_is_taken_as_given() {
+        for (text, ppm) in [("0.25", 250_000), ("1", 1_000_000), ("0.000001", 1), ("0.123456", 123_456)] {
+            let parsed = by_fraction(json!(text)).unwrap();
+            let AgentCommand::EnterFraction(sized) = parsed.command else { panic!("a fraction entry") };
+            assert_eq!((sized.direction, sized.fraction), (Direction::Long, Ppm(ppm)), "{text}");
+            assert_eq!(sized.exits.take_profit, Some(Ppm(5_000)));
+            assert_eq!(sized.exits.cooldown_secs, 5);
+        }
+    }
+
+    #[test]
+    fn an_equity_fraction_out_of_range_is_refused_by_name() {
+        let bad = [
+            json!("0"),
+            json!("0.0000001"),
+            json!("1.000001"),
+            json!("2"),
+            json!("-0.5"),
+            json!("0.1234567"),
+            json!(0.5),
+            json!(1),
+            json!("abc"),
+            json!(""),
+            json!("1e-3"),
+        ];
+        for value in bad {
+            let err = by_fraction(value.clone()).unwrap_err();
+            assert_eq!((err.field.as_str(), err.refusal.code()), ("equity_fraction", "invalid_field"), "{value}");
+        }
+        // Both sizes: equity_fraction is at fault.
+        let mut both = entry();
+        both["equity_fraction"] = json!("0.1");
+        let err = parse(&both).unwrap_err();
+        assert_eq!((err.field.as_str(), err.refusal.code()), ("equity_fraction", "invalid_field"));
+        // The exit rules are still checked with a fraction.
+        let mut frame = entry();
+        frame.as_object_mut().unwrap().remove("qty");
+        frame["equity_fraction"] = json!("0.1");
+        frame["tp_pct"] = json!("0");
+        assert_eq!(parse(&frame).unwrap_err().field, "tp_pct");
+        // An exit takes no equity_fraction.
+        let mut exit = entry();
+        exit.as_object_mut().unwrap().remove("qty");
+        exit["action"] = json!("exit");
+        exit["equity_fraction"] = json!("0.1");
+        assert_eq!(parse(&exit).unwrap_err().field, "equity_fraction");
     }
 
     #[test]

@@ -92,9 +92,14 @@ impl Harness {
 
     /// A core whose decisions come from `agent`; its (scripted) strategy is never asked.
     pub fn agent_driven(agent: engine::agent::AgentId) -> Harness {
+        Harness::agent_driven_with(agent, RiskConfig::default())
+    }
+
+    /// [`Harness::agent_driven`] with these risk limits.
+    pub fn agent_driven_with(agent: engine::agent::AgentId, risk: RiskConfig) -> Harness {
         let script = Script::default();
         let config = CoreConfig { authority: engine::agent::Authority::Agent(agent), ..CoreConfig::new(sym()) };
-        Harness::with_core(RiskConfig::default(), config, Box::new(script.clone()), script)
+        Harness::with_core(risk, config, Box::new(script.clone()), script)
     }
 
     fn with(config: RiskConfig, strategy: Box<dyn Strategy>, script: Script) -> Harness {
