@@ -200,15 +200,17 @@ fn an_agent_drives_one_symbol_beside_a_strategy() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(intents.len(), 2, "the accepted entry and exit, once each (retries add none): {intents:?}");
+    assert_eq!(intents.len(), 4, "the accepted entries and exits, once each (retries add none): {intents:?}");
     assert_eq!(intents[0], (order as i64, AGENT.into(), entry_id.clone(), "enter_long".into(), Some(THESIS.into())));
     let exit_order = exit["order_intent_id"].as_u64().unwrap() as i64;
     assert_eq!(intents[1], (exit_order, AGENT.into(), "exit-1".into(), "exit".into(), None));
+    assert_eq!((intents[2].2.as_str(), intents[2].3.as_str()), ("sized-1", "enter_long"), "{intents:?}");
+    assert_eq!((intents[3].3.as_str(), intents[3].4.as_deref()), ("exit", None), "{intents:?}");
     let thesis: Option<String> = conn
         .query_row(
             "SELECT a.thesis FROM trades t JOIN agent_intents a ON a.run = t.run AND a.order_intent_id = t.entry_intent
-             WHERE t.symbol = 'ETHUSD.s'",
-            [],
+             WHERE t.symbol = 'ETHUSD.s' AND t.entry_intent = ?1",
+            [order as i64],
             |r| r.get(0),
         )
         .unwrap();
