@@ -371,17 +371,17 @@ impl SymbolActor {
     /// The step's stream events, before its orders leave. The board gets the new status
     /// first, so a `snapshot` at stream seq N already reflects every event up to N.
     fn stream_actions(&mut self, actions: &[Action]) {
-        let now = self.now();
-        let position = self.core.book().position();
         let halt = match self.core.state() {
             ExecState::Halted { reason } => Some(*reason),
             _ => None,
         };
-        let Some(stream) = self.stream.as_mut() else { return };
-        if !stream.has_events(actions, halt) {
+        if !self.stream.as_ref().is_some_and(|s| s.has_events(actions, halt)) {
             return;
         }
+        let now = self.now();
+        let position = self.core.book().position();
         self.board.publish(self.core.status());
+        let Some(stream) = self.stream.as_mut() else { return };
         for action in actions {
             stream.action(action, position, now);
         }

@@ -64,12 +64,8 @@ fn liveness_of(agents: &[Value], agent: &str) -> String {
 
 #[test]
 fn a_silent_agents_positions_keep_their_exits_or_are_flattened() {
-    let dir = std::env::temp_dir().join(format!("e2e-liveness-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let (dir, token_file) = common::agent_dir("e2e-liveness", TOKEN);
     let db = dir.join("trades.sqlite");
-    let token_file = dir.join("agent.token");
-    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
     let endpoint = format!("tcp://127.0.0.1:{}", common::free_port());
     let control = format!("tcp://127.0.0.1:{}", common::free_port());
 

@@ -166,11 +166,7 @@ fn money(v: &Value) -> Money {
 
 #[test]
 fn the_stream_tells_every_intent_and_trade_and_replays_without_a_gap() {
-    let dir = std::env::temp_dir().join(format!("e2e-agent-stream-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let token_file = dir.join("agent.token");
-    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    let (dir, token_file) = common::agent_dir("e2e-agent-stream", TOKEN);
     let endpoint = format!("tcp://127.0.0.1:{}", common::free_port());
     let stream = format!("tcp://127.0.0.1:{}", common::free_port());
 

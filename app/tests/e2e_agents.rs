@@ -49,12 +49,8 @@ fn refused_with(answer: &Value, code: &str) {
 
 #[test]
 fn an_agent_drives_one_symbol_beside_a_strategy() {
-    let dir = std::env::temp_dir().join(format!("e2e-agents-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let (dir, token_file) = common::agent_dir("e2e-agents", TOKEN);
     let db = dir.join("trades.sqlite");
-    let token_file = dir.join("agent.token");
-    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
     let endpoint = format!("tcp://127.0.0.1:{}", common::free_port());
 
     let (btc, eth) = (Symbol::new("BTCUSD.s").unwrap(), Symbol::new("ETHUSD.s").unwrap());

@@ -30,11 +30,7 @@ fn pnl_line(stdout: &str, symbol: &str) -> Option<(u64, Money, Money)> {
 
 #[test]
 fn the_example_agent_trades_and_its_pnl_equals_the_books() {
-    let dir = std::env::temp_dir().join(format!("e2e-python-agent-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let token_file = dir.join("agent.token");
-    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    let (dir, token_file) = common::agent_dir("e2e-python-agent", TOKEN);
     let endpoint = format!("tcp://127.0.0.1:{}", common::free_port());
     let stream = format!("tcp://127.0.0.1:{}", common::free_port());
     let market_data = format!("tcp://127.0.0.1:{}", common::free_port());

@@ -136,12 +136,7 @@ fn run_config(options: &BenchOptions, dir: &Path) -> anyhow::Result<RunConfig> {
         strategy: StrategyChoice::Churn,
         ..RunConfig::default()
     };
-    config.exits.cooldown_secs = 0;
-    config.exits.max_hold_secs = Some(2);
-    config.risk.max_orders_per_sec_symbol = 1_000_000;
-    config.risk.max_orders_per_sec_total = 10_000_000;
-    config.risk.max_symbol_exposure = protocol::Ppm(1_000_000);
-    config.risk.max_total_exposure = protocol::Ppm(100_000_000);
+    crate::harness::unthrottled(&mut config);
     config.agents.endpoint = Some(options.endpoint.clone());
     let symbols = AGENT_SYMBOLS.iter().map(|s| Symbol::new(s)).collect::<Result<Vec<_>, _>>()?;
     let mut agent = AgentConfig::new(AgentId::new(AGENT)?, Some(token_file), symbols);

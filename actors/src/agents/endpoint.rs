@@ -193,7 +193,7 @@ where
     answer.recv_timeout(ANSWER_WITHIN).ok()
 }
 
-fn busy(id: Option<&ClientIntentId>) -> IntentAnswer {
+pub(super) fn busy(id: Option<&ClientIntentId>) -> IntentAnswer {
     IntentAnswer::refused(id, Reason::Frame(FrameRefusal::Busy), "the engine is busy; retry the same request")
 }
 

@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::endpoint::ANSWER_WITHIN;
+use super::endpoint::{busy, ANSWER_WITHIN};
 use super::router::AgentRouter;
 use super::stream::SharedRing;
 use super::stream_ring::{Replay, MAX_REPLAY};
@@ -272,19 +272,15 @@ impl StreamRequests {
         let kept = match asked {
             Ok(()) => match answer.recv_timeout(ANSWER_WITHIN) {
                 Ok(kept) => kept,
-                Err(_) => return busy(),
+                Err(_) => return busy(Some(id)).encode(),
             },
-            Err(_) => return busy(),
+            Err(_) => return busy(Some(id)).encode(),
         };
         let ring = self.ring.as_ref().map(SharedRing::lock);
         let events = ring.as_ref().map(|r| r.intent_events(agent, id)).unwrap_or_default();
         let status = if kept.is_some() { "found" } else { "unknown" };
         encode(&QueryAnswer { kind: "query_answer", intent_id: id.as_str(), status, answer: kept, events })
     }
-}
-
-fn busy() -> Vec<u8> {
-    IntentAnswer::refused(None, Reason::Frame(FrameRefusal::Busy), "the engine is busy; ask again").encode()
 }
 
 #[cfg(test)]

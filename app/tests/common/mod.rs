@@ -36,6 +36,17 @@ pub fn fast_config(symbols: &[String]) -> RunConfig {
     }
 }
 
+/// A fresh folder for one agent test (`<tmp>/<name>-<pid>`, emptied first) and, in it, the
+/// agent's token file holding `token`.
+pub fn agent_dir(name: &str, token: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let token_file = dir.join("agent.token");
+    std::fs::write(&token_file, format!("{token}\n")).unwrap();
+    (dir, token_file)
+}
+
 pub fn names(names: &[&str]) -> Vec<String> {
     names.iter().map(|s| s.to_string()).collect()
 }

@@ -171,17 +171,23 @@ impl StressOptions {
         if self.replay.as_ref().is_some_and(|r| r.speed.is_max()) {
             config.lossless_ticks = true;
         }
-        config.exits.cooldown_secs = 0;
-        config.exits.max_hold_secs = Some(2);
-        config.risk.max_orders_per_sec_symbol = 1_000_000;
-        config.risk.max_orders_per_sec_total = 10_000_000;
-        config.risk.max_symbol_exposure = protocol::Ppm(1_000_000);
-        config.risk.max_total_exposure = protocol::Ppm(100_000_000);
+        unthrottled(&mut config);
         if self.faults() {
             config.risk.breaker.max_consecutive_failures = 1_000_000;
         }
         config
     }
+}
+
+/// A load run's engine: no cooldown, positions held at most 2 s, and rate and exposure
+/// limits far above what the run can reach (the stress harness and `intent-bench`).
+pub fn unthrottled(config: &mut RunConfig) {
+    config.exits.cooldown_secs = 0;
+    config.exits.max_hold_secs = Some(2);
+    config.risk.max_orders_per_sec_symbol = 1_000_000;
+    config.risk.max_orders_per_sec_total = 10_000_000;
+    config.risk.max_symbol_exposure = protocol::Ppm(1_000_000);
+    config.risk.max_total_exposure = protocol::Ppm(100_000_000);
 }
 
 /// Time the engine keeps running after the gateway's publish window, to take the last ticks.
