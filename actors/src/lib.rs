@@ -5,7 +5,8 @@
 //! - [`agents`]: decision agents: the intent endpoint (ROUTER thread, token check), the
 //!   router actor, the wire format and idempotency.
 //! - [`messages`]: typed actor messages, one struct per intent.
-//! - [`symbol_actor`]: `SymbolActor`, one per symbol, owning its `SymbolCore`.
+//! - [`symbol_actor`]: `SymbolActor`, one per symbol, the shell around its
+//!   [`symbol_state`] (which owns its `SymbolCore`), and the feed's direct tick port.
 //! - [`bridge`]: `BridgeActor`, one per shard, the only owner of its shard's gateway socket
 //!   (on the shard's thread), with the per-symbol lock table and the
 //!   `ZMQ_LOCK_ACQUIRE`/`ZMQ_LOCK_RELEASE` events.
@@ -42,6 +43,7 @@ pub mod shard;
 pub mod state_store;
 pub mod status;
 pub mod symbol_actor;
+pub mod symbol_state;
 pub mod system;
 pub mod time;
 pub mod zmq_ready;

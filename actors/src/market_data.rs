@@ -1,9 +1,11 @@
 //! Market data, one feed per shard: a [`FeedActor`] on the shard's thread owns a SUB socket
 //! on the gateway's PUB, subscribed to that shard's symbols only (topic = symbol). It
-//! decodes ticks and routes each to its symbol's actor on the same thread with `try_send`,
-//! so a tick reaches its symbol with no thread hand-off inside the engine.
+//! decodes ticks and steps each through its symbol's tick port on the same thread (a direct
+//! call: `crate::symbol_actor::TickPort`), so a tick reaches its symbol with no thread
+//! hand-off and no mailbox. The feed reads nothing until every symbol of its shard has
+//! started; a symbol that is not running (stopped) gets its ticks by its mailbox instead.
 //!
-//! What happens when a symbol's mailbox is full is a policy ([`Overflow`]): `Drop` (the
+//! What happens when a tick goes by a mailbox that is full is a policy ([`Overflow`]): `Drop` (the
 //! production default) drops the tick for that symbol only (counted; the core sees the
 //! sequence gap and resyncs), so a slow symbol never stalls the others. `Backpressure`
 //! (the stress harness's `--max-rate`) keeps the tick and stops reading until the symbol
@@ -22,8 +24,9 @@ use tracing::warn;
 
 use crate::data_clock::TickGate;
 use crate::messages::TickArrived;
+use crate::symbol_actor::{hosted_port, TickPort};
 use crate::time::wall_ns;
-use crate::zmq_ready::{has_input, Readable, Readiness};
+use crate::zmq_ready::{Readable, Readiness};
 
 /// What to do with a tick for a symbol whose mailbox is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,22 +150,32 @@ impl MarketData {
         let counters = Arc::new(FeedCounters::default());
         self.counters.0.push(Arc::clone(&counters));
         let stop = Arc::clone(&self.stop);
-        let gates = routes.keys().filter_map(|s| Some((*s, self.gates.get(s)?.clone()))).collect();
-        let feed = FeedActor {
-            gates,
+        let routes: Vec<(Symbol, Recipient<TickArrived>, Option<TickGate>)> = routes
+            .into_iter()
+            .map(|(symbol, mailbox)| {
+                let gate = self.gates.get(&symbol).cloned();
+                (symbol, mailbox, gate)
+            })
+            .collect();
+        // Built on the shard's thread: its routes will hold that thread's tick ports.
+        self.feeds.push(FeedActor::start_in_arbiter(arbiter, move |_| FeedActor {
             sub,
             codec,
-            routes,
+            routes: routes
+                .into_iter()
+                .map(|(symbol, mailbox, gate)| (symbol, Route { mailbox, port: None, gate, last_seen_ns: None }))
+                .collect(),
             overflow,
             stop,
             c: counters,
-            last_seen: HashMap::new(),
             waiting: None,
             resume_scheduled: false,
             warned: 0,
             readiness: None,
-        };
-        self.feeds.push(FeedActor::start_in_arbiter(arbiter, move |_| feed));
+            ports: PortsState::Waiting { since: None },
+            topic: zmq::Message::new(),
+            payload: zmq::Message::new(),
+        }));
         Ok(())
     }
 
@@ -192,23 +205,50 @@ impl Drop for MarketData {
 #[rtype(result = "()")]
 struct StopFeed;
 
+/// One symbol as its shard's feed sees it.
+struct Route {
+    /// The fallback road: the actor's mailbox (before it starts, after it stops).
+    mailbox: Recipient<TickArrived>,
+    /// The direct road on this thread (resolved once every symbol of the shard runs).
+    port: Option<TickPort>,
+    /// A data-clock symbol's gate (see [`MarketData::set_gates`]).
+    gate: Option<TickGate>,
+    /// When the last tick for this symbol was received (ns).
+    last_seen_ns: Option<u64>,
+}
+
+/// Whether the feed has its symbols' tick ports yet.
+enum PortsState {
+    /// Not every symbol has started: nothing is read yet (a tick must not reach a symbol
+    /// before it has started to reconcile), since when.
+    Waiting { since: Option<std::time::Instant> },
+    /// Every port resolved (or, past [`PORTS_WAIT`], the mailbox for those that were not).
+    Ready,
+}
+
+/// How long a feed waits for its symbols to start before reading anyway (by mailbox for a
+/// symbol still not running).
+const PORTS_WAIT: Duration = Duration::from_secs(5);
+
 /// One shard's feed: its SUB socket, read on the shard's thread.
 pub struct FeedActor {
-    /// Data-clock symbols' gates (see [`MarketData::set_gates`]).
-    gates: HashMap<Symbol, TickGate>,
     sub: zmq::Socket,
     codec: Codec,
-    routes: HashMap<Symbol, Recipient<TickArrived>>,
+    routes: HashMap<Symbol, Route>,
     overflow: Overflow,
     stop: Arc<AtomicBool>,
     c: Arc<FeedCounters>,
-    last_seen: HashMap<Symbol, u64>,
-    /// A tick kept for a full mailbox (`Backpressure`): routed before anything else is read.
+    /// A tick kept for a full mailbox or a closed gate (`Backpressure`): routed before
+    /// anything else is read.
     waiting: Option<TickArrived>,
     /// A drain is already scheduled (after a batch, or for a full mailbox).
     resume_scheduled: bool,
     warned: u32,
     readiness: Option<SpawnHandle>,
+    ports: PortsState,
+    /// The two frames of a tick, received into the same buffers every time.
+    topic: zmq::Message,
+    payload: zmq::Message,
 }
 
 impl Actor for FeedActor {
@@ -250,6 +290,10 @@ impl FeedActor {
         if self.stop.load(Ordering::Acquire) {
             return;
         }
+        if !self.ports_ready() {
+            self.resume_later(ctx, Duration::from_millis(1));
+            return;
+        }
         if let Some(waiting) = self.waiting.take() {
             if let Err(back) = self.route(waiting) {
                 self.waiting = Some(back);
@@ -258,12 +302,20 @@ impl FeedActor {
             }
         }
         for _ in 0..BATCH {
-            if !has_input(&self.sub) {
-                return;
+            // Receiving until EAGAIN is what re-arms the socket's edge (`zmq_ready`): a
+            // non-blocking receive that finds nothing processes libzmq's pending commands
+            // first. No `ZMQ_EVENTS` read per tick (each one was a poll(2) call).
+            match self.receive() {
+                Received::Nothing => return,
+                Received::Frame => {}
+                Received::Malformed => {
+                    self.c.received.fetch_add(1, Ordering::Relaxed);
+                    self.c.undecodable.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
             }
-            let Ok(parts) = self.sub.recv_multipart(zmq::DONTWAIT) else { return };
             self.c.received.fetch_add(1, Ordering::Relaxed);
-            match self.decode(&parts) {
+            match self.decode() {
                 Ok(tick) => {
                     if let Err(back) = self.route(tick) {
                         self.waiting = Some(back);
@@ -281,6 +333,45 @@ impl FeedActor {
         // More may be waiting, and no new edge will announce it: come back after the
         // shard's other actors have had their turn.
         self.resume_later(ctx, Duration::ZERO);
+    }
+
+    /// Whether every symbol of the shard runs, resolving their tick ports the first time.
+    fn ports_ready(&mut self) -> bool {
+        let PortsState::Waiting { since } = &mut self.ports else { return true };
+        let since = *since.get_or_insert_with(std::time::Instant::now);
+        let ports: Vec<Option<TickPort>> =
+            self.routes.keys().map(|s| hosted_port(s).filter(TickPort::is_running)).collect();
+        let missing = ports.iter().filter(|p| p.is_none()).count();
+        if missing > 0 && since.elapsed() < PORTS_WAIT {
+            return false;
+        }
+        if missing > 0 {
+            warn!(target: "feed", missing, "symbols not started after 5 s: their ticks go by mailbox");
+        }
+        for (route, port) in self.routes.values_mut().zip(ports) {
+            route.port = port;
+        }
+        self.ports = PortsState::Ready;
+        true
+    }
+
+    /// Receives one message into `topic` and `payload` (a tick is exactly two frames).
+    fn receive(&mut self) -> Received {
+        if self.sub.recv(&mut self.topic, zmq::DONTWAIT).is_err() {
+            return Received::Nothing;
+        }
+        if !self.topic.get_more() {
+            return Received::Malformed;
+        }
+        if self.sub.recv(&mut self.payload, zmq::DONTWAIT).is_err() {
+            return Received::Malformed;
+        }
+        if !self.payload.get_more() {
+            return Received::Frame;
+        }
+        // More than two frames: take the rest of the message and drop it all.
+        while self.sub.recv(&mut self.payload, zmq::DONTWAIT).is_ok() && self.payload.get_more() {}
+        Received::Malformed
     }
 
     fn resume_later(&mut self, ctx: &mut Context<Self>, after: Duration) {
@@ -301,39 +392,47 @@ impl FeedActor {
         }));
     }
 
-    /// A tick whose symbol matches its topic, or why not (`None` = not worth a warning).
-    fn decode(&self, parts: &[Vec<u8>]) -> Result<TickArrived, Option<protocol::DecodeError>> {
+    /// The received tick, if its symbol matches its topic, or why not (`None` = not worth
+    /// a warning).
+    fn decode(&self) -> Result<TickArrived, Option<protocol::DecodeError>> {
         let received_ns = wall_ns();
         let bad = |error| {
             self.c.undecodable.fetch_add(1, Ordering::Relaxed);
             error
         };
-        let (Some(topic), Some(payload)) = (parts.first(), parts.get(1)) else { return Err(bad(None)) };
-        let envelope = self.codec.decode(payload).map_err(|e| bad(Some(e)))?;
+        let envelope = self.codec.decode(&self.payload).map_err(|e| bad(Some(e)))?;
         match envelope.body {
-            Wire::Tick(tick) if tick.symbol.as_str().as_bytes() == topic.as_slice() => {
+            Wire::Tick(tick) if tick.symbol.as_str().as_bytes() == &self.topic[..] => {
                 Ok(TickArrived { tick, received_ns, session_id: envelope.header.session_id })
             }
             _ => Err(bad(None)),
         }
     }
 
-    /// Hands a tick to its symbol. `Err` gives it back when the mailbox is full and the
-    /// policy is to wait.
+    /// Hands a tick to its symbol: stepped at once through its port, else by its mailbox.
+    /// `Err` gives it back when the symbol cannot take it now and the policy is to wait.
     fn route(&mut self, message: TickArrived) -> Result<(), TickArrived> {
         let symbol = message.tick.symbol;
         let message_ns = message.received_ns;
-        let Some(route) = self.routes.get(&symbol) else {
+        let Some(route) = self.routes.get_mut(&symbol) else {
             self.c.unknown_symbol.fetch_add(1, Ordering::Relaxed);
             return Ok(());
         };
-        if self.overflow == Overflow::Backpressure && self.gates.get(&symbol).is_some_and(TickGate::is_closed) {
+        if self.overflow == Overflow::Backpressure && route.gate.as_ref().is_some_and(TickGate::is_closed) {
             // The symbol holds as many ticks as it may behind an unresolved order.
             return Err(message);
         }
-        match route.try_send(message) {
+        let direct = match route.port.as_ref() {
+            Some(port) => port.step(message),
+            None => Err(message),
+        };
+        let sent = match direct {
+            Ok(()) => Ok(()),
+            Err(message) => route.mailbox.try_send(message),
+        };
+        match sent {
             Ok(()) => {
-                if let Some(previous) = self.last_seen.insert(symbol, message_ns) {
+                if let Some(previous) = route.last_seen_ns.replace(message_ns) {
                     let gap = message_ns.saturating_sub(previous);
                     if gap > self.c.max_gap_ns.load(Ordering::Relaxed) {
                         self.c.max_gap_ns.store(gap, Ordering::Relaxed);
@@ -355,4 +454,14 @@ impl FeedActor {
             }
         }
     }
+}
+
+/// What one receive found.
+enum Received {
+    /// No message waiting.
+    Nothing,
+    /// A two-frame message, in `topic` and `payload`.
+    Frame,
+    /// A message of one frame, or of more than two (dropped whole).
+    Malformed,
 }

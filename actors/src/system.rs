@@ -37,7 +37,7 @@ use crate::outbox::ShardOutbox;
 use crate::shard::{shard_count, shard_of};
 use crate::state_store::StateStore;
 use crate::status::StatusBoard;
-use crate::symbol_actor::{SymbolActor, SymbolOutputs};
+use crate::symbol_actor::{SymbolActor, SymbolOutputs, SymbolState};
 
 /// What the wiring needs.
 pub struct WiringConfig {
@@ -264,11 +264,11 @@ pub fn start(
         let gate = (config.clock == ClockSource::Data).then(|| gates.entry(symbol).or_default().clone());
         let addr = SymbolActor::start_in_arbiter(&shard_arbiters[shard].handle(), move |_| {
             // Only agent-driven symbols publish on the execution stream.
-            let actor = SymbolActor::new(core, risk, outputs, board).with_step_budget(budget).with_stream_for(owner);
-            match gate {
-                Some(gate) => actor.with_data_clock(gate),
-                None => actor,
-            }
+            let state = SymbolState::new(core, risk, outputs, board).with_step_budget(budget).with_stream_for(owner);
+            SymbolActor::host(match gate {
+                Some(gate) => state.with_data_clock(gate),
+                None => state,
+            })
         });
         routes[shard].insert(
             symbol,

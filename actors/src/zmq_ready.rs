@@ -4,8 +4,10 @@
 //! libzmq exposes one file descriptor per socket (`ZMQ_FD`). It is edge-triggered and says
 //! only "something may have changed": the truth is `ZMQ_EVENTS`. The rules this module and
 //! its users follow:
-//! - each item of the stream means "look": the user drains the socket (receive with
-//!   `DONTWAIT` while `ZMQ_EVENTS` has `POLLIN`) until it is empty;
+//! - each item of the stream means "look": the user drains the socket until it is empty
+//!   (receive with `DONTWAIT` while `ZMQ_EVENTS` has `POLLIN`, or until a receive answers
+//!   `EAGAIN`: a non-blocking receive that finds nothing processes libzmq's pending
+//!   commands, which re-arms the descriptor, and costs no `poll(2)` per message);
 //! - readiness is cleared *before* the user drains, so an edge that arrives during the
 //!   drain wakes the stream again instead of being lost;
 //! - a send or a `ZMQ_EVENTS` read on the socket can consume the edge that announced new
