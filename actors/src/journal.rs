@@ -170,6 +170,8 @@ fn encode(out: &mut Vec<u8>, symbol: Symbol, state: &DurableSymbol) -> Result<()
 pub struct ShardJournal {
     journal: std::sync::Arc<Journal>,
     pending: Mutex<Pending>,
+    /// A timed flush is already arranged (at most one at a time, whatever the batches).
+    flush_armed: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -183,21 +185,34 @@ pub const GROUP_COMMIT_WITHIN: std::time::Duration = std::time::Duration::from_m
 
 impl ShardJournal {
     pub fn new(journal: std::sync::Arc<Journal>) -> ShardJournal {
-        ShardJournal { journal, pending: Mutex::new(Pending::default()) }
+        ShardJournal {
+            journal,
+            pending: Mutex::new(Pending::default()),
+            flush_armed: std::sync::atomic::AtomicBool::new(false),
+        }
     }
 
-    /// Adds one record to the shard's batch (no system call). True if the batch was empty
-    /// (the caller then arranges a flush within [`GROUP_COMMIT_WITHIN`]).
+    /// Adds one record to the shard's batch (no system call). True when the caller must
+    /// arrange a flush within [`GROUP_COMMIT_WITHIN`] and then call [`Self::timed_flush`]:
+    /// no timed flush is armed yet. One armed flush covers every batch until it runs (a
+    /// batch that an order's flush already wrote leaves it nothing to do), so a shard
+    /// arms at most one timer per [`GROUP_COMMIT_WITHIN`], not one per order.
     pub fn append(&self, symbol: Symbol, state: &DurableSymbol) -> Result<bool, String> {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        let first = pending.states.is_empty();
         let before = pending.bytes.len();
         if let Err(e) = encode(&mut pending.bytes, symbol, state) {
             pending.bytes.truncate(before);
             return Err(e);
         }
         pending.states.push((symbol, *state));
-        Ok(first)
+        Ok(!self.flush_armed.swap(true, std::sync::atomic::Ordering::AcqRel))
+    }
+
+    /// The armed flush: disarms (a record appended from now on arms the next one), then
+    /// writes what is pending.
+    pub fn timed_flush(&self) -> Result<(), String> {
+        self.flush_armed.store(false, std::sync::atomic::Ordering::Release);
+        self.flush()
     }
 
     /// Writes the batch (one `write` call). On failure the batch is kept, to be written by
@@ -304,8 +319,8 @@ mod tests {
         let btc = Symbol::new("BTCUSD.s").unwrap();
         let journal = std::sync::Arc::new(Journal::open(&path, &BTreeMap::new(), false).unwrap());
         let shard = ShardJournal::new(std::sync::Arc::clone(&journal));
-        assert!(shard.append(btc, &long("1", "100")).unwrap(), "the first record of a batch");
-        assert!(!shard.append(btc, &long("2", "200")).unwrap());
+        assert!(shard.append(btc, &long("1", "100")).unwrap(), "the first record arms a timed flush");
+        assert!(!shard.append(btc, &long("2", "200")).unwrap(), "one armed flush covers the batch");
         assert_eq!(replay(&path).unwrap().records, 0, "nothing written before the flush");
         shard.flush().unwrap();
         let r = replay(&path).unwrap();
@@ -313,7 +328,10 @@ mod tests {
         assert_eq!(r.states.get(&btc), Some(&long("2", "200")), "the later record wins");
         shard.flush().unwrap();
         assert_eq!(replay(&path).unwrap().records, 2, "an empty flush writes nothing");
-        assert!(shard.append(btc, &long("3", "300")).unwrap(), "a new batch after the flush");
+        assert!(!shard.append(btc, &long("3", "300")).unwrap(), "an order's flush leaves the timer armed");
+        shard.timed_flush().unwrap();
+        assert_eq!(replay(&path).unwrap().records, 3, "the armed flush wrote the record after it");
+        assert!(shard.append(btc, &long("4", "400")).unwrap(), "after the timed flush, the next record arms one");
         let _ = std::fs::remove_dir_all(d);
     }
 

@@ -20,6 +20,7 @@
 //! - [`outbox`]: a shard's batches of PnL deltas and durable states for the metrics fold
 //!   and the state store (one cross-thread hand-off per batch, not per fill).
 //! - [`shard`]: which shard runs a symbol (a stable hash), and how many shards.
+//! - [`shard_beat`]: one timer per shard that runs its symbols' timers in slices.
 //! - [`zmq_ready`]: a ZeroMQ socket's readiness as a stream on the actor's event loop.
 //! - [`state_store`]: durable per-symbol state (position, cooldowns), written off-thread.
 //! - [`journal`]: the write-ahead journal of that state, appended before the next order.
@@ -40,6 +41,7 @@ pub mod outbox;
 pub mod router_endpoint;
 pub mod run_queue;
 pub mod shard;
+pub mod shard_beat;
 pub mod state_store;
 pub mod status;
 pub mod symbol_actor;

@@ -5,12 +5,18 @@
 //! [`FLUSH_EVERY`]. A message to an actor on another thread wakes that thread; one wake per
 //! batch instead of one per fill keeps those threads off the cores the shards need.
 //!
+//! The shard's symbols push into it with a direct call through its [`OutboxPort`] (the
+//! outbox is on their thread; only the first item of a batch sends a message, to arm the
+//! flush); the messages below are the same road for any other sender.
+//!
 //! Nothing is lost or reordered: deltas and ledger rows keep their order (one batch after
 //! another, on one channel), and a symbol's state is the latest one. The ledger's channel
 //! is bounded and never waited on: a batch it cannot take is dropped and counted
 //! (`trade_ledger::LedgerSender::send`), never a stall of the shard.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -40,7 +46,8 @@ pub struct SaveStates {
     pub states: Vec<(Symbol, DurableSymbol)>,
 }
 
-pub struct ShardOutbox {
+/// What waits in a shard's outbox, and where it goes.
+struct Buffers {
     metrics: Recipient<FoldPnlBatch>,
     store: Option<Recipient<SaveStates>>,
     deltas: Vec<PnlDelta>,
@@ -48,30 +55,14 @@ pub struct ShardOutbox {
     /// The trade ledger's writer (`None`: no ledger) and the rows for it.
     ledger: Option<trade_ledger::LedgerSender>,
     rows: Vec<trade_ledger::LedgerRow>,
-    flush_scheduled: bool,
 }
 
-impl ShardOutbox {
-    pub fn new(metrics: Recipient<FoldPnlBatch>, store: Option<Recipient<SaveStates>>) -> ShardOutbox {
-        ShardOutbox {
-            metrics,
-            store,
-            deltas: Vec::new(),
-            states: HashMap::new(),
-            ledger: None,
-            rows: Vec::new(),
-            flush_scheduled: false,
-        }
-    }
-
-    /// Hands ledger rows to this writer (in the same batches, at most every [`FLUSH_EVERY`]).
-    pub fn with_ledger(mut self, ledger: Option<trade_ledger::LedgerSender>) -> ShardOutbox {
-        self.ledger = ledger;
-        self
+impl Buffers {
+    fn len(&self) -> usize {
+        self.deltas.len() + self.states.len() + self.rows.len()
     }
 
     fn flush(&mut self) {
-        self.flush_scheduled = false;
         if !self.deltas.is_empty() {
             self.metrics.do_send(FoldPnlBatch { deltas: std::mem::take(&mut self.deltas) });
         }
@@ -87,9 +78,95 @@ impl ShardOutbox {
             }
         }
     }
+}
+
+thread_local! {
+    /// The outbox of the shard this thread runs (see [`hosted_port`]).
+    static HOSTED: RefCell<Option<OutboxPort>> = const { RefCell::new(None) };
+}
+
+/// The outbox of the shard running on this thread, if it has started.
+pub fn hosted_port() -> Option<OutboxPort> {
+    HOSTED.with(|hosted| hosted.borrow().clone())
+}
+
+/// A symbol's direct road into its shard's outbox, on the shard's thread: a push is a call,
+/// not a message; only the first item of a batch sends one (to arm the flush).
+#[derive(Clone)]
+pub struct OutboxPort {
+    buffers: Rc<RefCell<Buffers>>,
+    outbox: Addr<ShardOutbox>,
+}
+
+impl OutboxPort {
+    pub fn pnl(&self, delta: PnlDelta) {
+        self.push(|b| b.deltas.push(delta));
+    }
+
+    /// A symbol's latest durable state (ignored without a state store).
+    pub fn state(&self, symbol: Symbol, state: DurableSymbol) {
+        self.push(|b| {
+            if b.store.is_some() {
+                b.states.insert(symbol, state);
+            }
+        });
+    }
+
+    /// A trade-ledger row (ignored without a ledger).
+    pub fn row(&self, row: trade_ledger::LedgerRow) {
+        self.push(|b| {
+            if b.ledger.is_some() {
+                b.rows.push(row);
+            }
+        });
+    }
+
+    fn push(&self, add: impl FnOnce(&mut Buffers)) {
+        let Ok(mut buffers) = self.buffers.try_borrow_mut() else {
+            // Never on one thread (a flush never pushes); kept safe anyway: nothing is
+            // dropped, the item waits for the next push.
+            return;
+        };
+        let was_empty = buffers.len() == 0;
+        add(&mut buffers);
+        if buffers.len() >= MAX_BATCH {
+            buffers.flush();
+        } else if was_empty && buffers.len() > 0 {
+            self.outbox.do_send(FlushSoon);
+        }
+    }
+}
+
+/// Arms the outbox's flush (sent by a port with the first item of a batch).
+#[derive(Message)]
+#[rtype(result = "()")]
+struct FlushSoon;
+
+pub struct ShardOutbox {
+    buffers: Rc<RefCell<Buffers>>,
+    flush_scheduled: bool,
+}
+
+impl ShardOutbox {
+    pub fn new(metrics: Recipient<FoldPnlBatch>, store: Option<Recipient<SaveStates>>) -> ShardOutbox {
+        let buffers =
+            Buffers { metrics, store, deltas: Vec::new(), states: HashMap::new(), ledger: None, rows: Vec::new() };
+        ShardOutbox { buffers: Rc::new(RefCell::new(buffers)), flush_scheduled: false }
+    }
+
+    /// Hands ledger rows to this writer (in the same batches, at most every [`FLUSH_EVERY`]).
+    pub fn with_ledger(self, ledger: Option<trade_ledger::LedgerSender>) -> ShardOutbox {
+        self.buffers.borrow_mut().ledger = ledger;
+        self
+    }
+
+    fn flush(&mut self) {
+        self.flush_scheduled = false;
+        self.buffers.borrow_mut().flush();
+    }
 
     fn schedule(&mut self, ctx: &mut Context<Self>) {
-        if self.deltas.len() + self.states.len() + self.rows.len() >= MAX_BATCH {
+        if self.buffers.borrow().len() >= MAX_BATCH {
             self.flush();
             return;
         }
@@ -103,16 +180,30 @@ impl ShardOutbox {
 impl Actor for ShardOutbox {
     type Context = Context<Self>;
 
+    /// Lists this outbox as its thread's (the shard's symbols push into it directly).
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let port = OutboxPort { buffers: Rc::clone(&self.buffers), outbox: ctx.address() };
+        HOSTED.with(|hosted| *hosted.borrow_mut() = Some(port));
+    }
+
     /// What is still here goes out when the shard stops.
     fn stopped(&mut self, _: &mut Context<Self>) {
+        HOSTED.with(|hosted| *hosted.borrow_mut() = None);
         self.flush();
+    }
+}
+
+impl Handler<FlushSoon> for ShardOutbox {
+    type Result = ();
+    fn handle(&mut self, _: FlushSoon, ctx: &mut Context<Self>) {
+        self.schedule(ctx);
     }
 }
 
 impl Handler<FoldPnl> for ShardOutbox {
     type Result = ();
     fn handle(&mut self, msg: FoldPnl, ctx: &mut Context<Self>) {
-        self.deltas.push(msg.delta);
+        self.buffers.borrow_mut().deltas.push(msg.delta);
         self.schedule(ctx);
     }
 }
@@ -120,8 +211,10 @@ impl Handler<FoldPnl> for ShardOutbox {
 impl Handler<SaveSymbolState> for ShardOutbox {
     type Result = ();
     fn handle(&mut self, msg: SaveSymbolState, ctx: &mut Context<Self>) {
-        if self.store.is_some() {
-            self.states.insert(msg.symbol, msg.state);
+        let mut buffers = self.buffers.borrow_mut();
+        if buffers.store.is_some() {
+            buffers.states.insert(msg.symbol, msg.state);
+            drop(buffers);
             self.schedule(ctx);
         }
     }
@@ -130,8 +223,10 @@ impl Handler<SaveSymbolState> for ShardOutbox {
 impl Handler<RecordLedger> for ShardOutbox {
     type Result = ();
     fn handle(&mut self, msg: RecordLedger, ctx: &mut Context<Self>) {
-        if self.ledger.is_some() {
-            self.rows.push(msg.row);
+        let mut buffers = self.buffers.borrow_mut();
+        if buffers.ledger.is_some() {
+            buffers.rows.push(msg.row);
+            drop(buffers);
             self.schedule(ctx);
         }
     }

@@ -28,13 +28,13 @@ fn read_now() -> Option<u64> {
     std::fs::read_to_string("/proc/thread-self/schedstat").ok().as_deref().and_then(parse_schedstat)
 }
 
-/// Called as a step starts: keeps a sample no older than [`SAMPLE_EVERY`] (taken before
-/// the step, so the step's own wait is after it).
-pub fn mark() {
+/// Called as a step starts, at `now`: keeps a sample no older than [`SAMPLE_EVERY`] (taken
+/// before the step, so the step's own wait is after it).
+pub fn mark(now: Instant) {
     LAST.with(|last| {
-        let fresh = last.get().is_some_and(|(at, _)| at.elapsed() < SAMPLE_EVERY);
+        let fresh = last.get().is_some_and(|(at, _)| now.saturating_duration_since(at) < SAMPLE_EVERY);
         if !fresh {
-            last.set(read_now().map(|wait| (Instant::now(), wait)));
+            last.set(read_now().map(|wait| (now, wait)));
         }
     });
 }
@@ -78,7 +78,7 @@ mod tests {
     /// and the delay read back grows.
     #[test]
     fn a_thread_crowded_off_the_cpus_sees_its_wait_grow() {
-        mark();
+        mark(Instant::now());
         assert!(waited_since_mark().is_some(), "/proc/thread-self/schedstat is readable here");
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let spin = |for_ms: u64| {

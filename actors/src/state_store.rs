@@ -1,6 +1,9 @@
 //! `StateStore`: keeps the latest durable state of every symbol (position and cooldowns)
-//! and writes it to one JSON file on its own thread: at most every 200 ms when something
-//! changed, and on `FlushState`. Writes are atomic (temporary file, then rename), so a crash
+//! and writes it to one JSON file on its own thread: when something changed, at most every
+//! [`write_interval`] (200 ms, longer past 1,000 symbols: each write serializes every
+//! symbol, so the interval grows with their number and the store's CPU stays flat), and on
+//! `FlushState`. The write-ahead journal (`crate::journal`), not this file, is what makes
+//! each change durable before the next order. Writes are atomic (temporary file, then rename), so a crash
 //! leaves the previous complete file. At start the engine loads it, restores each symbol,
 //! and reconciles against the gateway before trading.
 
@@ -54,8 +57,17 @@ pub struct SaveSymbolState {
 #[rtype(result = "Result<(), String>")]
 pub struct FlushState;
 
+/// How often a changed state is written for this many symbols: 200 ms up to 1,000 symbols,
+/// then 0.2 ms per symbol (2 s at 10,000).
+pub fn write_interval(symbols: usize) -> Duration {
+    const PER_SYMBOL: Duration = Duration::from_micros(200);
+    PER_SYMBOL.saturating_mul(u32::try_from(symbols).unwrap_or(u32::MAX)).max(Duration::from_millis(200))
+}
+
 pub struct StateStore {
     path: PathBuf,
+    /// See [`write_interval`].
+    every: Duration,
     latest: BTreeMap<Symbol, DurableSymbol>,
     /// Since when the newest states wait unwritten (`None`: the file is up to date).
     dirty_since: Option<std::time::Instant>,
@@ -69,7 +81,13 @@ pub struct GetStateLag;
 impl StateStore {
     /// Starts from what was loaded, so symbols that never change keep their entry.
     pub fn new(path: PathBuf, loaded: BTreeMap<Symbol, DurableSymbol>) -> StateStore {
-        StateStore { path, latest: loaded, dirty_since: None }
+        StateStore { path, every: write_interval(loaded.len()), latest: loaded, dirty_since: None }
+    }
+
+    /// Sizes the write interval for this many symbols (see [`write_interval`]).
+    pub fn for_symbols(mut self, symbols: usize) -> StateStore {
+        self.every = write_interval(symbols.max(self.latest.len()));
+        self
     }
 
     fn mark_dirty(&mut self) {
@@ -95,7 +113,7 @@ impl Actor for StateStore {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.run_interval(Duration::from_millis(200), |act, _| {
+        ctx.run_interval(self.every, |act, _| {
             if act.dirty_since.is_some() {
                 if let Err(e) = act.write() {
                     error!(target: "state", error = %e, "STATE_WRITE_FAILED: durable state not saved");
@@ -153,6 +171,18 @@ mod tests {
     use super::*;
     use engine::book::Position;
     use engine::Direction;
+
+    #[test]
+    fn the_write_interval_grows_with_the_symbols_past_a_thousand() {
+        assert_eq!(write_interval(0), Duration::from_millis(200));
+        assert_eq!(write_interval(1_000), Duration::from_millis(200));
+        assert_eq!(write_interval(2_000), Duration::from_millis(400));
+        assert_eq!(write_interval(10_000), Duration::from_secs(2));
+        assert_eq!(
+            StateStore::new(PathBuf::from("x"), BTreeMap::new()).for_symbols(5_000).every,
+            Duration::from_secs(1)
+        );
+    }
 
     #[test]
     fn round_trips_and_refuses_damage() {

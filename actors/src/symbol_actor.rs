@@ -43,6 +43,15 @@ impl TickPort {
         Ok(())
     }
 
+    /// The symbol's timer (`crate::shard_beat`), if it is running and not in a step.
+    pub fn beat(&self) {
+        if let Ok(mut state) = self.0.try_borrow_mut() {
+            if state.is_running() {
+                state.on_timer();
+            }
+        }
+    }
+
     /// Whether the symbol has started (and not stopped).
     pub fn is_running(&self) -> bool {
         self.0.try_borrow().is_ok_and(|s| s.is_running())
@@ -69,6 +78,21 @@ impl SymbolActor {
 /// The tick port of `symbol` if its actor is hosted on this thread.
 pub fn hosted_port(symbol: &Symbol) -> Option<TickPort> {
     HOSTED.with(|hosted| hosted.borrow().get(symbol).cloned())
+}
+
+/// How many symbols are hosted on this thread.
+pub fn hosted_count() -> usize {
+    HOSTED.with(|hosted| hosted.borrow().len())
+}
+
+/// Every tick port hosted on this thread, in symbol order.
+pub fn hosted_ports() -> Vec<TickPort> {
+    HOSTED.with(|hosted| {
+        let hosted = hosted.borrow();
+        let mut symbols: Vec<&Symbol> = hosted.keys().collect();
+        symbols.sort();
+        symbols.into_iter().filter_map(|s| hosted.get(s).cloned()).collect()
+    })
 }
 
 /// Ask a symbol actor for its tick → intent latencies.
@@ -99,14 +123,10 @@ impl Handler<GetIntentToOrder> for SymbolActor {
 impl Actor for SymbolActor {
     type Context = Context<Self>;
 
+    /// Starts the core; its timer is the shard's beat (`crate::shard_beat`).
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(256);
-        let every = {
-            let mut state = self.state.borrow_mut();
-            state.start();
-            state.timer_every()
-        };
-        ctx.run_interval(every, |act, _| act.state.borrow_mut().on_timer());
+        self.state.borrow_mut().start();
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {

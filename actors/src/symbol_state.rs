@@ -58,7 +58,6 @@ pub struct SymbolState {
     risk: Arc<PortfolioRisk>,
     outputs: SymbolOutputs,
     board: StatusBoard,
-    timer_every: Duration,
     panics: u64,
     feed_session: Option<SessionId>,
     /// Tick received → order decided, µs; allocated on the first decision.
@@ -82,6 +81,8 @@ pub struct SymbolState {
     stream: Option<SymbolStream>,
     /// Started and not stopped (see [`Self::is_running`]).
     running: bool,
+    /// The shard's outbox, pushed into directly (see [`Self::outbox`]).
+    outbox: Option<crate::outbox::OutboxPort>,
 }
 
 /// A symbol's data clock.
@@ -102,7 +103,6 @@ impl SymbolState {
             risk,
             outputs,
             board,
-            timer_every: Duration::from_millis(250),
             panics: 0,
             feed_session: None,
             tick_to_intent: None,
@@ -115,6 +115,7 @@ impl SymbolState {
             data_clock: None,
             stream: None,
             running: false,
+            outbox: None,
         }
     }
 
@@ -218,8 +219,8 @@ impl SymbolState {
         f: impl FnOnce(&mut SymbolCore, &PortfolioRisk) -> Vec<Action>,
     ) -> Vec<Action> {
         let risk = Arc::clone(&self.risk);
-        crate::run_queue::mark();
         let started = Instant::now();
+        crate::run_queue::mark(started);
         let result = catch_unwind(AssertUnwindSafe(|| f(&mut self.core, &risk)));
         let took = started.elapsed();
         if took > self.step_budget && !self.overran && self.own_overrun(what, took) {
@@ -257,12 +258,12 @@ impl SymbolState {
         }
         let symbol = self.core.symbol();
         match journal.append(symbol, &state) {
-            Ok(first_of_batch) => {
-                if first_of_batch {
+            Ok(arm_flush) => {
+                if arm_flush {
                     let journal = Arc::clone(journal);
                     actix_rt::spawn(async move {
                         actix_rt::time::sleep(GROUP_COMMIT_WITHIN).await;
-                        if let Err(e) = journal.flush() {
+                        if let Err(e) = journal.timed_flush() {
                             error!(target: "state", error = %e, "JOURNAL_WRITE_FAILED: the shard's batch stays pending; no order leaves until it is written");
                         }
                     });
@@ -304,7 +305,10 @@ impl SymbolState {
                 Action::QueryStatus { intent_id } => {
                     self.outputs.queries.do_send(SubmitStatusQuery { symbol, intent_id });
                 }
-                Action::Pnl(delta) => self.outputs.pnl.do_send(FoldPnl { delta }),
+                Action::Pnl(delta) => match self.outbox() {
+                    Some(port) => port.pnl(delta),
+                    None => self.outputs.pnl.do_send(FoldPnl { delta }),
+                },
                 Action::FillBooked(fill) => self.record(LedgerRow::Fill(fill)),
                 Action::TradeClosed(trade) => self.record(LedgerRow::Trade(trade)),
                 Action::BookAdjusted(adjustment) => self.record(LedgerRow::Adjustment(adjustment)),
@@ -371,10 +375,30 @@ impl SymbolState {
     }
 
     /// A row for the trade ledger, through the shard's outbox (batched there).
-    fn record(&self, row: LedgerRow) {
-        if let Some(ledger) = &self.outputs.ledger {
-            ledger.do_send(RecordLedger { row });
+    fn record(&mut self, row: LedgerRow) {
+        if self.outputs.ledger.is_none() {
+            return;
         }
+        self.resolve_outbox();
+        match (&self.outbox, &self.outputs.ledger) {
+            (Some(port), _) => port.row(row),
+            (None, Some(ledger)) => ledger.do_send(RecordLedger { row }),
+            (None, None) => {}
+        }
+    }
+
+    /// Looks up the shard's outbox on this thread until it is found (it starts before the
+    /// shard's symbols; until then the messages of `outputs` carry the same items).
+    fn resolve_outbox(&mut self) {
+        if self.outbox.is_none() {
+            self.outbox = crate::outbox::hosted_port();
+        }
+    }
+
+    /// The shard's outbox (see [`Self::resolve_outbox`]).
+    fn outbox(&mut self) -> Option<&crate::outbox::OutboxPort> {
+        self.resolve_outbox();
+        self.outbox.as_ref()
     }
 
     fn publish(&self) {
@@ -382,9 +406,16 @@ impl SymbolState {
     }
 
     /// Sends the durable state to the store (it ignores unchanged states).
-    fn persist(&self) {
-        if let Some(store) = &self.outputs.state {
-            store.do_send(crate::state_store::SaveSymbolState { symbol: self.symbol(), state: self.core.durable() });
+    fn persist(&mut self) {
+        if self.outputs.state.is_none() {
+            return;
+        }
+        let (symbol, state) = (self.symbol(), self.core.durable());
+        self.resolve_outbox();
+        match (&self.outbox, &self.outputs.state) {
+            (Some(port), _) => port.state(symbol, state),
+            (None, Some(store)) => store.do_send(crate::state_store::SaveSymbolState { symbol, state }),
+            (None, None) => {}
         }
     }
 }
@@ -440,12 +471,8 @@ impl SymbolState {
         self.running
     }
 
-    /// How often [`Self::on_timer`] is due.
-    pub fn timer_every(&self) -> Duration {
-        self.timer_every
-    }
-
-    /// The periodic beat: time-based rules on the wall clock, and the status board.
+    /// The periodic timer (every `crate::shard_beat::TIMER_EVERY`): time-based rules on the
+    /// wall clock, and the status board.
     pub fn on_timer(&mut self) {
         // On the data clock no time passes between ticks: every time-based rule is judged
         // at a tick's own time (a beat of the wall clock would land at a different place in

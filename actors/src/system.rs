@@ -196,8 +196,10 @@ pub fn start(
 
     let state = config.state_path.clone().map(|path| {
         let store_arbiter = Arbiter::new();
-        let restored = config.restored.clone();
-        let addr = StateStore::start_in_arbiter(&store_arbiter.handle(), move |_| StateStore::new(path, restored));
+        let (restored, symbols) = (config.restored.clone(), specs.len());
+        let addr = StateStore::start_in_arbiter(&store_arbiter.handle(), move |_| {
+            StateStore::new(path, restored).for_symbols(symbols)
+        });
         arbiters.push(store_arbiter);
         addr
     });
@@ -282,6 +284,10 @@ pub fn start(
         tick_routes[shard].insert(symbol, addr.clone().recipient());
         shard_of_symbol.insert(symbol, shard);
         symbols.insert(symbol, addr);
+    }
+    // One beat per shard runs its symbols' timers (started after them, on their thread).
+    for arbiter in &shard_arbiters {
+        crate::shard_beat::ShardBeat::start_in_arbiter(&arbiter.handle(), |_| crate::shard_beat::ShardBeat::default());
     }
     // Only now does each bridge connect: its first snapshot must find every symbol; and
     // the bridge asks for it itself (every 50 ms until it arrives). Every symbol starts

@@ -24,7 +24,7 @@ pub const CHANNEL_BATCHES: usize = 4_096;
 /// At most this many rows in one transaction.
 const MAX_TRANSACTION_ROWS: usize = 65_536;
 /// How long the writer gathers rows after the first of a transaction.
-const GATHER: Duration = Duration::from_millis(20);
+const GATHER: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Default)]
 struct Counters {

@@ -240,7 +240,9 @@ impl PortfolioRisk {
 
     /// Breaker transitions not yet logged (cheap when there are none).
     pub fn drain_breaker_transitions(&self) -> Vec<BreakerTransition> {
-        if !self.breaker_pending.swap(false, Ordering::AcqRel) {
+        // Read before swapping: every step of every shard asks, and a swap would write the
+        // shared line each time (a cache-line transfer between cores per step).
+        if !self.breaker_pending.load(Ordering::Acquire) || !self.breaker_pending.swap(false, Ordering::AcqRel) {
             return Vec::new();
         }
         lock(&self.breaker).drain_transitions()

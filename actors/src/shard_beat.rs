@@ -1,0 +1,62 @@
+//! One timer per shard instead of one per symbol: every [`BEAT_EVERY`] the beat steps
+//! `on_timer` (time-based exits, cooldowns, a stale feed, the status board) on the next
+//! slice of the symbols hosted on its thread, so each symbol's timer runs every
+//! [`TIMER_EVERY`] as before. At 10,000 symbols that is a few hundred direct calls every
+//! 25 ms instead of 40,000 timer wake-ups a second, each one a task poll of its own.
+
+use std::time::Duration;
+
+use actix::prelude::*;
+
+use crate::symbol_actor::{hosted_count, hosted_ports, TickPort};
+
+/// How often each symbol's timer runs.
+pub const TIMER_EVERY: Duration = Duration::from_millis(250);
+/// Slices of a shard's symbols: one slice per beat.
+const SLICES: u32 = 10;
+/// How often the beat runs.
+pub const BEAT_EVERY: Duration = Duration::from_millis(25);
+
+/// A shard's beat (on the shard's thread, like the symbols it steps).
+#[derive(Default)]
+pub struct ShardBeat {
+    ports: Vec<TickPort>,
+    next: usize,
+}
+
+impl ShardBeat {
+    /// Steps the next slice of the shard's symbols (those not running are skipped).
+    fn beat(&mut self) {
+        if hosted_count() != self.ports.len() {
+            self.ports = hosted_ports();
+        }
+        let n = self.ports.len();
+        if n == 0 {
+            return;
+        }
+        let slice = n.div_ceil(SLICES as usize);
+        for _ in 0..slice {
+            self.next %= n;
+            self.ports[self.next].beat();
+            self.next += 1;
+        }
+    }
+}
+
+impl Actor for ShardBeat {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(BEAT_EVERY, |beat, _| beat.beat());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_symbol_gets_its_timer_once_per_timer_period() {
+        assert_eq!(BEAT_EVERY * SLICES, TIMER_EVERY);
+    }
+}
