@@ -120,6 +120,19 @@ impl Handler<GetIntentToOrder> for SymbolActor {
     }
 }
 
+/// Publish the symbol's status on the board now (the end of a run reads the board: every
+/// tick stepped since the last timer must be in it).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PublishStatus;
+
+impl Handler<PublishStatus> for SymbolActor {
+    type Result = ();
+    fn handle(&mut self, _: PublishStatus, _: &mut Context<Self>) {
+        self.state.borrow().publish_status();
+    }
+}
+
 impl Actor for SymbolActor {
     type Context = Context<Self>;
 

@@ -405,6 +405,11 @@ impl SymbolState {
         self.board.publish(self.core.status());
     }
 
+    /// Publishes the status on the board now.
+    pub fn publish_status(&self) {
+        self.publish();
+    }
+
     /// Sends the durable state to the store (it ignores unchanged states).
     fn persist(&mut self) {
         if self.outputs.state.is_none() {

@@ -513,6 +513,11 @@ async fn run_actors(
         }
     }
     engine.shutdown_bridges().await;
+    // The board is published on reports and every 250 ms: bring every symbol's up to date
+    // (the ticks it stepped since) before it is read for the summary.
+    for addr in engine.symbols.values() {
+        let _ = addr.send(::actors::symbol_actor::PublishStatus).await;
+    }
     let statuses = engine.board.snapshot();
     let mut tick_to_intent = ::actors::bridge::small_histogram();
     let mut tick_to_intent_by_symbol = Vec::new();

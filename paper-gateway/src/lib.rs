@@ -9,6 +9,8 @@
 //! - [`faults`]: seeded fault injection (rejects, dropped replies, latency).
 //! - [`journal`]: the append-only record of orders that survives a restart.
 //! - [`publisher`]: the tick publisher (XPUB) on its own thread.
+//! - [`quotes`]: the latest quote per symbol, shared lock-free by the publisher and the
+//!   order loop.
 //! - [`replay`]: recorded market data (CSV, HistData) published instead of the random walk,
 //!   and the quote as of an order's time for its fill.
 //! - [`server`]: the order loop (ROUTER) on its own thread.
@@ -18,6 +20,7 @@ pub mod clock;
 pub mod faults;
 pub mod journal;
 pub mod publisher;
+pub mod quotes;
 pub mod replay;
 pub mod server;
 pub mod venue;

@@ -4,17 +4,17 @@
 //! walk at its jittered interval, or as fast as the subscriber takes ticks (`max_rate`:
 //! XPUB_NODROP, then waiting for POLLOUT, never dropping), or a recorded market instead
 //! (`crate::replay::publish`). Quotes are shared with the order loop through a
-//! mutex-protected map.
+//! lock-free board (`crate::quotes`), so a descheduled reader never delays a tick.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BinaryHeap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use engine::feed::{InstrumentModel, IntervalMs, SyntheticFeed};
-use protocol::{Codec, Envelope, Message, Price, SessionId, Symbol, Tick};
+use protocol::{Codec, Envelope, Message, SessionId, Tick};
 
 /// Headroom kept below the configured maximum interval for scheduling jitter.
 const JITTER_MARGIN_MS: u64 = 2;
@@ -23,7 +23,7 @@ const JITTER_MARGIN_MS: u64 = 2;
 const MAX_GUARD: Duration = Duration::from_millis(10);
 
 /// Latest bid/ask per symbol, written by the publisher, read by the order loop.
-pub type Quotes = Arc<Mutex<HashMap<Symbol, (Price, Price)>>>;
+pub type Quotes = Arc<crate::quotes::QuoteBoard>;
 
 #[derive(Clone, Debug)]
 pub struct PublisherConfig {
@@ -59,6 +59,7 @@ pub fn spawn(
         raise_priority();
         let n = config.models.len();
         let feed = SyntheticFeed::new(&config.models, config.seed, config.interval);
+        let quote_slots = config.models.iter().map(|m| quotes.slot_of(m.symbol)).collect();
         let mut p = Publisher {
             socket,
             feed,
@@ -68,6 +69,7 @@ pub fn spawn(
             published: vec![0; n],
             last_sent: vec![None; n],
             subscribed: HashSet::new(),
+            quote_slots,
             frame: Vec::with_capacity(128),
             config,
         };
@@ -97,6 +99,8 @@ pub(crate) struct Publisher {
     published: Vec<u64>,
     last_sent: Vec<Option<Instant>>,
     subscribed: HashSet<Vec<u8>>,
+    /// The quote board's slot of each symbol of the feed, by feed index.
+    quote_slots: Vec<Option<usize>>,
     frame: Vec<u8>,
     config: PublisherConfig,
 }
@@ -189,7 +193,7 @@ impl Publisher {
             lateness_guard = lateness_guard.mul_f64(decay).max(late).min(MAX_GUARD);
             guard_updated = now;
             if let Some((tick, delay)) = self.feed.next_tick(index, crate::clock::wall_ns()) {
-                self.set_quote(&tick);
+                self.set_quote_at(index, &tick);
                 self.send(&tick);
                 self.published[index] += 1;
                 let sent = Instant::now();
@@ -225,7 +229,7 @@ impl Publisher {
                 continue;
             }
             let (tick, _) = self.feed.next_tick(index, crate::clock::wall_ns())?;
-            self.set_quote(&tick);
+            self.set_quote_at(index, &tick);
             self.published[index] += 1;
             return Some(tick);
         }
@@ -233,8 +237,15 @@ impl Publisher {
     }
 
     pub(crate) fn set_quote(&self, tick: &Tick) {
-        let mut quotes = self.quotes.lock().unwrap_or_else(|p| p.into_inner());
-        quotes.insert(tick.symbol, (tick.bid, tick.ask));
+        self.quotes.set(tick.symbol, tick.bid, tick.ask);
+    }
+
+    /// The quote of the feed's symbol `index` (its board slot looked up at start).
+    fn set_quote_at(&self, index: usize, tick: &Tick) {
+        match self.quote_slots.get(index).copied().flatten() {
+            Some(slot) => self.quotes.set_slot(slot, tick.bid, tick.ask),
+            None => self.set_quote(tick),
+        }
     }
 
     /// Sends one tick; false when the XPUB refused it (max-rate back-pressure).

@@ -242,7 +242,10 @@ pub fn start(config: GatewayConfig) -> Result<GatewayHandle, GatewayError> {
     let session_id = protocol::SessionId::fresh();
     let stop = Arc::new(AtomicBool::new(false));
     let stop_flag = Arc::clone(&stop);
-    let quotes: Quotes = Arc::default();
+    // Every symbol that can be published: the configured ones and a replay's.
+    let replay_symbols = config.replay.iter().flat_map(|r| r.symbols().iter().copied()).collect::<Vec<_>>();
+    let quotes: Quotes =
+        Arc::new(crate::quotes::QuoteBoard::new(config.models.iter().map(|m| m.symbol).chain(replay_symbols)));
     let publisher_stop = Arc::new(AtomicBool::new(false));
     let publisher_config = PublisherConfig {
         models: config.models.clone(),
@@ -480,7 +483,7 @@ impl Server {
         let recorded = self.config.replay.as_ref().and_then(|r| r.quote_at(symbol, sent_ns));
         let quote = match recorded {
             Some(q) => Some((q.bid, q.ask)),
-            None => self.quotes.lock().unwrap_or_else(|p| p.into_inner()).get(&symbol).copied(),
+            None => self.quotes.get(symbol),
         };
         if let Some((bid, ask)) = quote {
             self.venue.set_quote(symbol, bid, ask);
