@@ -100,33 +100,40 @@ pub struct OutboxPort {
 
 impl OutboxPort {
     pub fn pnl(&self, delta: PnlDelta) {
-        self.push(|b| b.deltas.push(delta));
+        if !self.push(|b| b.deltas.push(delta)) {
+            self.outbox.do_send(FoldPnl { delta });
+        }
     }
 
     /// A symbol's latest durable state (ignored without a state store).
     pub fn state(&self, symbol: Symbol, state: DurableSymbol) {
-        self.push(|b| {
+        let pushed = self.push(|b| {
             if b.store.is_some() {
                 b.states.insert(symbol, state);
             }
         });
+        if !pushed {
+            self.outbox.do_send(SaveSymbolState { symbol, state });
+        }
     }
 
     /// A trade-ledger row (ignored without a ledger).
     pub fn row(&self, row: trade_ledger::LedgerRow) {
-        self.push(|b| {
-            if b.ledger.is_some() {
+        let mut row = Some(row);
+        let pushed = self.push(|b| {
+            if let (Some(row), true) = (row.take(), b.ledger.is_some()) {
                 b.rows.push(row);
             }
         });
+        if let (false, Some(row)) = (pushed, row) {
+            self.outbox.do_send(RecordLedger { row });
+        }
     }
 
-    fn push(&self, add: impl FnOnce(&mut Buffers)) {
-        let Ok(mut buffers) = self.buffers.try_borrow_mut() else {
-            // Never on one thread (a flush never pushes); kept safe anyway: nothing is
-            // dropped, the item waits for the next push.
-            return;
-        };
+    /// Adds to the buffers; false when they are in use (never on one thread: a flush never
+    /// pushes; kept safe anyway), and the caller then sends the item as a message instead.
+    fn push(&self, add: impl FnOnce(&mut Buffers)) -> bool {
+        let Ok(mut buffers) = self.buffers.try_borrow_mut() else { return false };
         let was_empty = buffers.len() == 0;
         add(&mut buffers);
         if buffers.len() >= MAX_BATCH {
@@ -134,6 +141,7 @@ impl OutboxPort {
         } else if was_empty && buffers.len() > 0 {
             self.outbox.do_send(FlushSoon);
         }
+        true
     }
 }
 
@@ -229,5 +237,67 @@ impl Handler<RecordLedger> for ShardOutbox {
             drop(buffers);
             self.schedule(ctx);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::Money;
+    use std::sync::{Arc, Mutex};
+
+    /// Collects the batches the metrics fold would get.
+    struct Collect(Arc<Mutex<Vec<Vec<u64>>>>);
+    impl Actor for Collect {
+        type Context = Context<Self>;
+    }
+    impl Handler<FoldPnlBatch> for Collect {
+        type Result = ();
+        fn handle(&mut self, msg: FoldPnlBatch, _: &mut Context<Self>) {
+            self.0.lock().unwrap().push(msg.deltas.iter().map(|d| d.seq).collect());
+        }
+    }
+
+    fn delta(seq: u64) -> PnlDelta {
+        PnlDelta {
+            symbol: Symbol::new("BTCUSD.s").unwrap(),
+            seq,
+            realized: Money::ZERO,
+            fee: Money::ZERO,
+            closed_trade: None,
+            exposure_after: Money::ZERO,
+        }
+    }
+
+    /// Pushed through the port on the outbox's thread: every delta arrives, in order, in
+    /// one batch within the flush interval; a full batch goes at once; while the buffers
+    /// are in use a push goes as a message instead, and is not lost.
+    #[actix_rt::test]
+    async fn pushes_arrive_in_order_batched_and_none_is_lost() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let metrics = Collect(Arc::clone(&seen)).start().recipient();
+        let outbox = ShardOutbox::new(metrics, None).start();
+        actix_rt::time::sleep(Duration::from_millis(5)).await;
+        let port = hosted_port().expect("the outbox lists itself on its thread");
+        for seq in 1..=3 {
+            port.pnl(delta(seq));
+        }
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(*seen.lock().unwrap(), vec![vec![1, 2, 3]], "one batch, in order");
+        seen.lock().unwrap().clear();
+
+        for seq in 1..=MAX_BATCH as u64 {
+            port.pnl(delta(seq));
+        }
+        assert_eq!(port.buffers.borrow().len(), 0, "a full batch is handed over at once");
+
+        seen.lock().unwrap().clear();
+        let held = port.buffers.borrow_mut();
+        port.pnl(delta(99));
+        drop(held);
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+        let batches = seen.lock().unwrap().clone();
+        assert!(batches.iter().flatten().any(|s| *s == 99), "the delta pushed while in use arrived: {batches:?}");
+        drop(outbox);
     }
 }
