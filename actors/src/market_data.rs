@@ -3,14 +3,17 @@
 //! decodes ticks and steps each through its symbol's tick port on the same thread (a direct
 //! call: `crate::symbol_actor::TickPort`), so a tick reaches its symbol with no thread
 //! hand-off and no mailbox. The feed reads nothing until every symbol of its shard has
-//! started; a symbol that is not running (stopped) gets its ticks by its mailbox instead.
+//! started; a tick for a symbol that has stopped goes to its closed mailbox (dropped, counted).
 //!
-//! What happens when a tick goes by a mailbox that is full is a policy ([`Overflow`]): `Drop` (the
-//! production default) drops the tick for that symbol only (counted; the core sees the
-//! sequence gap and resyncs), so a slow symbol never stalls the others. `Backpressure`
-//! (the stress harness's `--max-rate`) keeps the tick and stops reading until the symbol
-//! has room, so no tick is lost and the gateway's PUB is slowed down through the socket
-//! buffers instead. Either way the feed yields to the shard's symbols after a batch, so
+//! A symbol is stepped at once, so a slow one (under the step budget) slows its shard-mates:
+//! their ticks wait in the SUB socket, and past its receive high-water mark libzmq drops
+//! ticks (counted as lost by the stress gate). [`Overflow`] still decides two cases:
+//! `Backpressure` (the stress harness's `--max-rate`, a replay at max speed) keeps a tick
+//! whose data-clock symbol holds as many ticks as it may (its `TickGate` is closed), or
+//! whose fallback mailbox is full, and stops reading until there is room, so no tick is
+//! lost and the gateway's PUB is slowed down through the socket buffers instead; `Drop`
+//! (the production default) drops such a tick for that symbol only (counted; the core sees
+//! the sequence gap and resyncs). Either way the feed yields to the shard after a batch, so
 //! ticks never starve the orders and reports of the same thread.
 
 use std::collections::HashMap;

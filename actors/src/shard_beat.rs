@@ -21,7 +21,14 @@ pub const BEAT_EVERY: Duration = Duration::from_millis(25);
 #[derive(Default)]
 pub struct ShardBeat {
     ports: Vec<TickPort>,
-    next: usize,
+    /// Beats since start; beat `k` steps slice `k % SLICES`.
+    beats: u64,
+}
+
+/// The ports of slice `k` of `n` (slices `0..SLICES` cover `0..n` once, in order).
+fn slice(n: usize, k: u32) -> std::ops::Range<usize> {
+    let at = |k: u32| n * k as usize / SLICES as usize;
+    at(k)..at(k + 1)
 }
 
 impl ShardBeat {
@@ -30,15 +37,10 @@ impl ShardBeat {
         if hosted_count() != self.ports.len() {
             self.ports = hosted_ports();
         }
-        let n = self.ports.len();
-        if n == 0 {
-            return;
-        }
-        let slice = n.div_ceil(SLICES as usize);
-        for _ in 0..slice {
-            self.next %= n;
-            self.ports[self.next].beat();
-            self.next += 1;
+        let k = u32::try_from(self.beats % u64::from(SLICES)).unwrap_or(0);
+        self.beats += 1;
+        for port in &self.ports[slice(self.ports.len(), k)] {
+            port.beat();
         }
     }
 }
@@ -58,5 +60,14 @@ mod tests {
     #[test]
     fn every_symbol_gets_its_timer_once_per_timer_period() {
         assert_eq!(BEAT_EVERY * SLICES, TIMER_EVERY);
+        for n in [0usize, 1, 7, 10, 15, 5_000, 5_003] {
+            let mut seen = vec![0u32; n];
+            for k in 0..SLICES {
+                for i in slice(n, k) {
+                    seen[i] += 1;
+                }
+            }
+            assert!(seen.iter().all(|c| *c == 1), "n = {n}: each symbol once per {SLICES} beats");
+        }
     }
 }

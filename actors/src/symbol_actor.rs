@@ -4,16 +4,20 @@
 //! Ticks take a shorter road: the actor lives on its shard's thread, and so does the shard's
 //! feed, which steps a tick through the symbol's [`TickPort`] with a direct call instead of a
 //! message (no envelope, no mailbox, no task wake: a third of a tick's cost at 10,000
-//! symbols). The port shares the state with the actor on that one thread (`Rc<RefCell>`):
-//! neither ever calls the other while holding it, since every output of a step is a message
-//! or a spawned task. A port steps nothing before the actor has started (the core must
-//! reconcile first) or after it stopped; the feed then falls back to the mailbox.
+//! symbols); the shard's beat (`crate::shard_beat`) runs its timer the same way. The port
+//! shares the state with the actor on that one thread (`Rc<RefCell>`): neither ever calls
+//! the other while holding it, since no output of a step runs anything of a symbol, the
+//! feed or the beat (a step's outputs are messages, spawned tasks, and pushes into the
+//! shard's outbox buffers). A port steps nothing before the actor has started (the core
+//! must reconcile first; the feed reads nothing until every symbol of its shard has) or
+//! after it stopped (the tick then goes to the closed mailbox and is counted as dropped).
 //!
 //! Isolation is the state's (see `crate::symbol_state`): a panic in the core halts only this
 //! symbol, and a step over the budget halts it once (`step_overrun`).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
 use actix::prelude::*;
@@ -34,20 +38,27 @@ pub struct TickPort(Rc<RefCell<SymbolState>>);
 impl TickPort {
     /// Steps the tick now, or gives it back when the symbol is not running (not started
     /// yet, or stopped) or is in a step of its own (never on one thread; kept safe anyway).
+    ///
+    /// A panic in the step (the core's own panics are caught inside it; this catches the
+    /// shell's) halts this symbol only, as it did when the step ran in the symbol's own
+    /// task: the feed that called it, and the shard's other symbols, go on.
     pub fn step(&self, tick: TickArrived) -> Result<(), TickArrived> {
         let Ok(mut state) = self.0.try_borrow_mut() else { return Err(tick) };
         if !state.is_running() {
             return Err(tick);
         }
-        state.on_tick(tick);
+        if catch_unwind(AssertUnwindSafe(|| state.on_tick(tick))).is_err() {
+            state.halt_after_panic("tick");
+        }
         Ok(())
     }
 
-    /// The symbol's timer (`crate::shard_beat`), if it is running and not in a step.
+    /// The symbol's timer (`crate::shard_beat`), if it is running and not in a step; a
+    /// panic halts this symbol only (see [`Self::step`]).
     pub fn beat(&self) {
         if let Ok(mut state) = self.0.try_borrow_mut() {
-            if state.is_running() {
-                state.on_timer();
+            if state.is_running() && catch_unwind(AssertUnwindSafe(|| state.on_timer())).is_err() {
+                state.halt_after_panic("timer");
             }
         }
     }
@@ -142,8 +153,14 @@ impl Actor for SymbolActor {
         self.state.borrow_mut().start();
     }
 
+    /// Stops stepping and leaves this thread's table, so nothing keeps the state alive.
     fn stopped(&mut self, _: &mut Context<Self>) {
-        self.state.borrow_mut().stop();
+        let symbol = {
+            let mut state = self.state.borrow_mut();
+            state.stop();
+            state.symbol()
+        };
+        HOSTED.with(|hosted| hosted.borrow_mut().remove(&symbol));
     }
 }
 

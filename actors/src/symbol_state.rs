@@ -68,7 +68,8 @@ pub struct SymbolState {
     journaled: DurableSymbol,
     /// A step longer than this halts the symbol (its shard-mates waited that long).
     step_budget: Duration,
-    /// Halted for a step overrun: ticks are not stepped until an operator resumes it.
+    /// Halted for a step overrun (or a panic outside the core's step): ticks are not
+    /// stepped until an operator resumes it.
     overran: bool,
     /// Steps over the budget because the shard thread waited for a CPU (not halted).
     scheduler_delays: u64,
@@ -463,9 +464,24 @@ impl SymbolState {
         self.running = true;
     }
 
-    /// The actor stopped: ticks are no longer stepped.
+    /// A panic outside the core's own step (the shell's code: the stream, the journal
+    /// record, the held ticks): logged, counted, and the symbol halts and takes no more
+    /// ticks until an operator resumes it.
+    pub fn halt_after_panic(&mut self, what: &'static str) {
+        self.panics += 1;
+        self.overran = true;
+        error!(target: "symbol", symbol = %self.symbol(), input = what, "SYMBOL_PANIC: the symbol's step panicked; symbol halted and fed no more ticks until resumed");
+        let actions = self.core.halt(HaltReason::Manual);
+        if catch_unwind(AssertUnwindSafe(|| self.carry_out(actions))).is_err() {
+            self.panics += 1;
+        }
+        self.publish();
+    }
+
+    /// The actor stopped: ticks are no longer stepped, and the outbox is let go.
     pub fn stop(&mut self) {
         self.running = false;
+        self.outbox = None;
         self.publish();
         let (held, held_dropped) = self.data_clock.as_ref().map_or((0, 0), |d| (d.held.len(), d.held.dropped()));
         info!(target: "symbol", symbol = %self.symbol(), panics = self.panics, ticks_skipped = self.ticks_skipped, held, held_dropped, "symbol actor stopped");
