@@ -199,8 +199,13 @@ class MeanRevAgent:
             slot.not_before = time.monotonic() + a.retry_after_sec
             return
         except eac.NoAnswer as e:
+            # Every try timed out: the engine is not answering. No symbol asks again for as
+            # long as one unanswered intent took, so a stopped engine is not asked once per
+            # tick (each ask costs the whole timeout).
             self.log(f"NO ANSWER {tick.symbol} {action}: {e}")
-            slot.not_before = time.monotonic() + a.retry_after_sec
+            quiet = time.monotonic() + max(a.retry_after_sec, self.client.timeout * (self.client.retries + 1))
+            for other in self.slots.values():
+                other.not_before = max(other.not_before, quiet)
             return
         self.accepted += 1
         self.mark_open(slot)
@@ -303,7 +308,10 @@ def run(args: argparse.Namespace) -> MeanRevAgent:
             if reader is not None and reader.socket in ready:
                 reader.drain()
             if md in ready:
-                while True:
+                # Ticks wait in the socket while an intent waits for its answer: stop at the
+                # deadline rather than work through them (an engine that has gone costs a
+                # full timeout per intent).
+                while not stop["now"] and time.monotonic() < deadline:
                     try:
                         frames = md.recv_multipart(zmq.NOBLOCK)
                     except zmq.Again:

@@ -80,12 +80,17 @@ class TickTest(unittest.TestCase):
 
 
 class StubClient:
-    def __init__(self, refuse=None):
+    timeout, retries = 2.5, 3
+
+    def __init__(self, refuse=None, silent=False):
         self.sent = []
         self.refuse = refuse
+        self.silent = silent
 
     def submit(self, symbol, action, **fields):
         self.sent.append((symbol, action, fields))
+        if self.silent:
+            raise eac.NoAnswer("no answer")
         if self.refuse:
             raise eac.Refused({"status": "refused", "reason": self.refuse})
         return {"intent_id": f"id-{len(self.sent)}", "status": "accepted", "order_intent_id": len(self.sent)}
@@ -145,6 +150,16 @@ class AgentTest(unittest.TestCase):
         for t in ticks(SERIES):
             a.on_tick(t)
         self.assertEqual([s[1] for s in client.sent], ["enter_long"])
+
+    def test_an_engine_that_does_not_answer_is_not_asked_again_on_every_tick(self):
+        # Each unanswered intent costs the client's whole timeout: after one, no symbol asks
+        # again for that long (ticks kept coming after the engine stopped, and the agent
+        # spent a timeout on each).
+        client = StubClient(silent=True)
+        a = agent(client, "--symbols", "ETHUSD.s,XAUUSD.s")
+        for t in ticks(SERIES) + ticks(SERIES, symbol="XAUUSD.s"):
+            a.on_tick(t)
+        self.assertEqual(len(client.sent), 1, "one unanswered intent, then quiet on every symbol")
 
     def test_the_pnl_summary_is_exact(self):
         book = agent_mod.PnlBook()
