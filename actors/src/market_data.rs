@@ -210,7 +210,8 @@ struct StopFeed;
 
 /// One symbol as its shard's feed sees it.
 struct Route {
-    /// The fallback road: the actor's mailbox (before it starts, after it stops).
+    /// The fallback road: the actor's mailbox (a symbol not running: stopped, or not
+    /// started within [`PORTS_WAIT`]).
     mailbox: Recipient<TickArrived>,
     /// The direct road on this thread (resolved once every symbol of the shard runs).
     port: Option<TickPort>,

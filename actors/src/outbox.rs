@@ -57,9 +57,30 @@ struct Buffers {
     rows: Vec<trade_ledger::LedgerRow>,
 }
 
+/// One thing for the outbox, whichever road it comes by.
+#[derive(Debug)]
+pub enum OutboxItem {
+    Pnl(PnlDelta),
+    /// A symbol's latest durable state (ignored without a state store).
+    State(Symbol, DurableSymbol),
+    /// A trade-ledger row (ignored without a ledger).
+    Row(trade_ledger::LedgerRow),
+}
+
 impl Buffers {
     fn len(&self) -> usize {
         self.deltas.len() + self.states.len() + self.rows.len()
+    }
+
+    fn add(&mut self, item: OutboxItem) {
+        match item {
+            OutboxItem::Pnl(delta) => self.deltas.push(delta),
+            OutboxItem::State(symbol, state) if self.store.is_some() => {
+                self.states.insert(symbol, state);
+            }
+            OutboxItem::Row(row) if self.ledger.is_some() => self.rows.push(row),
+            OutboxItem::State(..) | OutboxItem::Row(_) => {}
+        }
     }
 
     fn flush(&mut self) {
@@ -99,51 +120,28 @@ pub struct OutboxPort {
 }
 
 impl OutboxPort {
-    pub fn pnl(&self, delta: PnlDelta) {
-        if !self.push(|b| b.deltas.push(delta)) {
-            self.outbox.do_send(FoldPnl { delta });
-        }
-    }
-
-    /// A symbol's latest durable state (ignored without a state store).
-    pub fn state(&self, symbol: Symbol, state: DurableSymbol) {
-        let pushed = self.push(|b| {
-            if b.store.is_some() {
-                b.states.insert(symbol, state);
-            }
-        });
-        if !pushed {
-            self.outbox.do_send(SaveSymbolState { symbol, state });
-        }
-    }
-
-    /// A trade-ledger row (ignored without a ledger).
-    pub fn row(&self, row: trade_ledger::LedgerRow) {
-        let mut row = Some(row);
-        let pushed = self.push(|b| {
-            if let (Some(row), true) = (row.take(), b.ledger.is_some()) {
-                b.rows.push(row);
-            }
-        });
-        if let (false, Some(row)) = (pushed, row) {
-            self.outbox.do_send(RecordLedger { row });
-        }
-    }
-
-    /// Adds to the buffers; false when they are in use (never on one thread: a flush never
-    /// pushes; kept safe anyway), and the caller then sends the item as a message instead.
-    fn push(&self, add: impl FnOnce(&mut Buffers)) -> bool {
-        let Ok(mut buffers) = self.buffers.try_borrow_mut() else { return false };
+    /// Adds `item` to the buffers and arms the flush with the first item of a batch (a full
+    /// batch goes at once). Should the buffers be in use (never on one thread: a flush never
+    /// pushes), the item goes to the outbox as a message instead; it is never dropped.
+    pub fn push(&self, item: OutboxItem) {
+        let Ok(mut buffers) = self.buffers.try_borrow_mut() else {
+            self.outbox.do_send(Take(item));
+            return;
+        };
         let was_empty = buffers.len() == 0;
-        add(&mut buffers);
+        buffers.add(item);
         if buffers.len() >= MAX_BATCH {
             buffers.flush();
         } else if was_empty && buffers.len() > 0 {
             self.outbox.do_send(FlushSoon);
         }
-        true
     }
 }
+
+/// An item for the outbox by message (the port's road when the buffers are in use).
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Take(OutboxItem);
 
 /// Arms the outbox's flush (sent by a port with the first item of a batch).
 #[derive(Message)]
@@ -201,6 +199,20 @@ impl Actor for ShardOutbox {
     }
 }
 
+impl ShardOutbox {
+    fn take(&mut self, item: OutboxItem, ctx: &mut Context<Self>) {
+        let added = {
+            let mut buffers = self.buffers.borrow_mut();
+            let before = buffers.len();
+            buffers.add(item);
+            buffers.len() > before
+        };
+        if added {
+            self.schedule(ctx);
+        }
+    }
+}
+
 impl Handler<FlushSoon> for ShardOutbox {
     type Result = ();
     fn handle(&mut self, _: FlushSoon, ctx: &mut Context<Self>) {
@@ -208,35 +220,31 @@ impl Handler<FlushSoon> for ShardOutbox {
     }
 }
 
+impl Handler<Take> for ShardOutbox {
+    type Result = ();
+    fn handle(&mut self, msg: Take, ctx: &mut Context<Self>) {
+        self.take(msg.0, ctx);
+    }
+}
+
 impl Handler<FoldPnl> for ShardOutbox {
     type Result = ();
     fn handle(&mut self, msg: FoldPnl, ctx: &mut Context<Self>) {
-        self.buffers.borrow_mut().deltas.push(msg.delta);
-        self.schedule(ctx);
+        self.take(OutboxItem::Pnl(msg.delta), ctx);
     }
 }
 
 impl Handler<SaveSymbolState> for ShardOutbox {
     type Result = ();
     fn handle(&mut self, msg: SaveSymbolState, ctx: &mut Context<Self>) {
-        let mut buffers = self.buffers.borrow_mut();
-        if buffers.store.is_some() {
-            buffers.states.insert(msg.symbol, msg.state);
-            drop(buffers);
-            self.schedule(ctx);
-        }
+        self.take(OutboxItem::State(msg.symbol, msg.state), ctx);
     }
 }
 
 impl Handler<RecordLedger> for ShardOutbox {
     type Result = ();
     fn handle(&mut self, msg: RecordLedger, ctx: &mut Context<Self>) {
-        let mut buffers = self.buffers.borrow_mut();
-        if buffers.ledger.is_some() {
-            buffers.rows.push(msg.row);
-            drop(buffers);
-            self.schedule(ctx);
-        }
+        self.take(OutboxItem::Row(msg.row), ctx);
     }
 }
 
@@ -280,20 +288,20 @@ mod tests {
         actix_rt::time::sleep(Duration::from_millis(5)).await;
         let port = hosted_port().expect("the outbox lists itself on its thread");
         for seq in 1..=3 {
-            port.pnl(delta(seq));
+            port.push(OutboxItem::Pnl(delta(seq)));
         }
         actix_rt::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(*seen.lock().unwrap(), vec![vec![1, 2, 3]], "one batch, in order");
         seen.lock().unwrap().clear();
 
         for seq in 1..=MAX_BATCH as u64 {
-            port.pnl(delta(seq));
+            port.push(OutboxItem::Pnl(delta(seq)));
         }
         assert_eq!(port.buffers.borrow().len(), 0, "a full batch is handed over at once");
 
         seen.lock().unwrap().clear();
         let held = port.buffers.borrow_mut();
-        port.pnl(delta(99));
+        port.push(OutboxItem::Pnl(delta(99)));
         drop(held);
         actix_rt::time::sleep(Duration::from_millis(20)).await;
         let batches = seen.lock().unwrap().clone();

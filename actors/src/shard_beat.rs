@@ -14,8 +14,8 @@ use crate::symbol_actor::{hosted_count, hosted_ports, TickPort};
 pub const TIMER_EVERY: Duration = Duration::from_millis(250);
 /// Slices of a shard's symbols: one slice per beat.
 const SLICES: u32 = 10;
-/// How often the beat runs.
-pub const BEAT_EVERY: Duration = Duration::from_millis(25);
+/// How often the beat runs: one slice per beat, every slice once per [`TIMER_EVERY`].
+pub const BEAT_EVERY: Duration = Duration::from_micros(TIMER_EVERY.as_micros() as u64 / SLICES as u64);
 
 /// A shard's beat (on the shard's thread, like the symbols it steps).
 #[derive(Default)]
@@ -59,7 +59,7 @@ mod tests {
 
     #[test]
     fn every_symbol_gets_its_timer_once_per_timer_period() {
-        assert_eq!(BEAT_EVERY * SLICES, TIMER_EVERY);
+        assert_eq!(BEAT_EVERY, Duration::from_millis(25));
         for n in [0usize, 1, 7, 10, 15, 5_000, 5_003] {
             let mut seen = vec![0u32; n];
             for k in 0..SLICES {

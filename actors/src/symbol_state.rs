@@ -32,6 +32,7 @@ use tracing::{debug, error, info, warn};
 use trade_ledger::LedgerRow;
 
 use crate::messages::*;
+use crate::outbox::OutboxItem;
 use crate::status::StatusBoard;
 use crate::time::wall_ns;
 
@@ -306,10 +307,7 @@ impl SymbolState {
                 Action::QueryStatus { intent_id } => {
                     self.outputs.queries.do_send(SubmitStatusQuery { symbol, intent_id });
                 }
-                Action::Pnl(delta) => match self.outbox() {
-                    Some(port) => port.pnl(delta),
-                    None => self.outputs.pnl.do_send(FoldPnl { delta }),
-                },
+                Action::Pnl(delta) => self.send_to_outbox(OutboxItem::Pnl(delta)),
                 Action::FillBooked(fill) => self.record(LedgerRow::Fill(fill)),
                 Action::TradeClosed(trade) => self.record(LedgerRow::Trade(trade)),
                 Action::BookAdjusted(adjustment) => self.record(LedgerRow::Adjustment(adjustment)),
@@ -377,29 +375,35 @@ impl SymbolState {
 
     /// A row for the trade ledger, through the shard's outbox (batched there).
     fn record(&mut self, row: LedgerRow) {
-        if self.outputs.ledger.is_none() {
-            return;
-        }
-        self.resolve_outbox();
-        match (&self.outbox, &self.outputs.ledger) {
-            (Some(port), _) => port.row(row),
-            (None, Some(ledger)) => ledger.do_send(RecordLedger { row }),
-            (None, None) => {}
+        if self.outputs.ledger.is_some() {
+            self.send_to_outbox(OutboxItem::Row(row));
         }
     }
 
-    /// Looks up the shard's outbox on this thread until it is found (it starts before the
-    /// shard's symbols; until then the messages of `outputs` carry the same items).
-    fn resolve_outbox(&mut self) {
+    /// Hands `item` to the shard's outbox: pushed with a direct call once the outbox is
+    /// found on this thread (it starts before the shard's symbols), else by the message of
+    /// `outputs` that carries it.
+    fn send_to_outbox(&mut self, item: OutboxItem) {
         if self.outbox.is_none() {
             self.outbox = crate::outbox::hosted_port();
         }
-    }
-
-    /// The shard's outbox (see [`Self::resolve_outbox`]).
-    fn outbox(&mut self) -> Option<&crate::outbox::OutboxPort> {
-        self.resolve_outbox();
-        self.outbox.as_ref()
+        if let Some(port) = &self.outbox {
+            port.push(item);
+            return;
+        }
+        match item {
+            OutboxItem::Pnl(delta) => self.outputs.pnl.do_send(FoldPnl { delta }),
+            OutboxItem::State(symbol, state) => {
+                if let Some(store) = &self.outputs.state {
+                    store.do_send(crate::state_store::SaveSymbolState { symbol, state });
+                }
+            }
+            OutboxItem::Row(row) => {
+                if let Some(ledger) = &self.outputs.ledger {
+                    ledger.do_send(RecordLedger { row });
+                }
+            }
+        }
     }
 
     fn publish(&self) {
@@ -416,13 +420,7 @@ impl SymbolState {
         if self.outputs.state.is_none() {
             return;
         }
-        let (symbol, state) = (self.symbol(), self.core.durable());
-        self.resolve_outbox();
-        match (&self.outbox, &self.outputs.state) {
-            (Some(port), _) => port.state(symbol, state),
-            (None, Some(store)) => store.do_send(crate::state_store::SaveSymbolState { symbol, state }),
-            (None, None) => {}
-        }
+        self.send_to_outbox(OutboxItem::State(self.symbol(), self.core.durable()));
     }
 }
 

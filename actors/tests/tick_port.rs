@@ -11,7 +11,7 @@ use ::actors::status::StatusBoard;
 use ::actors::symbol_actor::{hosted_port, PublishStatus, SymbolActor, SymbolOutputs, SymbolState};
 use actix::prelude::*;
 use engine::risk::{PortfolioRisk, RiskConfig};
-use engine::strategy::{Signal, Strategy};
+use engine::strategy::hold::Hold;
 use engine::symbol_core::{CoreConfig, SymbolCore};
 use protocol::{Price, SessionId, Symbol, Tick};
 
@@ -35,16 +35,6 @@ impl Handler<FoldPnl> for Sink {
 impl Handler<RequestSnapshot> for Sink {
     type Result = ();
     fn handle(&mut self, _: RequestSnapshot, _: &mut Context<Self>) {}
-}
-
-struct Hold;
-impl Strategy for Hold {
-    fn name(&self) -> &'static str {
-        "hold"
-    }
-    fn on_tick(&mut self, _: &Tick) -> Signal {
-        Signal::HOLD
-    }
 }
 
 fn tick(symbol: Symbol, md_seq: u64) -> TickArrived {

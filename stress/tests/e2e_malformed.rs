@@ -12,7 +12,8 @@ use ::actors::system::{self};
 use common::*;
 use engine::registry::{default_model, default_order_qty, SymbolSpec};
 use engine::risk::{PortfolioRisk, RiskConfig};
-use engine::strategy::{Signal, Strategy};
+use engine::strategy::hold::Hold;
+use engine::strategy::Strategy;
 use paper_gateway::server;
 use protocol::*;
 
@@ -93,16 +94,6 @@ fn gateway_rejects_malformed_frames_and_keeps_serving() {
     let outcome = gateway.stop();
     assert_eq!(outcome.counters.session_rejects, 5);
     assert_eq!(outcome.counters.fills, 1);
-}
-
-struct Hold;
-impl Strategy for Hold {
-    fn name(&self) -> &'static str {
-        "hold"
-    }
-    fn on_tick(&mut self, _: &Tick) -> Signal {
-        Signal::HOLD
-    }
 }
 
 #[test]

@@ -15,9 +15,18 @@ use engine::trade::{BookedFill, CloseReason, ClosedTrade, DecidedBy};
 use protocol::*;
 use trade_ledger::{LedgerRow, LedgerWriter};
 
+/// The value of `--name N`, or `default`; a value that is not a positive whole number ends
+/// the run with a message naming the flag.
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map_or(default, |v| v.parse().expect(name))
+    let Some(text) = args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)) else { return default };
+    match text.parse::<u64>() {
+        Ok(n) if n > 0 => n,
+        _ => {
+            eprintln!("ledger_cost: {name} {text}: expected a positive whole number");
+            std::process::exit(2);
+        }
+    }
 }
 
 fn cpu_seconds() -> f64 {

@@ -201,19 +201,9 @@ mod tests {
     use super::*;
     use engine::intent::{ExitRules, Intent};
     use engine::risk::{ControlFlags, PortfolioRisk, RiskConfig};
-    use engine::strategy::{Signal, Strategy};
+    use engine::strategy::hold::Hold;
     use engine::symbol_core::{CoreConfig, OrderRequest, SymbolCore};
     use protocol::{ExecId, ExecReport, ExecType, OrdStatus, OrderId, Ppm, Price, RejectCode, Tick};
-
-    struct Hold;
-    impl Strategy for Hold {
-        fn name(&self) -> &'static str {
-            "hold"
-        }
-        fn on_tick(&mut self, _: &Tick) -> Signal {
-            Signal::HOLD
-        }
-    }
 
     /// A core driven by agent `a1`, its stream hook, and a clock.
     struct Rig {

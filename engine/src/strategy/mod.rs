@@ -1,13 +1,15 @@
 //! Strategies: tick in, signal out. A strategy decides; it never checks risk or state.
 //!
-//! Built-ins: [`zscore::ZScore`] (mean reversion), [`breakout::Breakout`] (momentum), and
-//! [`churn::Churn`] (load generation for stress runs only).
+//! Built-ins: [`zscore::ZScore`] (mean reversion), [`breakout::Breakout`] (momentum),
+//! [`churn::Churn`] (load generation for stress runs only) and [`hold::Hold`] (never
+//! decides).
 //! None uses randomness, and the windows hold integer mids (exact i128 sums for the z-score,
 //! exact highs and lows for the breakout), so the same tick sequence always gives the same
 //! signals.
 
 pub mod breakout;
 pub mod churn;
+pub mod hold;
 pub mod zscore;
 
 use protocol::{Qty, Tick};
